@@ -26,25 +26,23 @@ namespace {
 
 std::atomic<int64_t> g_live{0};
 
-// A tensor handle owned by JavaScript. dispose() drops the reference early;
-// the finalizer is only a safety net.
-// The storage bytes of each handle are reported to V8 as external memory, so
-// the garbage collector runs (and finalizers free tensors that escaped every
-// scope) when native memory grows, not only when the JS heap does. Views count
-// their storage again: that only makes collection come sooner.
-struct TensorBox {
+// Tensor handles live in a slot table. JavaScript holds an External whose
+// pointer value encodes (generation << 32 | slot); it owns no C++ memory and
+// has no finalizer, so creating one is cheap (weak callbacks on every op result
+// cost more than the small ops themselves). A disposed slot bumps its
+// generation, so a stale handle is recognised as disposed. The JavaScript side
+// keeps the safety net: tensors that outlive every scope get a
+// FinalizationRegistry entry that disposes them.
+// The storage bytes of each live tensor are reported to V8 as external memory,
+// so the garbage collector runs when native memory grows, not only when the JS
+// heap does. Views count their storage again: that only makes collection come sooner.
+struct Slot {
   at::Tensor t;
+  uint32_t gen = 0;
   int64_t accounted = 0;
-  explicit TensorBox(at::Tensor x) : t(std::move(x)) { ++g_live; }
-  void release(Napi::Env env) {
-    if (t.defined()) {
-      t = at::Tensor();
-      --g_live;
-      if (accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -accounted);
-      accounted = 0;
-    }
-  }
 };
+std::vector<Slot> g_slots;
+std::vector<uint32_t> g_freeSlots;
 
 struct GeneratorBox {
   at::Generator g;
@@ -55,32 +53,60 @@ const napi_type_tag kTensorTag = {0x6264'6c61'6254'656eULL, 0x736f'7220'6861'6e6
 const napi_type_tag kGeneratorTag = {0x6264'6c61'6247'656eULL, 0x6572'6174'6f72'2020ULL};
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
-  auto* box = new TensorBox(std::move(t));
-  if (box->t.has_storage() && box->t.device().is_cpu()) {
-    box->accounted = static_cast<int64_t>(box->t.storage().nbytes());
-    if (box->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, box->accounted);
+  uint32_t index;
+  if (!g_freeSlots.empty()) {
+    index = g_freeSlots.back();
+    g_freeSlots.pop_back();
+  } else {
+    if (g_slots.size() >= 0xffffffffu) throw std::runtime_error("too many live tensors");
+    index = static_cast<uint32_t>(g_slots.size());
+    g_slots.emplace_back();
   }
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env e, TensorBox* b) {
-    b->release(e);
-    delete b;
-  });
+  Slot& slot = g_slots[index];
+  slot.t = std::move(t);
+  ++g_live;
+  slot.accounted = 0;
+  if (slot.t.has_storage()) {
+    slot.accounted = static_cast<int64_t>(slot.t.storage().nbytes());
+    if (slot.accounted) Napi::MemoryManagement::AdjustExternalMemory(env, slot.accounted);
+  }
+  uintptr_t key = (static_cast<uintptr_t>(slot.gen) << 32) | index;
+  auto ext = Napi::External<void>::New(env, reinterpret_cast<void*>(key));
   ext.TypeTag(&kTensorTag);
   return ext;
 }
 
 bool isTensorHandle(const Napi::Value& v) {
-  return v.IsExternal() && v.As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag);
+  return v.IsExternal() && v.As<Napi::External<void>>().CheckTypeTag(&kTensorTag);
 }
 
-TensorBox* boxOf(const Napi::Value& v, const std::string& what) {
+// The live slot a handle names, or nullptr when it was disposed.
+Slot* slotOf(const Napi::Value& v) {
+  auto key = reinterpret_cast<uintptr_t>(v.As<Napi::External<void>>().Data());
+  auto index = static_cast<size_t>(key & 0xffffffffu);
+  auto gen = static_cast<uint32_t>(key >> 32);
+  if (index >= g_slots.size() || g_slots[index].gen != gen || !g_slots[index].t.defined()) return nullptr;
+  return &g_slots[index];
+}
+
+void releaseHandle(Napi::Env env, const Napi::Value& v) {
+  if (!isTensorHandle(v)) return;
+  Slot* slot = slotOf(v);
+  if (!slot) return;
+  slot->t = at::Tensor();
+  ++slot->gen;
+  --g_live;
+  if (slot->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -slot->accounted);
+  slot->accounted = 0;
+  g_freeSlots.push_back(static_cast<uint32_t>(slot - g_slots.data()));
+}
+
+// By value: a reference into g_slots would dangle once the table grows.
+at::Tensor tensorOf(const Napi::Value& v, const std::string& what) {
   if (!isTensorHandle(v)) throw std::invalid_argument(what + ": expected a tensor");
-  return v.As<Napi::External<TensorBox>>().Data();
-}
-
-const at::Tensor& tensorOf(const Napi::Value& v, const std::string& what) {
-  TensorBox* b = boxOf(v, what);
-  if (!b->t.defined()) throw std::invalid_argument(what + ": tensor was disposed");
-  return b->t;
+  Slot* slot = slotOf(v);
+  if (!slot) throw std::invalid_argument(what + ": tensor was disposed");
+  return slot->t;
 }
 
 std::string describe(const at::Tensor& t) {
@@ -103,11 +129,18 @@ std::string shortError(const std::exception& e) {
 // ---------------------------------------------------------------------------
 // Operator lookup and argument conversion.
 
-std::unordered_map<std::string, c10::OperatorHandle> g_ops;
+// Operators are looked up once by name and then called by a small integer id
+// (opId), so the hot path does not convert or hash the name on every call.
+struct OpEntry {
+  std::string name;
+  c10::OperatorHandle handle;
+};
+std::vector<OpEntry> g_opTable;
+std::unordered_map<std::string, size_t> g_opIds;
 
-const c10::OperatorHandle& findOp(const std::string& full) {
-  auto it = g_ops.find(full);
-  if (it != g_ops.end()) return it->second;
+size_t findOpId(const std::string& full) {
+  auto it = g_opIds.find(full);
+  if (it != g_opIds.end()) return it->second;
   std::string name = full, overload;
   auto sep = full.find("::");
   auto dot = full.find('.', sep == std::string::npos ? 0 : sep + 2);
@@ -117,8 +150,12 @@ const c10::OperatorHandle& findOp(const std::string& full) {
   }
   auto h = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!h) throw std::invalid_argument("unknown operator " + full);
-  return g_ops.emplace(full, *h).first->second;
+  g_opTable.push_back(OpEntry{full, *h});
+  g_opIds.emplace(full, g_opTable.size() - 1);
+  return g_opTable.size() - 1;
 }
+
+const c10::OperatorHandle& findOp(const std::string& full) { return g_opTable[findOpId(full)].handle; }
 
 int64_t toInt(const Napi::Value& v, const std::string& what) {
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
@@ -290,8 +327,8 @@ std::string describeArgs(const Napi::Array& args) {
   for (uint32_t i = 0; i < args.Length(); ++i) {
     Napi::Value a = args.Get(i);
     if (!isTensorHandle(a)) continue;
-    auto* b = a.As<Napi::External<TensorBox>>().Data();
-    os << (first ? "" : ", ") << describe(b->t);
+    Slot* slot = slotOf(a);
+    os << (first ? "" : ", ") << (slot ? describe(slot->t) : "disposed");
     first = false;
   }
   return os.str();
@@ -301,29 +338,54 @@ void throwJs(Napi::Env env, const std::string& msg) {
   Napi::Error::New(env, msg).ThrowAsJavaScriptException();
 }
 
-// call(opName, args[], discardResult) -> result
-Napi::Value Call(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
-    throwJs(env, "call(name, args): expected an operator name and an argument array");
+template <typename F>
+Napi::Value guarded(Napi::Env env, const char* what, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    throwJs(env, std::string(what) + ": " + shortError(e));
     return env.Undefined();
   }
-  std::string name = info[0].As<Napi::String>().Utf8Value();
+}
+
+// opId(opName) -> id for call(); throws for an unknown operator.
+Napi::Value OpId(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), "opId", [&] {
+    if (!info[0].IsString()) throw std::invalid_argument("expected an operator name");
+    return Napi::Number::New(info.Env(), static_cast<double>(findOpId(info[0].As<Napi::String>().Utf8Value())));
+  });
+}
+
+// call(opId | opName, args[], discardResult) -> result
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !(info[0].IsString() || info[0].IsNumber()) || !info[1].IsArray()) {
+    throwJs(env, "call(op, args): expected an operator id or name and an argument array");
+    return env.Undefined();
+  }
   Napi::Array args = info[1].As<Napi::Array>();
   bool discard = info.Length() > 2 && info[2].ToBoolean().Value();
+  const OpEntry* entry = nullptr;
   try {
-    const auto& op = findOp(name);
-    const auto& schema = op.schema();
-    const auto& formals = schema.arguments();
-    if (args.Length() > formals.size()) {
+    if (info[0].IsNumber()) {
+      double id = info[0].As<Napi::Number>().DoubleValue();
+      if (!(id >= 0 && id < static_cast<double>(g_opTable.size()))) throw std::invalid_argument("unknown operator id");
+      entry = &g_opTable[static_cast<size_t>(id)];
+    } else {
+      entry = &g_opTable[findOpId(info[0].As<Napi::String>().Utf8Value())];
+    }
+    const auto& op = entry->handle;
+    const auto& formals = op.schema().arguments();
+    uint32_t given = args.Length();
+    if (given > formals.size()) {
       throw std::invalid_argument("takes " + std::to_string(formals.size()) + " arguments, got " +
-                                  std::to_string(args.Length()));
+                                  std::to_string(given));
     }
     torch::jit::Stack stack;
     stack.reserve(formals.size());
     for (size_t i = 0; i < formals.size(); ++i) {
       const auto& f = formals[i];
-      Napi::Value a = i < args.Length() ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
+      Napi::Value a = i < given ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
       if (a.IsUndefined()) {
         if (f.default_value()) {
           stack.push_back(*f.default_value());
@@ -334,7 +396,12 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
         }
         continue;
       }
-      stack.push_back(toIValue(a, f.type(), "argument '" + f.name() + "'"));
+      // The argument's name labels conversion errors; it is only formatted when one happens.
+      try {
+        stack.push_back(toIValue(a, f.type(), f.name()));
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("argument ") + e.what());
+      }
     }
     op.callBoxed(&stack);
     if (discard) return env.Undefined();
@@ -346,6 +413,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     std::string shapes;
     try { shapes = describeArgs(args); } catch (...) {}
+    std::string name = entry ? entry->name : (info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "operator");
     throwJs(env, name + "(" + shapes + "): " + shortError(e));
     return env.Undefined();
   }
@@ -420,7 +488,7 @@ Napi::Value ToBytes(const Napi::CallbackInfo& info) {
 Napi::Value Meta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    const auto& t = tensorOf(info[0], "tensor");
+    at::Tensor t = tensorOf(info[0], "tensor");
     auto shape = Napi::Array::New(env, t.dim());
     for (int64_t i = 0; i < t.dim(); ++i) shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(t.size(i))));
     auto out = Napi::Array::New(env, 4);
@@ -436,12 +504,12 @@ Napi::Value Meta(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  if (isTensorHandle(info[0])) info[0].As<Napi::External<TensorBox>>().Data()->release(info.Env());
+  releaseHandle(info.Env(), info[0]);
   return info.Env().Undefined();
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  bool gone = !isTensorHandle(info[0]) || !info[0].As<Napi::External<TensorBox>>().Data()->t.defined();
+  bool gone = !isTensorHandle(info[0]) || !slotOf(info[0]);
   return Napi::Boolean::New(info.Env(), gone);
 }
 
@@ -452,15 +520,6 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------
 // Autograd.
 
-template <typename F>
-Napi::Value guarded(Napi::Env env, const char* what, F&& f) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    throwJs(env, std::string(what) + ": " + shortError(e));
-    return env.Undefined();
-  }
-}
 
 std::vector<at::Tensor> tensorList(const Napi::Value& v, const std::string& what) {
   std::vector<at::Tensor> out;
@@ -481,7 +540,7 @@ Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
 
 Napi::Value GetGrad(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), "grad", [&]() -> Napi::Value {
-    const auto& g = tensorOf(info[0], "grad").grad();
+    at::Tensor g = tensorOf(info[0], "grad").grad();
     if (!g.defined()) return info.Env().Null();
     return wrapTensor(info.Env(), g);
   });
@@ -602,6 +661,7 @@ Napi::Value Schema(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("call", Napi::Function::New(env, Call));
+  exports.Set("opId", Napi::Function::New(env, OpId));
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
   exports.Set("toBytes", Napi::Function::New(env, ToBytes));
   exports.Set("meta", Napi::Function::New(env, Meta));

@@ -27,7 +27,9 @@ export type Arg =
 export type Ret = Handle | number | boolean | null | string | Ret[];
 
 export interface NativeAddon {
-  call(op: string, args: Arg[], discard?: boolean): Ret;
+  /** Calls an ATen operator by id (from opId) or by schema name. */
+  call(op: number | string, args: Arg[], discard?: boolean): Ret;
+  opId(op: string): number;
   fromBytes(data: ArrayBufferView, dtypeCode: number, shape: readonly number[]): Handle;
   toBytes(t: Handle): ArrayBuffer;
   meta(t: Handle): [number[], number, string, boolean];
@@ -82,3 +84,18 @@ export const native: NativeAddon = load();
 // every core unless BDLAB_THREADS says otherwise.
 const envThreads = Number(process.env.BDLAB_THREADS ?? '');
 native.setNumThreads(Number.isInteger(envThreads) && envThreads > 0 ? envThreads : availableParallelism());
+
+const opIds = new Map<string, number>();
+
+/**
+ * Calls an ATen operator by schema name ("aten::add.Tensor"). The name is
+ * resolved to an id once, so the hot path skips converting and hashing it.
+ */
+export function callNative(op: string, args: Arg[], discard = false): Ret {
+  let id = opIds.get(op);
+  if (id === undefined) {
+    id = native.opId(op);
+    opIds.set(op, id);
+  }
+  return native.call(id, args, discard);
+}

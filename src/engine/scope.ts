@@ -1,12 +1,15 @@
 // Explicit memory management: `scope(fn)` frees every tensor created inside fn
 // except those it returns or `keep`s (the tf.tidy pattern). Finalizers on the
-// native handles are only a safety net; a training step run inside `scope`
-// holds constant memory.
+// are only a safety net, and only for objects that leave every scope (they are
+// costly per object, and a scope already frees what it tracks); a training step
+// run inside `scope` holds constant memory.
 
 export interface Scoped {
   dispose(): void;
   /** The scope this object is tracked by, if any (maintained by this module). */
   scopeSet?: Set<Scoped> | undefined;
+  /** Called when no scope owns the object any more: it must free itself when collected. */
+  unscoped?(): void;
 }
 
 const stack: Array<Set<Scoped>> = [];
@@ -17,6 +20,8 @@ export function track(t: Scoped): void {
   if (top) {
     top.add(t);
     t.scopeSet = top;
+  } else {
+    t.unscoped?.();
   }
 }
 
@@ -25,6 +30,7 @@ export function keep<T extends Scoped>(t: T): T {
   if (t.scopeSet) {
     t.scopeSet.delete(t);
     t.scopeSet = undefined;
+    t.unscoped?.();
   }
   return t;
 }
@@ -80,12 +86,13 @@ export function scope<T>(fn: () => T): T {
     if (!survivors.has(t)) t.dispose();
   }
   const parent = stack[stack.length - 1];
-  if (parent) {
-    for (const t of survivors) {
-      if (mine.has(t)) {
-        parent.add(t);
-        t.scopeSet = parent;
-      }
+  for (const t of survivors) {
+    if (!mine.has(t)) continue;
+    if (parent) {
+      parent.add(t);
+      t.scopeSet = parent;
+    } else {
+      t.unscoped?.();
     }
   }
   return result;

@@ -1,7 +1,7 @@
 // The Tensor class: a JavaScript handle on a libtorch tensor with PyTorch's
 // semantics (broadcasting, type promotion, autograd). Each method is a thin
 // call of one ATen operator by schema name; errors name the op and shapes.
-import { native, type Arg, type Handle, type Ret } from './native.js';
+import { callNative, native, type Arg, type Handle, type Ret } from './native.js';
 import { dtypeCode, dtypeOfCode, viewBytes, type DType, type TypedArrayOf } from './dtype.js';
 import { track, type Scoped } from './scope.js';
 
@@ -12,7 +12,7 @@ export type TensorOrScalar = Tensor | number;
 
 /** Calls one ATen operator and wraps tensor results (nested arrays for tuples). */
 export function callOp(op: string, args: Arg[]): Ret {
-  return wrapRet(native.call(op, args));
+  return wrapRet(callNative(op, args));
 }
 
 function wrapRet(r: Ret): Ret {
@@ -23,21 +23,21 @@ function wrapRet(r: Ret): Ret {
 
 /** Calls an operator that returns one tensor. */
 export function op(name: string, args: Arg[]): Tensor {
-  const r = native.call(name, args);
+  const r = callNative(name, args);
   if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new Error(`${name}: expected a tensor result`);
   return new Tensor(r as Handle);
 }
 
 /** Calls an operator that returns several tensors (a tuple or a list). */
 export function opMany(name: string, args: Arg[]): Tensor[] {
-  const r = native.call(name, args);
+  const r = callNative(name, args);
   if (!Array.isArray(r)) throw new Error(`${name}: expected a list of tensors`);
   return r.map((h) => new Tensor(h as Handle));
 }
 
 /** Calls an in-place operator, discarding the returned alias. */
 export function opInPlace(name: string, args: Arg[]): void {
-  native.call(name, args, true);
+  callNative(name, args, true);
 }
 
 function dimList(d: Dims): number[] {
@@ -49,9 +49,14 @@ export interface ValuesIndices {
   indices: Tensor;
 }
 
+// The safety net for tensors that no scope owns: collected without dispose(),
+// their native memory is freed here.
+const finalizer = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+
 export class Tensor implements Scoped {
   scopeSet?: Set<Scoped> | undefined;
   private disposed = false;
+  private finalized = false;
   private metaCache: { shape: number[]; dtype: DType; device: string } | undefined;
 
   constructor(readonly handle: Handle) {
@@ -100,10 +105,18 @@ export class Tensor implements Scoped {
     return `Tensor(shape=[${m.shape.join(', ')}], dtype=${m.dtype}, device=${m.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
+  /** Registers the finalizer safety net once no scope owns this tensor. */
+  unscoped(): void {
+    if (this.finalized || this.disposed) return;
+    this.finalized = true;
+    finalizer.register(this, this.handle, this);
+  }
+
   /** Frees the tensor's memory now (idempotent). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.finalized) finalizer.unregister(this);
     if (this.scopeSet) {
       this.scopeSet.delete(this);
       this.scopeSet = undefined;
@@ -144,7 +157,7 @@ export class Tensor implements Scoped {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    const r = native.call('aten::item', [this.handle]);
+    const r = callNative('aten::item', [this.handle]);
     if (typeof r === 'boolean') return r ? 1 : 0;
     if (typeof r !== 'number') throw new Error('item: expected a scalar');
     return r;
@@ -277,10 +290,10 @@ export class Tensor implements Scoped {
   }
   /** True when every element is equal and the shapes match. */
   equal(other: Tensor): boolean {
-    return native.call('aten::equal', [this.handle, other.handle]) === true;
+    return callNative('aten::equal', [this.handle, other.handle]) === true;
   }
   allclose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
-    return native.call('aten::allclose', [this.handle, other.handle, rtol, atol, false]) === true;
+    return callNative('aten::allclose', [this.handle, other.handle, rtol, atol, false]) === true;
   }
 
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
