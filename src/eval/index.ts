@@ -29,6 +29,24 @@ export { labelAccuracy, labelExtractor, type AccuracyResult } from './accuracy.j
 export { chatComplete, type ChatClientOptions } from './judge/client.js';
 export { defaultPrompt, JUDGE_MODES, type JudgeMode, type JudgePrompt } from './judge/prompts.js';
 export { runJudge, type JudgeSummary } from './judge/judge.js';
+export {
+  perplexity,
+  perplexityOfFolder,
+  readPerplexityData,
+  encodeItem,
+  windows as perplexityWindows,
+  bootstrapNll,
+  resolvePerplexityOptions,
+  OVERFLOW_POLICIES,
+  type PerplexityItem,
+  type PerplexityRecord,
+  type PerplexityOptions,
+  type FolderPerplexityOptions,
+  type PerplexityResult,
+  type PerplexityData,
+  type TextPerplexity,
+  type OverflowPolicy,
+} from './perplexity.js';
 export { wilson, wilsonPercent } from './stats/wilson.js';
 export { summarize, type Summary } from './stats/summary.js';
 export { studentTQuantile } from './stats/student-t.js';

@@ -28,6 +28,7 @@ const METRICS: MetricInfo[] = [
   { name: 'accuracy', family: 'utility', unit: 'percent', description: 'label accuracy: first label word in the answer equals the reference' },
   { name: 'judge:quality', family: 'utility', unit: 'grade 1-10', description: 'mean grade from an OpenAI-compatible judge' },
   { name: 'judge:harmful', family: 'utility', unit: 'percent', description: 'share of answers an OpenAI-compatible judge calls harmful compliance' },
+  { name: 'perplexity', family: 'utility', unit: 'exp(nats/token)', description: 'token-weighted exp(mean NLL) of a causal LM over a text set (answers given their prompts for instruction records)' },
 ];
 
 export function listMetrics(): readonly MetricInfo[] {
