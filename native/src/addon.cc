@@ -33,9 +33,11 @@ std::atomic<int64_t> g_live{0};
 // generation, so a stale handle is recognised as disposed. The JavaScript side
 // keeps the safety net: tensors that outlive every scope get a
 // FinalizationRegistry entry that disposes them.
-// The storage bytes of each live tensor are reported to V8 as external memory,
-// so the garbage collector runs when native memory grows, not only when the JS
-// heap does. Views count their storage again: that only makes collection come sooner.
+// The storage bytes of those tensors are reported to V8 as external memory
+// (accountMemory), so the garbage collector runs when their native memory grows,
+// not only when the JS heap does. Tensors a scope owns are not reported: they are
+// freed deterministically, and reporting every op result (views count their
+// storage again) made V8 collect garbage every few ops.
 struct Slot {
   at::Tensor t;
   uint32_t gen = 0;
@@ -66,10 +68,6 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
   slot.t = std::move(t);
   ++g_live;
   slot.accounted = 0;
-  if (slot.t.has_storage()) {
-    slot.accounted = static_cast<int64_t>(slot.t.storage().nbytes());
-    if (slot.accounted) Napi::MemoryManagement::AdjustExternalMemory(env, slot.accounted);
-  }
   uintptr_t key = (static_cast<uintptr_t>(slot.gen) << 32) | index;
   auto ext = Napi::External<void>::New(env, reinterpret_cast<void*>(key));
   ext.TypeTag(&kTensorTag);
@@ -99,6 +97,19 @@ void releaseHandle(Napi::Env env, const Napi::Value& v) {
   if (slot->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -slot->accounted);
   slot->accounted = 0;
   g_freeSlots.push_back(static_cast<uint32_t>(slot - g_slots.data()));
+}
+
+// accountMemory(handle): report the tensor's storage to V8 as external memory
+// (once), for tensors whose only owner is the garbage collector.
+Napi::Value AccountMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!isTensorHandle(info[0])) return env.Undefined();
+  Slot* slot = slotOf(info[0]);
+  if (slot && !slot->accounted && slot->t.has_storage()) {
+    slot->accounted = static_cast<int64_t>(slot->t.storage().nbytes());
+    if (slot->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, slot->accounted);
+  }
+  return env.Undefined();
 }
 
 // By value: a reference into g_slots would dangle once the table grows.
@@ -666,6 +677,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("toBytes", Napi::Function::New(env, ToBytes));
   exports.Set("meta", Napi::Function::New(env, Meta));
   exports.Set("dispose", Napi::Function::New(env, Dispose));
+  exports.Set("accountMemory", Napi::Function::New(env, AccountMemory));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed));
   exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
   exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));

@@ -34,6 +34,8 @@ export interface NativeAddon {
   toBytes(t: Handle): ArrayBuffer;
   meta(t: Handle): [number[], number, string, boolean];
   dispose(t: Handle): void;
+  /** Reports the tensor's storage to V8 as external memory (for tensors only the GC owns). */
+  accountMemory(t: Handle): void;
   isDisposed(t: Handle): boolean;
   liveTensors(): number;
   setRequiresGrad(t: Handle, on: boolean): void;

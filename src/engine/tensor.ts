@@ -110,6 +110,7 @@ export class Tensor implements Scoped {
     if (this.finalized || this.disposed) return;
     this.finalized = true;
     finalizer.register(this, this.handle, this);
+    native.accountMemory(this.handle);
   }
 
   /** Frees the tensor's memory now (idempotent). */
