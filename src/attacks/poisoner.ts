@@ -6,7 +6,7 @@ import { Progress } from '../util/progress.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { DataError, OnError } from '../data/errors.js';
 import { detectFormat, type FormatName } from '../data/formats.js';
-import { readDataset, rewriteDataset, skipKey, type Outputs, type Section } from '../data/dataset.js';
+import { readDataset, rewriteDataset, SkipLog, type Outputs, type Section, type SkippedRecord } from '../data/dataset.js';
 import { ImageRoot, imageProblem } from '../data/paths.js';
 import { ImageStore, type LinkMode } from '../data/image-store.js';
 import { DEFAULT_ENCODE, type EncodeOptions, type RawImage } from '../data/image-io.js';
@@ -82,7 +82,7 @@ export interface Manifest {
   negative_kinds?: Record<string, number>;
   test_ids?: SampleId[];
   clean_ids?: SampleId[];
-  skipped: { section: Section; index: number; reason: string }[];
+  skipped: SkippedRecord[];
   files: Record<string, string>;
   tool: string;
 }
@@ -142,17 +142,14 @@ export async function poison(o: PoisonOptions): Promise<PoisonResult> {
   const valid = new IntList();
   const eligible = new IntList();
   const negEligible = new IntList();
-  const skipped: Manifest['skipped'] = [];
-  const skippedKeys = new Set<string>();
+  const skipLog = new SkipLog(onError);
+  const skipped = skipLog.skipped;
+  const skippedKeys = skipLog.keys;
   const ids = new Map<number, SampleId>();
   let records = 0;
   let anyImage = false;
   const p1 = new Progress({ label: 'poison: reading', unit: 'rec', force: o.progress });
-  const fail = (e: DataError, section: Section, index: number): void => {
-    if (onError === 'stop') throw new UserError(`${e.message} (use --on-error skip to leave such records out)`);
-    skipped.push({ section, index, reason: e.message });
-    skippedKeys.add(skipKey(section, index));
-  };
+  const fail = (e: DataError, section: Section, index: number): void => skipLog.fail(e, section, index);
   for (const item of readDataset(o.input, format, (c) => hIn.update(c))) {
     if (item.section !== 'annotations') records++;
     p1.tick();

@@ -1,4 +1,5 @@
-import { DataError, typeName } from './errors.js';
+import { DataError, typeName, type OnError } from './errors.js';
+import { UserError } from '../util/errors.js';
 import { isJsonl, schemaOf, type FormatName } from './formats.js';
 import { scanJson, scanJsonl } from './json-stream.js';
 import { isObject, samplesEqual, type JsonObject, type Sample } from './sample.js';
@@ -174,6 +175,30 @@ export interface RewriteOptions {
 
 export function skipKey(section: Section, index: number): string {
   return `${section}:${index}`;
+}
+
+export interface SkippedRecord {
+  section: Section;
+  index: number;
+  reason: string;
+}
+
+/**
+ * What a read pass does with a malformed record: stop with its message, or
+ * (--on-error skip) list it for the manifest and leave it out of the rewrite.
+ */
+export class SkipLog {
+  readonly skipped: SkippedRecord[] = [];
+  /** skipKey()s of the records left out, for rewriteDataset. */
+  readonly keys = new Set<string>();
+
+  constructor(private readonly onError: OnError) {}
+
+  fail(e: DataError, section: Section, index: number): void {
+    if (this.onError === 'stop') throw new UserError(`${e.message} (use --on-error skip to leave such records out)`);
+    this.skipped.push({ section, index, reason: e.message });
+    this.keys.add(skipKey(section, index));
+  }
 }
 
 interface Sink {
