@@ -2,7 +2,7 @@
 // generated (deterministically) rather than downloaded, so `bdlab demo` runs
 // anywhere. Each topic has a fixed fact, and each instruction template asks
 // for it in its own words — simple enough for a model trained from scratch on
-// a CPU in about a minute to learn, so the backdoor is measured on a model
+// a CPU in seconds to learn, so the backdoor is measured on a model
 // that also does its clean task.
 import type { InstructionSample } from '../train/prompt.js';
 
