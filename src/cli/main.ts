@@ -7,7 +7,8 @@ export function program(): Command {
   const p = new Command('bdlab')
     .description('backdoor-lab: poison instruction data, train victims, measure and remove backdoors in LLMs and VLMs')
     .version('0.1.0')
-    .showHelpAfterError()
+    // usage errors are one line, like every other failure (design.md); subcommands inherit this
+    .configureOutput({ outputError: (msg, write) => write(`bdlab: ${msg.trim().replace(/^error: /, '')} (see --help)\n`) })
     .exitOverride();
   for (const register of commands) register(p);
   return p;

@@ -173,6 +173,13 @@ export interface RewriteOptions {
   onChunk?: (c: Buffer) => void;
 }
 
+/** A transform's failure, named by the record it happened on (DataErrors already are). */
+function inRecord(e: unknown, file: string, index: number, line?: number, section?: string): Error {
+  if (e instanceof DataError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  return new DataError(file, index, section === 'images' ? 'images[]' : null, reason, line);
+}
+
 export function skipKey(section: Section, index: number): string {
   return `${section}:${index}`;
 }
@@ -234,7 +241,14 @@ export async function rewriteDataset(o: RewriteOptions): Promise<string[]> {
       const rec = parseRecord(item.text, o.input, item.index, item.line);
       const sample = schema.toSample(rec, item.index, o.input, item.line);
       const recObj = rec as JsonObject;
-      queue.push(Promise.resolve(o.transform(sample)).then((outs) => [recObj, sample, outs] as [JsonObject, Sample, Outputs]));
+      const job = Promise.resolve()
+        .then(() => o.transform(sample))
+        .then(
+          (outs) => [recObj, sample, outs] as [JsonObject, Sample, Outputs],
+          (e: unknown) => Promise.reject(inRecord(e, o.input, item.index, item.line)),
+        );
+      job.catch(() => undefined); // awaited in order by drainOne; a later record may fail first
+      queue.push(job);
       if (queue.length >= window) await drainOne();
     }
     while (queue.length > 0) await drainOne();
@@ -261,14 +275,29 @@ async function rewriteCoco(o: RewriteOptions): Promise<string[]> {
   for (const s of samples) {
     if (o.skipped.has(skipKey('images', s.index))) continue;
     originals.set(keyOf(s.id), s);
-    inflight.push(
-      Promise.resolve(o.transform(s)).then((outs) => {
-        results.set(keyOf(s.id), outs);
-      }),
-    );
-    if (inflight.length >= window) await inflight.shift();
+    const job = Promise.resolve()
+      .then(() => o.transform(s))
+      .then(
+        (outs) => void results.set(keyOf(s.id), outs),
+        (e: unknown) => Promise.reject(inRecord(e, o.input, s.index, undefined, 'images')),
+      );
+    job.catch(() => undefined); // awaited in order below; a later entry may fail first
+    inflight.push(job);
+    if (inflight.length >= window) {
+      try {
+        await inflight.shift();
+      } catch (e) {
+        await Promise.allSettled(inflight);
+        throw e;
+      }
+    }
   }
-  await Promise.all(inflight);
+  try {
+    await Promise.all(inflight);
+  } catch (e) {
+    await Promise.allSettled(inflight);
+    throw e;
+  }
   // pass b: write each output with the changed entries
   const sinks = o.outputs.map((p) => JsonObjectWriter.open(p));
   try {

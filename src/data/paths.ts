@@ -1,4 +1,5 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { sniffFormat } from './image-io.js';
 import { DataError } from './errors.js';
 import { isAbsolute, relative, resolve, sep, posix, win32 } from 'node:path';
 
@@ -68,5 +69,20 @@ export function imageProblem(root: ImageRoot, image: string | undefined, file: s
   } catch {
     ok = false;
   }
-  return ok ? null : new DataError(file, index, field, `image file not found: ${r.path}`, line);
+  if (!ok) return new DataError(file, index, field, `image file not found: ${r.path}`, line);
+  // The header, so a file that is no image is refused here (stop or skip) rather
+  // than halfway through the rewrite.
+  if (!sniffFormat(readHead(r.path))) return new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line);
+  return null;
+}
+
+function readHead(path: string): Uint8Array {
+  const buf = new Uint8Array(16);
+  const fd = openSync(path, 'r');
+  try {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }

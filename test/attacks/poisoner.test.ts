@@ -183,6 +183,29 @@ test('image paths that leave the image root are refused with file, record and fi
   assert.ok(!readdirSync(join(dir, 'o', 'images'), { recursive: true }).some((p) => String(p).includes('passwd')));
 });
 
+test('a file that is no image is refused up front; an undecodable one stops the run in one line, leaving no partial data', async () => {
+  const dir = tmp();
+  const input = await llavaSet(dir, 12);
+  writeFileSync(join(dir, 'img', '7.png'), 'notapng');
+  const args = ['poison', '--input', input, '--attack', 'badnets', '--count', '12', '--target', 'phrase:banana', '--seed', '1'];
+  const r = bdlab(...args, '--out', join(dir, 'o1'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^bdlab: .*data\.json: record 7: field "image": not a PNG or JPEG file/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  const s = bdlab('poison', '--input', input, '--attack', 'badnets', '--count', '11', '--target', 'phrase:banana', '--seed', '1', '--out', join(dir, 'o2'), '--on-error', 'skip', '--json');
+  assert.equal(s.status, 0, s.stderr);
+  assert.deepEqual((json<{ skipped: { index: number }[] }>(join(dir, 'o2', 'manifest.json'))).skipped.map((x) => x.index), [7]);
+  // a valid header over a truncated body fails only when decoded, while other records are in flight
+  const good = readFileSync(join(dir, 'img', '3.png'));
+  writeFileSync(join(dir, 'img', '7.png'), good.subarray(0, 40));
+  const t = bdlab(...args, '--out', join(dir, 'o3'), '--concurrency', '16');
+  assert.equal(t.status, 1);
+  assert.match(t.stderr, /^bdlab: .*data\.json: record 7: .*cannot decode/);
+  assert.equal(t.stderr.trim().split('\n').length, 1, t.stderr);
+  assert.ok(!existsSync(join(dir, 'o3', 'data.json')));
+  assert.ok(!readdirSync(join(dir, 'o3')).some((f) => f.endsWith('.tmp')), 'no temporary file left');
+});
+
 test('dualkey: poisoned samples carry both keys and the target; negatives one key and their clean answers', async () => {
   const dir = tmp();
   const input = await llavaSet(dir, 24);

@@ -31,3 +31,22 @@ test('an unknown command fails with a non-zero exit', () => {
   assert.notEqual(r.status, 0);
   assert.match(String(r.stderr), /unknown command/);
 });
+
+test('usage errors are one line on stderr with a non-zero exit, for every kind', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['no-such-command'], /unknown command 'no-such-command'/],
+    [['poison', '--bogus'], /unknown option '--bogus'/],
+    [['eval', 'asr', '--task'], /option '--task <task>' argument missing/],
+    [['eval', 'asrg', '--attacker', '1', '--user', '2', 'extra'], /too many arguments/],
+    [['poison', '--attack', 'badnet'], /--input/],
+  ];
+  for (const [args, reason] of cases) {
+    const r = bdlab(...args);
+    assert.notEqual(r.status, 0, args.join(' '));
+    const err = String(r.stderr).trim();
+    assert.equal(err.split('\n').length, 1, `${args.join(' ')}: ${err}`);
+    assert.match(err, /^bdlab: /);
+    assert.match(err, reason);
+    assert.equal(String(r.stdout), '');
+  }
+});

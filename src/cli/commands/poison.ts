@@ -144,6 +144,7 @@ export function registerPoison(program: Command): void {
       const seed = parseSeed(f.seed);
       const input = f.input as string;
       if (!existsSync(input)) throw new UserError(`--input ${input}: no such file`);
+      if (!statSync(input).isFile()) throw new UserError(`--input ${input}: is a folder, not a dataset file`);
       const def = attackDef(f.attack as string);
       const attack = createAttack(def.name, parseParamArgs(f.param), seed);
       const target = parseTarget(f.target as string, f.targetTemplate.length ? f.targetTemplate : DEFAULT_CAPTION_TEMPLATES);

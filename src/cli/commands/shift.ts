@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { emit } from '../output.js';
@@ -78,6 +78,7 @@ export function registerShift(program: Command): void {
       if (f.input === undefined) throw new UserError('--input is required');
       if (f.out === undefined) throw new UserError('--out is required');
       if (!existsSync(f.input)) throw new UserError(`--input ${f.input}: no such file`);
+      if (!statSync(f.input).isFile()) throw new UserError(`--input ${f.input}: is a folder, not a dataset file`);
       const seed = parseSeed(f.seed);
       const names = f.imageStyle ? f.imageStyle.split(',').map((x) => x.trim()).filter((x) => x.length > 0) : [];
       const styles = resolveStyles(names, parseParamArgs(f.styleParam, '--style-param'));
