@@ -172,10 +172,15 @@ int64_t toInt(const Napi::Value& v, const std::string& what) {
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
   if (v.IsBigInt()) {
     bool lossless = true;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
+    int64_t x = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw std::invalid_argument(what + ": integer does not fit in int64");
+    return x;
   }
   if (!v.IsNumber()) throw std::invalid_argument(what + ": expected an integer");
   double d = v.As<Napi::Number>().DoubleValue();
+  // checked before the cast: casting NaN or a double outside int64 is undefined behaviour
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+    throw std::invalid_argument(what + ": integer out of the int64 range: " + std::to_string(d));
   if (d != static_cast<double>(static_cast<int64_t>(d)))
     throw std::invalid_argument(what + ": expected an integer, got " + std::to_string(d));
   return static_cast<int64_t>(d);
@@ -205,10 +210,20 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
 c10::IValue toList(const Napi::Value& v, const c10::ListTypePtr& lt, const std::string& what) {
   const auto& elem = lt->getElementType();
   auto kind = elem->kind();
+  // Elements are converted one by one as they are read, so a huge sparse array
+  // fails at its first hole instead of being materialised; the cap bounds the rest.
+  constexpr uint32_t kMaxListLength = 1u << 20;
   std::vector<Napi::Value> items;
   if (v.IsArray()) {
     auto arr = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) items.push_back(arr.Get(i));
+    if (arr.Length() > kMaxListLength)
+      throw std::invalid_argument(what + ": list of " + std::to_string(arr.Length()) + " elements is too long");
+    items.reserve(std::min<uint32_t>(arr.Length(), 64));
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value x = arr.Get(i);
+      if (x.IsUndefined()) throw std::invalid_argument(what + ": list element " + std::to_string(i) + " is missing");
+      items.push_back(x);
+    }
   } else if (v.IsNumber() && (kind == c10::TypeKind::IntType || kind == c10::TypeKind::SymIntType)) {
     items.push_back(v);  // int[1] accepts a bare int, as in Python
   } else {
@@ -561,7 +576,13 @@ Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), "setGrad", [&] {
     auto t = tensorOf(info[0], "setGrad");
     if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad() = at::Tensor();
-    else t.mutable_grad() = tensorOf(info[1], "setGrad");
+    else {
+      auto g = tensorOf(info[1], "setGrad");
+      // as PyTorch's .grad setter: the gradient must match the tensor, or backward fails later, far from the cause
+      if (g.sizes() != t.sizes() || g.scalar_type() != t.scalar_type() || g.device() != t.device())
+        throw std::invalid_argument("gradient " + describe(g) + " does not match the tensor " + describe(t));
+      t.mutable_grad() = g;
+    }
     return info.Env().Undefined();
   });
 }

@@ -21,7 +21,7 @@ function dt(o: Options | undefined, fallback: DType = 'float32'): number {
 
 function checkShape(shape: Shape, what: string): void {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new TypeError(`${what}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new TypeError(`${what}: shape must be an array of non-negative integers, got ${Array.isArray(shape) ? `[${shape.map(String).join(', ')}]` : String(shape)}`);
   }
 }
 
@@ -68,6 +68,7 @@ export function tensor(
   // JavaScript cannot tell 1.0 from 1, so numbers default to float32 (give dtype
   // 'int64' for ids); all-boolean data becomes bool.
   const dtype = opts.dtype ?? (isBoolData(data) ? 'bool' : 'float32');
+  checkIntegerValues(flat, dtype);
   const src = new Float64Array(flat);
   let finalShape: readonly number[] = shape;
   if (opts.shape) {
@@ -83,6 +84,28 @@ export function tensor(
     t = c;
   }
   return opts.device && opts.device !== 'cpu' ? moveAndDispose(t, opts.device) : t;
+}
+
+// The integer range each dtype holds exactly from a JavaScript number (int64 is
+// limited to the safe integers: larger numbers are already rounded; use a BigInt64Array).
+const INTEGER_RANGE: Partial<Record<DType, [number, number]>> = {
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  int16: [-(2 ** 15), 2 ** 15 - 1],
+  int8: [-128, 127],
+  uint8: [0, 255],
+};
+
+/** Refuses values an integer dtype would silently wrap or truncate (NaN, fractions, overflow). */
+function checkIntegerValues(values: readonly number[], dtype: DType): void {
+  const range = INTEGER_RANGE[dtype];
+  if (!range) return;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (!Number.isInteger(v) || v < range[0] || v > range[1]) {
+      throw new RangeError(`tensor(): value ${v} at flat position ${i} is not an integer in the ${dtype} range [${range[0]}, ${range[1]}]`);
+    }
+  }
 }
 
 function isBoolData(d: NestedNumbers): boolean {

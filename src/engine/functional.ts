@@ -87,6 +87,9 @@ export interface CrossEntropyOptions {
 /** Cross entropy of logits [N, C] (or [N, C, ...]) against class indices. */
 export function crossEntropy(logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor {
   const reduction = { none: 0, mean: 1, sum: 2 }[o.reduction ?? 'mean'];
+  if (reduction === undefined) throw new RangeError(`crossEntropy: reduction must be none, mean or sum, got ${String(o.reduction)}`);
+  const smoothing = o.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing <= 1)) throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
   return op('aten::cross_entropy_loss', [
     logits.handle,
     target.handle,

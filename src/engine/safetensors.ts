@@ -97,7 +97,7 @@ export class SafetensorsFile {
     const ranges: Array<[number, number, string]> = [];
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
-        if (typeof raw !== 'object' || raw === null) throw new SafetensorsError(this.path, '__metadata__ must be an object');
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SafetensorsError(this.path, '__metadata__ must be an object');
         for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
           if (typeof v !== 'string') throw new SafetensorsError(this.path, `__metadata__.${k} must be a string`);
           this.metadata[k] = v;
@@ -106,7 +106,7 @@ export class SafetensorsFile {
       }
       const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (typeof e !== 'object' || e === null) throw new SafetensorsError(this.path, `tensor '${name}': entry is not an object`);
-      const dtype = typeof e.dtype === 'string' ? ST_TO_DTYPE[e.dtype] : undefined;
+      const dtype = typeof e.dtype === 'string' && Object.hasOwn(ST_TO_DTYPE, e.dtype) ? ST_TO_DTYPE[e.dtype] : undefined;
       if (!dtype) throw new SafetensorsError(this.path, `tensor '${name}': unknown dtype ${JSON.stringify(e.dtype)}`);
       if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw new SafetensorsError(this.path, `tensor '${name}': shape must be a list of non-negative integers`);
@@ -125,7 +125,7 @@ export class SafetensorsFile {
       if (en - b !== need) {
         throw new SafetensorsError(this.path, `tensor '${name}': shape [${shape.join(', ')}] ${dtype} needs ${need} bytes, data_offsets give ${en - b}`);
       }
-      ranges.push([b, en, name]);
+      if (en > b) ranges.push([b, en, name]); // an empty tensor occupies no bytes, so it overlaps nothing
       this.entries.set(name, { name, dtype, shape, start: dataStart + b, end: dataStart + en });
     }
     ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
@@ -157,7 +157,12 @@ export class SafetensorsFile {
       if (r === 0) throw new SafetensorsError(this.path, `tensor '${name}': unexpected end of file`);
       got += r;
     }
-    let t = new Tensor(native.fromBytes(buf, dtypeCode(e.dtype), e.shape));
+    let t: Tensor;
+    try {
+      t = new Tensor(native.fromBytes(buf, dtypeCode(e.dtype), e.shape));
+    } catch (err) {
+      throw new SafetensorsError(this.path, `tensor '${name}': ${(err as Error).message}`);
+    }
     if ((opts.dtype && opts.dtype !== e.dtype) || (opts.device && opts.device !== 'cpu')) {
       const c = t.to({ dtype: opts.dtype ?? e.dtype, device: opts.device ?? 'cpu' });
       t.dispose();
@@ -263,7 +268,7 @@ export class SafetensorsFolder {
         }
         if (!parsed.weight_map || typeof parsed.weight_map !== 'object') throw new SafetensorsError(index, 'missing weight_map');
         for (const [name, file] of Object.entries(parsed.weight_map)) {
-          if (typeof file !== 'string' || file.includes('/') || file.includes('\\') || file.startsWith('..')) {
+          if (typeof file !== 'string' || file === '' || file === '.' || file.includes('/') || file.includes('\\') || file.startsWith('..')) {
             throw new SafetensorsError(index, `weight_map['${name}'] must be a file name in the same folder`);
           }
           let f = folder.files.get(file);

@@ -2,8 +2,10 @@
 // semantics (broadcasting, type promotion, autograd). Each method is a thin
 // call of one ATen operator by schema name; errors name the op and shapes.
 import { callNative, native, type Arg, type Handle, type Ret } from './native.js';
-import { dtypeCode, dtypeOfCode, viewBytes, type DType, type TypedArrayOf } from './dtype.js';
-import { track, type Scoped } from './scope.js';
+import { dtypeCode, dtypeOfCode, isFloating, viewBytes, type DType, type TypedArrayOf } from './dtype.js';
+import { scope, track, type Scoped } from './scope.js';
+
+const isInteger = (d: DType): boolean => !isFloating(d) && d !== 'bool';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 export type Shape = readonly number[];
@@ -241,6 +243,17 @@ export class Tensor implements Scoped {
   }
   /** Python-style modulo (the result takes the divisor's sign). */
   remainder(other: TensorOrScalar): Tensor {
+    // Integer x % -1 is 0, but the CPU's integer division traps on INT_MIN / -1
+    // (SIGFPE kills the process, in PyTorch too); x % 1 is the same 0 without the trap.
+    if (isInteger(this.dtype)) {
+      if (typeof other === 'number') return this.bin('remainder', other === -1 ? 1 : other);
+      if (isInteger(other.dtype)) {
+        return scope(() => {
+          const safe = op('aten::where.ScalarOther', [other.ne(-1).handle, other.handle, 1]);
+          return this.bin('remainder', safe);
+        });
+      }
+    }
     return this.bin('remainder', other);
   }
   pow(exponent: TensorOrScalar): Tensor {

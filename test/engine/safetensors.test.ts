@@ -98,6 +98,8 @@ test('malformed files give clear errors', () => {
     ['size mismatch', () => craft({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8), /needs 12 bytes, data_offsets give 8/],
     ['overlap', () => craft({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), /overlap/],
     ['bad metadata', () => craft({ __metadata__: { a: 1 } }, 0), /__metadata__\.a must be a string/],
+    ['metadata as an array', () => craft({ __metadata__: ['a'] }, 0), /__metadata__ must be an object/],
+    ['dtype named like a built-in', () => craft({ w: { dtype: 'toString', shape: [1], data_offsets: [0, 1] } }, 1), /tensor 'w': unknown dtype "toString"/],
     ['truncated data', () => { const p = craft({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 16); truncateSync(p, 8 + 60); return p; }, /outside|truncated/],
   ];
   for (const [name, make, re] of cases) {
@@ -110,4 +112,17 @@ test('malformed files give clear errors', () => {
     });
   }
   assert.throws(() => T.SafetensorsFolder.open(tmp()), /no model\.safetensors/);
+  // an index whose weight_map names the folder itself, or a path outside it
+  for (const file of ['.', '', '../x.safetensors', 'sub/x.safetensors']) {
+    const dir = tmp();
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: file } }));
+    assert.throws(() => T.SafetensorsFolder.open(dir), /weight_map\['w'\] must be a file name in the same folder/, JSON.stringify(file));
+  }
+});
+
+test('an empty tensor may sit anywhere: it occupies no bytes', () => {
+  const p = craft({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, e: { dtype: 'F32', shape: [0, 3], data_offsets: [4, 4] } }, 8);
+  const m = T.loadSafetensors(p);
+  assert.deepEqual(m.get('e')?.shape, [0, 3]);
+  assert.deepEqual(m.get('a')?.shape, [2]);
 });

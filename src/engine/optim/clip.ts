@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.js';
 
 /** Scales gradients so their joint L2 norm is at most maxNorm; returns the norm before clipping. */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
+  if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) throw new RangeError(`clipGradNorm: maxNorm must be a positive finite number, got ${maxNorm}`);
   return noGrad(() =>
     scope(() => {
       const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
