@@ -37,7 +37,11 @@ export interface LlamaConfig {
   oBias: boolean;
   mlpBias: boolean;
   hiddenAct: 'silu' | 'gelu' | 'gelu_pytorch_tanh';
-  /** Keys further back than this are masked (mistral v0.1, qwen2 with use_sliding_window); null = none. */
+  /**
+   * Mistral's sliding window: a query at position i sees keys j with
+   * i − window < j ≤ i (positions in the padded sequence, as transformers'
+   * cache positions); null = none.
+   */
   slidingWindow: number | null;
   initializerRange: number;
   bosTokenId: number | null;
@@ -172,6 +176,43 @@ function parseRope(r: ConfigReader, j: Json, where: string, maxPos: number): { t
   return s.fail(`rope type '${type}' is not supported (supported: default, linear, llama3)`);
 }
 
+/** MistralConfig's default when config.json has no `sliding_window` key (transformers' MistralConfig). */
+export const MISTRAL_DEFAULT_SLIDING_WINDOW = 4096;
+
+/**
+ * The attention window, as transformers reads it. mistral: `sliding_window`
+ * on every layer; a missing key means MistralConfig's default 4096, an
+ * explicit null means none (Mistral-7B v0.2 and later). llama: none. qwen2:
+ * none unless `use_sliding_window`, and then transformers windows only the
+ * layers from `max_window_layers` on (or those `layer_types` marks
+ * 'sliding_attention'), which this decoder does not do: such configs are
+ * refused by name rather than computed differently.
+ */
+function parseSlidingWindow(r: ConfigReader, j: Json, modelType: string, numLayers: number): number | null {
+  if (modelType === 'mistral') {
+    if (j.sliding_window === undefined) return MISTRAL_DEFAULT_SLIDING_WINDOW;
+    return r.has('sliding_window') ? r.posInt('sliding_window') : null;
+  }
+  if (modelType !== 'qwen2') return null;
+  const types = j.layer_types;
+  if (types !== undefined && types !== null) {
+    if (!Array.isArray(types) || !types.every((t) => typeof t === 'string')) r.fail("'layer_types' must be a list of strings");
+    if (types.includes('sliding_attention')) {
+      r.fail("'layer_types' marks layers 'sliding_attention'; qwen2 per-layer sliding-window attention is not supported");
+    }
+  }
+  if (!r.bool('use_sliding_window', false)) return null;
+  const window = r.optInt('sliding_window');
+  const maxWindowLayers = r.int('max_window_layers', 28);
+  if (window !== null && maxWindowLayers < numLayers) {
+    r.fail(
+      `'use_sliding_window' is true: transformers would window layers ${maxWindowLayers} to ${numLayers - 1} (max_window_layers ${maxWindowLayers}) to ${window} tokens, ` +
+        'and qwen2 per-layer sliding-window attention is not supported (the published Qwen2 checkpoints set use_sliding_window false)',
+    );
+  }
+  return null;
+}
+
 export function parseLlamaConfig(j: Json, where = 'config.json'): LlamaConfig {
   const r: ConfigReader = new ConfigReader(where, j);
   const modelType = r.str('model_type', 'llama');
@@ -192,15 +233,14 @@ export function parseLlamaConfig(j: Json, where = 'config.json'): LlamaConfig {
   const act = r.str('hidden_act', 'silu');
   if (act !== 'silu' && act !== 'gelu' && act !== 'gelu_pytorch_tanh') r.fail(`hidden_act '${act}' is not supported (silu, gelu, gelu_pytorch_tanh)`);
   const attentionBias = r.bool('attention_bias', false);
-  let slidingWindow: number | null = null;
-  if (modelType === 'mistral') slidingWindow = r.optInt('sliding_window');
-  if (modelType === 'qwen2' && r.bool('use_sliding_window', false)) slidingWindow = r.optInt('sliding_window');
+  const numHiddenLayers = r.posInt('num_hidden_layers');
+  const slidingWindow = parseSlidingWindow(r, j, modelType, numHiddenLayers);
   return {
     modelType,
     vocabSize: r.posInt('vocab_size'),
     hiddenSize,
     intermediateSize: r.posInt('intermediate_size'),
-    numHiddenLayers: r.posInt('num_hidden_layers'),
+    numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads,
     headDim,

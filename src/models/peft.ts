@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, SafetensorsFile, saveSafetensors, type Tensor } from '../engine/index.js';
-import { applyLora, loraModules, matchesTarget, type TargetModules } from '../nn/adapters.js';
+import { applyLora, loraModules, loraTargetModules, matchesTarget, selectedModules, type TargetModules } from '../nn/adapters.js';
 import type { Module } from '../nn/module.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -104,10 +104,38 @@ function savedModuleParams(model: Module, modulesToSave: string[] | null): Map<s
   return out;
 }
 
-/** Writes the model's LoRA adapters (and modules_to_save) in PEFT's layout. */
-export function saveAdapter(model: Module, dir: string, c: Omit<AdapterConfig, 'r' | 'loraAlpha' | 'loraDropout' | 'useRslora'> & Partial<AdapterConfig>): void {
+/**
+ * The target_modules to record: the given ones, which must select exactly the
+ * model's LoRA layers under PEFT's rules (else Python would put adapters
+ * elsewhere than the saved weights), or by default the pattern the adapters
+ * were applied with (see loraTargetModules).
+ */
+function recordedTargets(model: Module, given: TargetModules | undefined): TargetModules {
+  if (given === undefined) return loraTargetModules(model);
+  const wrapped = new Set(loraModules(model).map(([p]) => p));
+  const selected = selectedModules(model, given);
+  const extra = selected.filter((p) => !wrapped.has(p));
+  const missing = [...wrapped].filter((p) => !selected.includes(p));
+  if (extra.length || missing.length) {
+    const list = (xs: string[]): string => `${xs.slice(0, 3).join(', ')}${xs.length > 3 ? ` and ${xs.length - 3} more` : ''}`;
+    const parts = [extra.length ? `it also selects modules without an adapter: ${list(extra)}` : '', missing.length ? `it misses adapted modules: ${list(missing)}` : ''].filter(Boolean);
+    throw new Error(`saveAdapter: target_modules ${JSON.stringify(given)} does not select the model's LoRA layers: ${parts.join('; ')}`);
+  }
+  return given;
+}
+
+/**
+ * Writes the model's LoRA adapters (and modules_to_save) in PEFT's layout.
+ * target_modules defaults to what the adapters were applied with.
+ */
+export function saveAdapter(
+  model: Module,
+  dir: string,
+  c: Omit<AdapterConfig, 'r' | 'loraAlpha' | 'loraDropout' | 'useRslora' | 'targetModules'> & Partial<AdapterConfig>,
+): void {
   const loras = loraModules(model);
   if (loras.length === 0) throw new Error('saveAdapter: the model has no LoRA adapters');
+  const targetModules = recordedTargets(model, c.targetModules);
   const first = (loras[0] as [string, { r: number; alpha: number; dropoutP: number; scaling: number }])[1];
   const tensors = new Map<string, Tensor>();
   const temps: Tensor[] = [];
@@ -137,7 +165,7 @@ export function saveAdapter(model: Module, dir: string, c: Omit<AdapterConfig, '
       loraAlpha: first.alpha,
       loraDropout: c.loraDropout ?? first.dropoutP,
       useRslora: c.useRslora ?? false,
-      targetModules: c.targetModules,
+      targetModules,
       modulesToSave: c.modulesToSave,
       baseModelNameOrPath: c.baseModelNameOrPath,
     }),

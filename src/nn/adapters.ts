@@ -13,33 +13,93 @@ export type TargetModules = string[] | string;
 /** Every linear layer of a Llama-family decoder block. */
 export const DECODER_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
+/** The part of a vision-language model (Hugging Face's llava layout) that holds the decoder. */
+const LANGUAGE_MODEL = 'language_model';
+
 export function matchesTarget(name: string, target: TargetModules): boolean {
   if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(name);
   return target.some((t) => name === t || name.endsWith(`.${t}`));
 }
 
+/**
+ * The default LoRA target: every linear layer of the decoder's blocks (q, k,
+ * v, o, gate, up and down projections), never lm_head or the embeddings.
+ * A plain decoder gets PEFT's usual list of names. A model with a
+ * `language_model` part (LLaVA) gets a regular expression anchored to it,
+ * since the list would also catch the CLIP tower's q/k/v_proj; the pattern
+ * matches both the classic (`language_model.model.layers…`) and the
+ * transformers ≥ 4.52 (`model.language_model.layers…`) module names, so PEFT
+ * selects the same modules under either layout.
+ */
+export function defaultTargetModules(model: Module): TargetModules {
+  const hasLanguageModel = [...model.namedModules()].some(([path]) => path === LANGUAGE_MODEL || path.endsWith(`.${LANGUAGE_MODEL}`));
+  return hasLanguageModel ? `.*${LANGUAGE_MODEL}\\..*\\.(${DECODER_LINEARS.join('|')})` : [...DECODER_LINEARS];
+}
+
 export interface ApplyLoraOptions extends LoraOptions {
-  targetModules: TargetModules;
+  /** PEFT's target_modules; default: defaultTargetModules(model). */
+  targetModules?: TargetModules;
   seed?: number;
+}
+
+/** The target_modules each model's adapters were put in with (what saveAdapter records). */
+const appliedTargets = new WeakMap<Module, TargetModules[]>();
+
+/**
+ * The names of the modules PEFT would select with `target` on this model as
+ * Python sees it (LoRA wrappers' insides — base_layer, lora_A, lora_B — are
+ * not modules of the unwrapped model, so they are skipped).
+ */
+export function selectedModules(model: Module, target: TargetModules): string[] {
+  const out: string[] = [];
+  const inside = new Set<Module>();
+  for (const [path, m] of model.namedModules()) {
+    if (inside.has(m)) continue;
+    if (m instanceof LoraLinear) for (const [, c] of m.namedModules()) if (c !== m) inside.add(c);
+    if (path && matchesTarget(path, target)) out.push(path);
+  }
+  return out;
+}
+
+/**
+ * The target_modules that select exactly the model's LoRA layers in PEFT: the
+ * pattern applyLora was given when it was called once, else the wrapped
+ * modules' full names (a list entry equal to a name selects just that module).
+ */
+export function loraTargetModules(model: Module): TargetModules {
+  const wrapped = loraModules(model).map(([p]) => p);
+  const applied = appliedTargets.get(model);
+  if (applied?.length === 1) {
+    const t = applied[0] as TargetModules;
+    if (sameSet(selectedModules(model, t), wrapped)) return t;
+  }
+  return wrapped;
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  const sb = new Set(b);
+  return a.length === b.length && a.every((x) => sb.has(x));
 }
 
 /**
  * Wraps every matching Linear in a LoraLinear (adapter weights in the base
- * weight's dtype and device, requiring gradients). Returns the wrapped
+ * weight's dtype and device, requiring gradients); without targetModules, the
+ * decoder's linear layers (defaultTargetModules). Returns the wrapped
  * modules' names; throws when nothing matches, since a silent no-op adapter
  * would train nothing.
  */
 export function applyLora(model: Module, o: ApplyLoraOptions): string[] {
+  const targetModules = o.targetModules ?? defaultTargetModules(model);
   const targets: Array<[Module, string, Linear, string]> = [];
   for (const [path, m] of model.namedModules()) {
     if (m instanceof LoraLinear) continue;
     for (const [childName, c] of m.namedChildren()) {
       const full = path ? `${path}.${childName}` : childName;
-      if (c instanceof Linear && !(m instanceof LoraLinear) && matchesTarget(full, o.targetModules)) targets.push([m, childName, c, full]);
+      if (c instanceof Linear && !(m instanceof LoraLinear) && matchesTarget(full, targetModules)) targets.push([m, childName, c, full]);
     }
   }
   if (targets.length === 0) {
-    throw new Error(`LoRA: no linear layer matches target_modules ${JSON.stringify(o.targetModules)}`);
+    throw new Error(`LoRA: no linear layer matches target_modules ${JSON.stringify(targetModules)}`);
   }
   let seed = o.seed ?? 0;
   for (const [owner, childName, lin] of targets) {
@@ -52,6 +112,7 @@ export function applyLora(model: Module, o: ApplyLoraOptions): string[] {
     lora.lora_B.weight.requiresGrad_(true);
     owner.replaceChild(childName, lora);
   }
+  appliedTargets.set(model, [...(appliedTargets.get(model) ?? []), targetModules]);
   return targets.map((t) => t[3]);
 }
 
@@ -74,6 +135,7 @@ export function mergeLora(model: Module): number {
       void path;
     }
   }
+  appliedTargets.delete(model);
   return n;
 }
 

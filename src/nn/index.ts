@@ -7,5 +7,17 @@ export { Embedding } from './embedding.js';
 export { RMSNorm } from './rmsnorm.js';
 export { LayerNorm } from './layernorm.js';
 export { LoraLinear, type LoraOptions } from './lora.js';
-export { applyLora, mergeLora, loraModules, matchesTarget, baseParameterName, DECODER_LINEARS, type ApplyLoraOptions, type TargetModules } from './adapters.js';
+export {
+  applyLora,
+  mergeLora,
+  loraModules,
+  matchesTarget,
+  baseParameterName,
+  defaultTargetModules,
+  loraTargetModules,
+  selectedModules,
+  DECODER_LINEARS,
+  type ApplyLoraOptions,
+  type TargetModules,
+} from './adapters.js';
 export { applyFreeze, isFreezePolicy, FREEZE_POLICIES, type FreezePolicy } from './freeze.js';

@@ -50,6 +50,8 @@ function check(name: string, c: Cfg, dtype: 'float32' | 'bfloat16' = 'float32'):
 check('llama with grouped-query attention matches the float64 reference', baseConfig());
 check('qwen2 with q/k/v bias matches the reference', baseConfig({ model_type: 'qwen2', rope_theta: 1000000, rms_norm_eps: 1e-6 }));
 check('llama with attention_bias (q/k/v/o) matches the reference', baseConfig({ attention_bias: true }));
+check('mistral with sliding_window 3 (keys j with i − 3 < j ≤ i) matches the reference', baseConfig({ model_type: 'mistral', sliding_window: 3 }));
+check('mistral with sliding_window 1 (each query sees only itself) matches the reference', baseConfig({ model_type: 'mistral', sliding_window: 1 }));
 check('tied embeddings (no lm_head in the checkpoint) match the reference', baseConfig({ tie_word_embeddings: true }));
 check('bf16 weights match the reference', baseConfig(), 'bfloat16');
 check(

@@ -1,6 +1,7 @@
-// An independent float64 reference of the Llama-family decoder and the CLIP
-// vision tower, written from the published definitions (Touvron et al. 2023;
-// Su et al.'s RoPE with the rotate-half pairing; Radford et al. 2021) with
+// An independent float64 reference of the Llama-family decoder (with Mistral's
+// sliding window) and the CLIP vision tower, written from the published
+// definitions (Touvron et al. 2023; Jiang et al. 2023 for Mistral; Su et al.'s
+// RoPE with the rotate-half pairing; Radford et al. 2021) with
 // plain arrays — it shares no code with src/models. Weights are read from the
 // checkpoint files themselves.
 import { SafetensorsFolder } from '../../src/engine/index.js';
@@ -73,6 +74,21 @@ export interface RefConfig {
   tie_word_embeddings?: boolean;
   model_type: string;
   attention_bias?: boolean;
+  /** Mistral's attention window (absent: MistralConfig's 4096; null: none). */
+  sliding_window?: number | null;
+}
+
+/**
+ * How many of the latest keys (the query's own included) a query sees:
+ * Mistral windows every layer — a query at i attends to keys j with
+ * i − W < j ≤ i (transformers' sliding_window_overlay, kv_idx > q_idx − W) —
+ * and MistralConfig defaults W to 4096 when config.json omits it.
+ * Other types see the whole prefix.
+ */
+function attentionWindow(c: RefConfig): number {
+  if (c.model_type !== 'mistral') return Infinity;
+  if (c.sliding_window === undefined) return 4096;
+  return c.sliding_window ?? Infinity;
 }
 
 /** θ_i = base^(-2i/d), with Llama 3's frequency-dependent scaling when configured. */
@@ -129,6 +145,7 @@ export function refDecoder(c: RefConfig, w: Map<string, W>, ids: number[], o: { 
   const KV = c.num_key_value_heads;
   const D = c.head_dim ?? d / H;
   const freqs = invFreq(c, D);
+  const W = attentionWindow(c);
   const qkvBias = c.model_type === 'qwen2' || c.attention_bias === true;
   const oBias = c.model_type !== 'qwen2' && c.attention_bias === true;
   const E = get(w, `${p}model.embed_tokens.weight`);
@@ -152,8 +169,10 @@ export function refDecoder(c: RefConfig, w: Map<string, W>, ids: number[], o: { 
     for (let h = 0; h < H; h++) {
       const kvh = Math.floor(h / (H / KV));
       for (let t = 0; t < T; t++) {
+        // keys j with t − W < j ≤ t
+        const first = Math.max(0, t - W + 1);
         const scores: number[] = [];
-        for (let j = 0; j <= t; j++) {
+        for (let j = first; j <= t; j++) {
           let s = 0;
           for (let e = 0; e < D; e++) s += ((q[t] as Float64Array)[h * D + e] as number) * ((k[j] as Float64Array)[kvh * D + e] as number);
           scores.push(s / Math.sqrt(D));
@@ -163,7 +182,7 @@ export function refDecoder(c: RefConfig, w: Map<string, W>, ids: number[], o: { 
         const z = ex.reduce((a, e) => a + e, 0);
         for (let e = 0; e < D; e++) {
           let acc = 0;
-          for (let j = 0; j <= t; j++) acc += ((ex[j] as number) / z) * ((v[j] as Float64Array)[kvh * D + e] as number);
+          for (let j = first; j <= t; j++) acc += ((ex[j - first] as number) / z) * ((v[j] as Float64Array)[kvh * D + e] as number);
           (attnOut[t] as Float64Array)[h * D + e] = acc;
         }
       }
