@@ -17,6 +17,8 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <cstring>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -145,7 +147,68 @@ std::string shortError(const std::exception& e) {
 struct OpEntry {
   std::string name;
   c10::OperatorHandle handle;
+  bool intDivision;  // may divide integers: checked for INT_MIN / -1 before the call
 };
+
+// Operators that divide their first argument by their second. On integers the
+// CPU traps on INT_MIN / -1 (SIGFPE kills the process, in PyTorch too), so those
+// calls are checked first and refused with an Error.
+bool dividesIntegers(const std::string& full) {
+  static const char* kOps[] = {"aten::remainder", "aten::fmod", "aten::floor_divide", "aten::div"};
+  for (const char* op : kOps) {
+    size_t n = std::strlen(op);
+    if (full.compare(0, n, op) == 0 && (full.size() == n || full[n] == '.' || full[n] == '_')) return true;
+  }
+  return false;
+}
+
+int64_t integerMinimum(at::ScalarType t, bool* has) {
+  *has = true;
+  switch (t) {
+    case at::kLong: return std::numeric_limits<int64_t>::min();
+    case at::kInt: return std::numeric_limits<int32_t>::min();
+    case at::kShort: return std::numeric_limits<int16_t>::min();
+    case at::kChar: return std::numeric_limits<int8_t>::min();
+    default: *has = false; return 0;
+  }
+}
+
+void checkIntegerDivision(const torch::jit::Stack& stack) {
+  if (stack.size() < 2) return;
+  const auto& a = stack[0];
+  const auto& b = stack[1];
+  auto asTensor = [](const c10::IValue& v) -> at::Tensor {
+    if (v.isTensor()) return v.toTensor();
+    if (v.isScalar() || v.isInt() || v.isDouble() || v.isBool()) {
+      auto sc = v.toScalar();
+      return at::scalar_tensor(sc, at::TensorOptions().dtype(sc.type()));
+    }
+    return at::Tensor();
+  };
+  at::Tensor x = asTensor(a), y = asTensor(b);
+  if (!x.defined() || !y.defined()) return;
+  if (!c10::isIntegralType(x.scalar_type(), false) || !c10::isIntegralType(y.scalar_type(), false)) return;
+  at::ScalarType result;
+  try {
+    result = a.isTensor() ? (b.isTensor() ? at::result_type(x, y) : at::result_type(x, b.toScalar()))
+                          : at::result_type(a.toScalar(), y);
+  } catch (const std::exception&) {
+    return;  // the call itself reports the problem
+  }
+  bool has = false;
+  int64_t mn = integerMinimum(result, &has);
+  if (!has) return;
+  at::NoGradGuard noGrad;
+  bool traps = false;
+  try {
+    traps = at::logical_and(x.eq(mn), y.eq(-1)).any().item<bool>();
+  } catch (const std::exception&) {
+    return;  // shapes that do not broadcast: the call itself reports them
+  }
+  if (traps)
+    throw std::invalid_argument(std::string("integer division of the ") + c10::toString(result) +
+                                " minimum by -1 overflows (the CPU traps on it)");
+}
 std::vector<OpEntry> g_opTable;
 std::unordered_map<std::string, size_t> g_opIds;
 
@@ -161,7 +224,7 @@ size_t findOpId(const std::string& full) {
   }
   auto h = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!h) throw std::invalid_argument("unknown operator " + full);
-  g_opTable.push_back(OpEntry{full, *h});
+  g_opTable.push_back(OpEntry{full, *h, dividesIntegers(full)});
   g_opIds.emplace(full, g_opTable.size() - 1);
   return g_opTable.size() - 1;
 }
@@ -429,6 +492,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
         throw std::invalid_argument(std::string("argument ") + e.what());
       }
     }
+    if (entry->intDivision) checkIntegerDivision(stack);
     op.callBoxed(&stack);
     if (discard) return env.Undefined();
     if (stack.empty()) return env.Undefined();

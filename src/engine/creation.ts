@@ -34,6 +34,9 @@ function flatten(data: NestedNumbers, shape: number[], out: number[], depth: num
     for (const x of data) flatten(x, shape, out, depth + 1);
   } else {
     if (shape.length !== depth) throw new TypeError(`tensor(): ragged nested array at depth ${depth}`);
+    if (typeof data !== 'number' && typeof data !== 'boolean') {
+      throw new TypeError(`tensor(): expected numbers or booleans, got ${data === null ? 'null' : typeof data} at flat position ${out.length}`);
+    }
     out.push(typeof data === 'boolean' ? (data ? 1 : 0) : data);
   }
 }
@@ -47,14 +50,17 @@ export function tensor(
   opts: Options & { shape?: Shape } = {},
 ): Tensor {
   if (ArrayBuffer.isView(data)) {
-    const inferred: DType =
+    const inferred: DType | null =
       data instanceof Float64Array ? 'float64'
       : data instanceof BigInt64Array ? 'int64'
       : data instanceof Int32Array ? 'int32'
       : data instanceof Int16Array ? 'int16'
       : data instanceof Int8Array ? 'int8'
       : data instanceof Uint8Array ? 'uint8'
-      : 'float32';
+      : data instanceof Float32Array ? 'float32'
+      : null;
+    // other typed arrays (Uint16/32, BigUint64, clamped) have no matching dtype: their bytes would be misread
+    if (inferred === null) throw new TypeError(`tensor(): unsupported typed array ${data.constructor.name}; use Float32/64, Int8/16/32, BigInt64 or Uint8 arrays`);
     const dtype = opts.dtype ?? inferred;
     const n = data.byteLength / ITEM_SIZE[dtype];
     const shape = opts.shape ?? [n];

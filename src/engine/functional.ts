@@ -11,7 +11,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return op('aten::linear', [x.handle, weight.handle, bias ? bias.handle : null]);
 }
 
+/** Rows of weight by ids; paddingIdx (-1: none) gets no gradient. */
 export function embedding(weight: Tensor, ids: Tensor, paddingIdx = -1): Tensor {
+  if (paddingIdx !== -1 && weight instanceof Tensor && !weight.isDisposed) {
+    const n = weight.size(0);
+    if (!Number.isInteger(paddingIdx) || paddingIdx < -n || paddingIdx >= n) {
+      throw new RangeError(`aten::embedding: paddingIdx ${paddingIdx} is outside the ${n} embeddings`);
+    }
+    if (paddingIdx < 0) paddingIdx += n; // as torch.nn.functional.embedding
+  }
   return op('aten::embedding', [weight.handle, ids.handle, paddingIdx, false, false]);
 }
 
@@ -56,6 +64,9 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
   if ((o.size === undefined) === (o.scaleFactor === undefined)) {
     throw new TypeError('interpolate: give exactly one of size and scaleFactor');
   }
+  if (o.mode !== undefined && o.mode !== 'bilinear' && o.mode !== 'nearest') {
+    throw new RangeError(`interpolate: mode must be bilinear or nearest, got ${String(o.mode)}`);
+  }
   const size = o.size ? [...o.size] : null;
   const scales = o.scaleFactor !== undefined ? [o.scaleFactor, o.scaleFactor] : null;
   return (o.mode ?? 'bilinear') === 'bilinear'
@@ -67,6 +78,7 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
 export function dropout(x: Tensor, p: number, training: boolean, seed?: number): Tensor {
   if (p < 0 || p > 1) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
   if (!training || p === 0) return op('aten::alias', [x.handle]);
+  if (p === 1) return op('aten::dropout', [x.handle, 1, true]); // all dropped, no randomness (the scaled form below would be 0 / 0)
   if (seed === undefined) return op('aten::dropout', [x.handle, p, true]);
   const mask = op('aten::bernoulli.p', [x.handle, 1 - p, generatorFor(seed)]);
   const out = x.mul(mask).div(1 - p);

@@ -7,6 +7,11 @@ import { scope, track, type Scoped } from './scope.js';
 
 const isInteger = (d: DType): boolean => !isFloating(d) && d !== 'bool';
 
+/** An integer tensor that can be read (a disposed or foreign argument goes on to the op, whose error names it). */
+function isLiveInteger(t: unknown): boolean {
+  return t instanceof Tensor && !t.isDisposed && isInteger(t.dtype);
+}
+
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 export type Shape = readonly number[];
 export type Dims = number | readonly number[];
@@ -245,9 +250,9 @@ export class Tensor implements Scoped {
   remainder(other: TensorOrScalar): Tensor {
     // Integer x % -1 is 0, but the CPU's integer division traps on INT_MIN / -1
     // (SIGFPE kills the process, in PyTorch too); x % 1 is the same 0 without the trap.
-    if (isInteger(this.dtype)) {
+    if (isLiveInteger(this)) {
       if (typeof other === 'number') return this.bin('remainder', other === -1 ? 1 : other);
-      if (isInteger(other.dtype)) {
+      if (isLiveInteger(other)) {
         return scope(() => {
           const safe = op('aten::where.ScalarOther', [other.ne(-1).handle, other.handle, 1]);
           return this.bin('remainder', safe);
@@ -311,6 +316,10 @@ export class Tensor implements Scoped {
   }
 
   maskedFill(mask: Tensor, value: TensorOrScalar): Tensor {
+    // libtorch 1.13 takes a non-bool mask and silently fills nothing
+    if (mask instanceof Tensor && !mask.isDisposed && mask.dtype !== 'bool') {
+      throw new TypeError(`aten::masked_fill.${typeof value === 'number' ? 'Scalar' : 'Tensor'}: the mask must be bool, got ${mask.dtype}`);
+    }
     return typeof value === 'number'
       ? op('aten::masked_fill.Scalar', [this.handle, mask.handle, value])
       : op('aten::masked_fill.Tensor', [this.handle, mask.handle, value.handle]);
