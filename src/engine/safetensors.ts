@@ -189,7 +189,15 @@ export function loadSafetensors(path: string, opts: ReadOptions = {}): Map<strin
   }
 }
 
-function headerFor(tensors: ReadonlyArray<[string, Tensor]>, metadata?: Record<string, string>): { header: Buffer; sizes: number[] } {
+/** Refuses what cannot be saved before anything is written, naming the tensor. */
+function checkSavable(path: string, name: string, t: unknown): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new SafetensorsError(path, `tensor '${name}': not a tensor`);
+  if (t.isDisposed) throw new SafetensorsError(path, `tensor '${name}': was disposed`);
+  if (t.device === 'meta') throw new SafetensorsError(path, `tensor '${name}': a meta tensor has no data`);
+}
+
+function headerFor(path: string, tensors: ReadonlyArray<[string, Tensor]>, metadata?: Record<string, string>): { header: Buffer; sizes: number[] } {
+  for (const [name, t] of tensors) checkSavable(path, name, t);
   const obj: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) obj.__metadata__ = metadata;
   let off = 0;
@@ -217,7 +225,7 @@ export function saveSafetensors(
   const list = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort((a, b) =>
     a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
   );
-  const { header } = headerFor(list, metadata);
+  const { header } = headerFor(path, list, metadata);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');
@@ -332,7 +340,8 @@ export function saveSafetensorsFolder(
   let cur = 0;
   let total = 0;
   for (const n of names) {
-    const t = tensors.get(n) as Tensor;
+    const t = tensors.get(n);
+    checkSavable(dir, n, t); // every tensor, before the first shard is written
     const size = t.numel * ITEM_SIZE[t.dtype];
     total += size;
     if (cur + size > max && (shards[shards.length - 1] as string[]).length) {

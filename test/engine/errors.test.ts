@@ -523,13 +523,15 @@ test('safetensors: saving a disposed, foreign or meta tensor throws an Error and
     const dir = mkdtempSync(join(tmpdir(), 'bdlab-errors-'));
     const bads: Array<[string, () => Tensor, RegExp]> = [
       ...badTensors(() => T.ones([2])),
-      ['meta', () => T.ones([2], { device: 'meta' as Device }), /^toBytes: .*meta/],
+      ['meta', () => T.ones([2], { device: 'meta' as Device }), /meta/],
     ];
-    for (const [what, bad, re] of bads) {
+    // the save refuses before writing, naming the file and the tensor
+    const refused = /tensor '[bw]': (was disposed|not a tensor|a meta tensor has no data)$/;
+    for (const [what, bad] of bads) {
       const file = join(dir, `${what.replace(/ /g, '-')}.safetensors`);
-      throwsError(() => T.saveSafetensors(file, { a: T.ones([3]), b: bad() }), `save with a ${what} tensor`, re);
+      throwsError(() => T.saveSafetensors(file, { a: T.ones([3]), b: bad() }), `save with a ${what} tensor`, refused);
       assert.ok(!existsSync(file), `save with a ${what} tensor left ${file}`);
-      throwsError(() => T.saveSafetensorsFolder(join(dir, what), new Map([['w', bad()]])), `folder save with a ${what} tensor`, re);
+      throwsError(() => T.saveSafetensorsFolder(join(dir, what), new Map([['w', bad()]])), `folder save with a ${what} tensor`, refused);
     }
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.endsWith('.safetensors')), [], 'temporary files left behind');
     const ok = join(dir, 'ok.safetensors');
