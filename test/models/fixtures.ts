@@ -4,7 +4,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import { randn, saveSafetensors, type DType, type Tensor } from '../../src/engine/index.js';
+import { generate } from '../../src/models/generate.js';
+import type { CausalLM } from '../../src/models/llama.js';
 
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `bdlab-${tag}-`));
@@ -92,4 +95,14 @@ export function randomLlama(dir: string, c: Cfg, o: { seed?: number; dtype?: DTy
   const t = randomTensors(llamaShapes(c), o.seed ?? 1, o.dtype ?? 'float32');
   writeCheckpoint(dir, c, t);
   for (const x of t.values()) x.dispose();
+}
+
+/** KV-cache generation must equal full recomputation, greedy and sampled (12 new tokens per prompt). */
+export function assertCacheEqualsRecompute(model: CausalLM, prompts: number[][]): void {
+  for (const sampling of [{}, { doSample: true, temperature: 0.9, topK: 20, topP: 0.95, seed: 11 }]) {
+    const a = generate(model, prompts, { maxNewTokens: 12, eosTokenIds: [], ...sampling });
+    const b = generate(model, prompts, { maxNewTokens: 12, eosTokenIds: [], useCache: false, ...sampling });
+    assert.deepEqual(a.tokens, b.tokens);
+    assert.ok(a.tokens.every((t) => t.length === 12));
+  }
 }
