@@ -10,5 +10,12 @@ if (!existsSync(entry)) {
   console.error('bdlab is not built: run `bash scripts/setup.sh` in ' + root);
   process.exit(1);
 }
+// `bdlab ... | head` closes the pipe early: stop quietly, as other command-line tools do
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
 const { main } = await import(pathToFileURL(entry).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -50,3 +50,21 @@ test('usage errors are one line on stderr with a non-zero exit, for every kind',
     assert.equal(String(r.stdout), '');
   }
 });
+
+test('a reader that closes the pipe early (bdlab ... | head) ends the command quietly', async () => {
+  const { spawn } = await import('node:child_process');
+  // an output far larger than a pipe's buffer, so writes go on after the reader has gone
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = join(mkdtempSync(join(tmpdir(), 'bdlab-pipe-')), 'm');
+  assert.equal(bdlab('model', 'new', '--out', dir, '--preset', 'tiny').status, 0);
+  const ids = Array.from({ length: 200 }, (_, i) => String(5 + (i % 50))).join(',');
+  const child = spawn(process.execPath, [join(root, 'bin', 'bdlab.js'), 'inspect', '--model', dir, '--ids', ids, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Error/);
+});
