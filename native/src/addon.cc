@@ -17,7 +17,6 @@
 #include <torch/version.h>
 
 #include <atomic>
-#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -107,7 +106,8 @@ Napi::Value AccountMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!isTensorHandle(info[0])) return env.Undefined();
   Slot* slot = slotOf(info[0]);
-  if (slot && !slot->accounted && slot->t.has_storage()) {
+  // CPU storage only: V8's external-memory heuristics are about host memory
+  if (slot && !slot->accounted && slot->t.has_storage() && slot->t.device().is_cpu()) {
     slot->accounted = static_cast<int64_t>(slot->t.storage().nbytes());
     if (slot->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, slot->accounted);
   }
@@ -142,24 +142,22 @@ std::string shortError(const std::exception& e) {
 // ---------------------------------------------------------------------------
 // Operator lookup and argument conversion.
 
-// Operators are looked up once by name and then called by a small integer id
-// (opId), so the hot path does not convert or hash the name on every call.
-struct OpEntry {
-  std::string name;
-  c10::OperatorHandle handle;
-  bool intDivision;  // may divide integers: checked for INT_MIN / -1 before the call
-};
-
-// Operators that divide their first argument by their second. On integers the
+// Operators that divide their first argument by their second as integers. The
 // CPU traps on INT_MIN / -1 (SIGFPE kills the process, in PyTorch too), so those
-// calls are checked first and refused with an Error.
-bool dividesIntegers(const std::string& full) {
-  static const char* kOps[] = {"aten::remainder", "aten::fmod", "aten::floor_divide", "aten::div"};
-  for (const char* op : kOps) {
-    size_t n = std::strlen(op);
-    if (full.compare(0, n, op) == 0 && (full.size() == n || full[n] == '.' || full[n] == '_')) return true;
-  }
-  return false;
+// calls are checked first and refused with an Error. `div` divides integers only
+// with a rounding mode (its third argument); without one it is true division.
+enum class IntDivision { kNo, kAlways, kWithRoundingMode };
+
+IntDivision intDivisionOf(const std::string& full) {
+  auto sep = full.find("::");
+  auto dot = full.find('.', sep == std::string::npos ? 0 : sep + 2);
+  std::string base = full.substr(0, dot);
+  std::string overload = dot == std::string::npos ? "" : full.substr(dot + 1);
+  if (!base.empty() && base.back() == '_') base.pop_back();  // in-place forms
+  if (base == "aten::remainder" || base == "aten::fmod" || base == "aten::floor_divide") return IntDivision::kAlways;
+  if ((base == "aten::div" || base == "aten::divide") && overload.find("mode") != std::string::npos)
+    return IntDivision::kWithRoundingMode;
+  return IntDivision::kNo;
 }
 
 int64_t integerMinimum(at::ScalarType t, bool* has) {
@@ -209,6 +207,19 @@ void checkIntegerDivision(const torch::jit::Stack& stack) {
     throw std::invalid_argument(std::string("integer division of the ") + c10::toString(result) +
                                 " minimum by -1 overflows (the CPU traps on it)");
 }
+
+// Operators are looked up once by name and then called by a small integer id
+// (opId), so the hot path does not convert or hash the name on every call.
+struct OpEntry {
+  std::string name;
+  c10::OperatorHandle handle;
+  IntDivision intDivision;
+
+  bool dividesIntegers(const torch::jit::Stack& stack) const {
+    return intDivision == IntDivision::kAlways ||
+           (intDivision == IntDivision::kWithRoundingMode && stack.size() > 2 && stack[2].isString());
+  }
+};
 std::vector<OpEntry> g_opTable;
 std::unordered_map<std::string, size_t> g_opIds;
 
@@ -224,7 +235,7 @@ size_t findOpId(const std::string& full) {
   }
   auto h = c10::Dispatcher::singleton().findSchema({name, overload});
   if (!h) throw std::invalid_argument("unknown operator " + full);
-  g_opTable.push_back(OpEntry{full, *h, dividesIntegers(full)});
+  g_opTable.push_back(OpEntry{full, *h, intDivisionOf(full)});
   g_opIds.emplace(full, g_opTable.size() - 1);
   return g_opTable.size() - 1;
 }
@@ -273,15 +284,14 @@ c10::IValue toIValue(const Napi::Value& v, const c10::TypePtr& type, const std::
 c10::IValue toList(const Napi::Value& v, const c10::ListTypePtr& lt, const std::string& what) {
   const auto& elem = lt->getElementType();
   auto kind = elem->kind();
-  // Elements are converted one by one as they are read, so a huge sparse array
-  // fails at its first hole instead of being materialised; the cap bounds the rest.
+  // Holes are refused as the elements are read, so a huge sparse array fails at
+  // its first hole instead of being materialised; the cap bounds dense ones.
   constexpr uint32_t kMaxListLength = 1u << 20;
   std::vector<Napi::Value> items;
   if (v.IsArray()) {
     auto arr = v.As<Napi::Array>();
     if (arr.Length() > kMaxListLength)
       throw std::invalid_argument(what + ": list of " + std::to_string(arr.Length()) + " elements is too long");
-    items.reserve(std::min<uint32_t>(arr.Length(), 64));
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       Napi::Value x = arr.Get(i);
       if (x.IsUndefined()) throw std::invalid_argument(what + ": list element " + std::to_string(i) + " is missing");
@@ -492,7 +502,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
         throw std::invalid_argument(std::string("argument ") + e.what());
       }
     }
-    if (entry->intDivision) checkIntegerDivision(stack);
+    if (entry->dividesIntegers(stack)) checkIntegerDivision(stack);
     op.callBoxed(&stack);
     if (discard) return env.Undefined();
     if (stack.empty()) return env.Undefined();
@@ -609,7 +619,6 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------------------
 // Autograd.
-
 
 std::vector<at::Tensor> tensorList(const Napi::Value& v, const std::string& what) {
   std::vector<at::Tensor> out;

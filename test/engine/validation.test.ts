@@ -40,6 +40,14 @@ test('integer remainder by -1 is 0 (the CPU traps on INT_MIN / -1; the process m
   assert.deepEqual(a.remainder(3).toNumbers(), [1, 1, 2], 'Python semantics: the sign of the divisor');
 });
 
+test('true division of integers by -1 is not refused: it never divides as integers', () => {
+  const a = T.tensor([-(2 ** 31), 5], { dtype: 'int32' });
+  assert.deepEqual(a.div(-1).toNumbers(), [2 ** 31, -5]);
+  const q = T.callOp('aten::div.Tensor_mode', [a.handle, T.tensor([-1, -1], { dtype: 'int32' }).handle, null]) as unknown as T.Tensor;
+  assert.deepEqual(q.toNumbers(), [2 ** 31, -5], 'no rounding mode: true division');
+  assert.throws(() => T.callOp('aten::divide.Scalar_mode', [a.handle, -1, 'floor']), /aten::divide\.Scalar_mode.*minimum by -1 overflows/);
+});
+
 test('a .grad of the wrong shape, dtype or device is refused when set, not at backward', () => {
   const p = T.zeros([2, 3]).requiresGrad_();
   assert.throws(() => { p.grad = T.zeros([3, 2]); }, /setGrad: gradient \[3,2\] Float cpu does not match the tensor \[2,3\] Float cpu/);
