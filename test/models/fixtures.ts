@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { randn, saveSafetensors, type DType, type Tensor } from '../../src/engine/index.js';
-import { generate } from '../../src/models/generate.js';
+import { noGrad, randn, saveSafetensors, scope, tensor, type DType, type Tensor } from '../../src/engine/index.js';
+import { generate, leftPad } from '../../src/models/generate.js';
 import type { CausalLM } from '../../src/models/llama.js';
 
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {
@@ -105,4 +105,26 @@ export function assertCacheEqualsRecompute(model: CausalLM, prompts: number[][])
     assert.deepEqual(a.tokens, b.tokens);
     assert.ok(a.tokens.every((t) => t.length === 12));
   }
+}
+
+/**
+ * A left-padded batch must equal each prompt run alone: the generated tokens
+ * (10 per prompt), and the padded forward pass's logits at every row's real positions.
+ */
+export function assertPaddedBatchEqualsAlone(model: CausalLM, prompts: number[][]): void {
+  const batch = generate(model, prompts, { maxNewTokens: 10, eosTokenIds: [] });
+  prompts.forEach((p, i) => {
+    const alone = generate(model, [p], { maxNewTokens: 10, eosTokenIds: [] });
+    assert.deepEqual(batch.tokens[i], alone.tokens[0], `row ${i}`);
+  });
+  noGrad(() =>
+    scope(() => {
+      const { ids, mask } = leftPad(prompts, 0);
+      const out = model.forward({ inputIds: tensor(ids, { dtype: 'int64' }), attentionMask: tensor(mask, { dtype: 'int64' }) }).logits;
+      prompts.forEach((p, r) => {
+        const solo = model.forward({ inputIds: tensor([p], { dtype: 'int64' }) }).logits;
+        assert.ok(out.select(0, r).narrow(0, out.size(1) - p.length, p.length).allclose(solo.select(0, 0), 1e-5, 1e-5), `row ${r}`);
+      });
+    }),
+  );
 }

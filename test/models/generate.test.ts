@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, noGrad, scope, tensor, type Tensor } from '../../src/engine/index.js';
-import { generate, leftPad } from '../../src/models/generate.js';
+import { generate } from '../../src/models/generate.js';
 import { KVCache } from '../../src/models/kv-cache.js';
 import { loadModel } from '../../src/models/load.js';
 import { newModelFolder } from '../../src/models/presets.js';
 import { TextTokenizer } from '../../src/models/tokenizer.js';
-import { assertCacheEqualsRecompute, baseConfig, randomLlama, tempDir } from './fixtures.js';
+import { assertCacheEqualsRecompute, assertPaddedBatchEqualsAlone, baseConfig, randomLlama, tempDir } from './fixtures.js';
 
 const { dir, cleanup } = tempDir('gen');
 randomLlama(dir, baseConfig({ vocab_size: 61, eos_token_id: 2 }), { seed: 3 });
@@ -45,21 +45,7 @@ test('cached decoding logits equal the full forward pass', () => {
 });
 
 test('a left-padded batch equals each prompt run alone', () => {
-  const batch = generate(model, prompts, { maxNewTokens: 10, eosTokenIds: [] });
-  prompts.forEach((p, i) => {
-    const alone = generate(model, [p], { maxNewTokens: 10, eosTokenIds: [] });
-    assert.deepEqual(batch.tokens[i], alone.tokens[0], `row ${i}`);
-  });
-  // and the padded forward pass itself: real positions of row 1 match its solo logits
-  noGrad(() =>
-    scope(() => {
-      const { ids, mask } = leftPad(prompts, 0);
-      const out = model.forward({ inputIds: tensor(ids, { dtype: 'int64' }), attentionMask: tensor(mask, { dtype: 'int64' }) }).logits;
-      const solo = model.forward({ inputIds: tensor([prompts[1] as number[]], { dtype: 'int64' }) }).logits;
-      const n = (prompts[1] as number[]).length;
-      assert.ok(out.select(0, 1).narrow(0, out.size(1) - n, n).allclose(solo.select(0, 0), 1e-5, 1e-5));
-    }),
-  );
+  assertPaddedBatchEqualsAlone(model, prompts);
 });
 
 test('sampling is reproducible by seed and differs across seeds', () => {

@@ -8,10 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, noGrad, scope, tensor, type Tensor } from '../../src/engine/index.js';
 import { parseConfig, parseLlamaConfig, type LlavaConfig } from '../../src/models/config.js';
-import { generate, leftPad } from '../../src/models/generate.js';
 import { KVCache } from '../../src/models/kv-cache.js';
 import { loadModel } from '../../src/models/load.js';
-import { assertCacheEqualsRecompute, baseConfig, randomLlama, tempDir } from './fixtures.js';
+import { assertCacheEqualsRecompute, assertPaddedBatchEqualsAlone, baseConfig, randomLlama, tempDir } from './fixtures.js';
 import { readWeights, refDecoder, relErr, type RefConfig } from './reference.js';
 
 const WINDOW = 3;
@@ -81,21 +80,7 @@ test('mistral: cached decoding logits equal the full forward pass and the refere
 });
 
 test('mistral: a left-padded batch equals each prompt run alone', () => {
-  const batch = generate(model, prompts, { maxNewTokens: 10, eosTokenIds: [] });
-  prompts.forEach((p, i) => {
-    const alone = generate(model, [p], { maxNewTokens: 10, eosTokenIds: [] });
-    assert.deepEqual(batch.tokens[i], alone.tokens[0], `row ${i}`);
-  });
-  noGrad(() =>
-    scope(() => {
-      const { ids, mask } = leftPad(prompts, 0);
-      const out = model.forward({ inputIds: tensor(ids, { dtype: 'int64' }), attentionMask: tensor(mask, { dtype: 'int64' }) }).logits;
-      prompts.forEach((p, r) => {
-        const solo = model.forward({ inputIds: tensor([p], { dtype: 'int64' }) }).logits;
-        assert.ok(out.select(0, r).narrow(0, out.size(1) - p.length, p.length).allclose(solo.select(0, 0), 1e-5, 1e-5), `row ${r}`);
-      });
-    }),
-  );
+  assertPaddedBatchEqualsAlone(model, prompts);
 });
 
 test("config: mistral without 'sliding_window' gets MistralConfig's 4096; null means none", () => {
