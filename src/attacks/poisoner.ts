@@ -4,9 +4,9 @@ import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import type { DataError, OnError } from '../data/errors.js';
+import type { OnError } from '../data/errors.js';
 import { detectFormat, type FormatName } from '../data/formats.js';
-import { readDataset, rewriteDataset, SkipLog, type Outputs, type Section, type SkippedRecord } from '../data/dataset.js';
+import { readDataset, rewriteDataset, SkipLog, type Outputs, type SkippedRecord } from '../data/dataset.js';
 import { ImageRoot, imageProblem } from '../data/paths.js';
 import { ImageStore, type LinkMode } from '../data/image-store.js';
 import { DEFAULT_ENCODE, type EncodeOptions, type RawImage } from '../data/image-io.js';
@@ -143,26 +143,23 @@ export async function poison(o: PoisonOptions): Promise<PoisonResult> {
   const eligible = new IntList();
   const negEligible = new IntList();
   const skipLog = new SkipLog(onError);
-  const skipped = skipLog.skipped;
-  const skippedKeys = skipLog.keys;
   const ids = new Map<number, SampleId>();
   let records = 0;
   let anyImage = false;
   const p1 = new Progress({ label: 'poison: reading', unit: 'rec', force: o.progress });
-  const fail = (e: DataError, section: Section, index: number): void => skipLog.fail(e, section, index);
   for (const item of readDataset(o.input, format, (c) => hIn.update(c))) {
     if (item.section !== 'annotations') records++;
     p1.tick();
     o.onRecord?.('read', records);
     if (item.error) {
-      fail(item.error, item.section, item.index);
+      skipLog.fail(item.error, item.section, item.index);
       continue;
     }
     const s = item.sample as Sample;
     if (s.image !== undefined) {
       const bad = imageProblem(imageRoot, s.image, o.input, s.index, format === 'coco' ? 'images[].file_name' : 'image', item.line);
       if (bad) {
-        fail(bad, item.section, item.index);
+        skipLog.fail(bad, item.section, item.index);
         continue;
       }
       anyImage = true;
@@ -293,7 +290,7 @@ export async function poison(o: PoisonOptions): Promise<PoisonResult> {
     if (cleanSet?.has(i)) res[nOut - 1] = s;
     return res;
   };
-  const shas = await rewriteDataset({ input: o.input, format, outputs, skipped: skippedKeys, transform, window: o.concurrency ?? 16 });
+  const shas = await rewriteDataset({ input: o.input, format, outputs, skipped: skipLog.keys, transform, window: o.concurrency ?? 16 });
   p2.finish();
 
   const sha256: Manifest['sha256'] = { input: hIn.digest('hex'), output: shas[0] as string };
@@ -322,9 +319,9 @@ export async function poison(o: PoisonOptions): Promise<PoisonResult> {
     format,
     label,
     input: o.input,
-    counts: { records, valid: validIdx.length, poisoned: poisoned.size, negatives: negatives.size, test: testSet.size, skipped: skipped.length, eligible: cands.length },
+    counts: { records, valid: validIdx.length, poisoned: poisoned.size, negatives: negatives.size, test: testSet.size, skipped: skipLog.skipped.length, eligible: cands.length },
     negative_ids: sortedIds(negatives),
-    skipped,
+    skipped: skipLog.skipped,
     files,
     tool: 'backdoor-lab 0.1.0',
   };

@@ -173,11 +173,19 @@ export interface RewriteOptions {
   onChunk?: (c: Buffer) => void;
 }
 
-/** A transform's failure, named by the record it happened on (DataErrors already are). */
-function inRecord(e: unknown, file: string, index: number, line?: number, section?: string): Error {
-  if (e instanceof DataError) return e;
-  const reason = e instanceof Error ? e.message : String(e);
-  return new DataError(file, index, section === 'images' ? 'images[]' : null, reason, line);
+/**
+ * Runs one record's transform; a failure is named by its record (DataErrors
+ * already are). Jobs are awaited in order while later ones run, so a later
+ * one may fail first: the attached handler keeps that from being unhandled.
+ */
+function recordJob<T>(run: () => T | Promise<T>, file: string, index: number, line?: number, field: string | null = null): Promise<T> {
+  const job = Promise.resolve()
+    .then(run)
+    .catch((e: unknown) => {
+      throw e instanceof DataError ? e : new DataError(file, index, field, e instanceof Error ? e.message : String(e), line);
+    });
+  job.catch(() => undefined);
+  return job;
 }
 
 export function skipKey(section: Section, index: number): string {
@@ -241,14 +249,7 @@ export async function rewriteDataset(o: RewriteOptions): Promise<string[]> {
       const rec = parseRecord(item.text, o.input, item.index, item.line);
       const sample = schema.toSample(rec, item.index, o.input, item.line);
       const recObj = rec as JsonObject;
-      const job = Promise.resolve()
-        .then(() => o.transform(sample))
-        .then(
-          (outs) => [recObj, sample, outs] as [JsonObject, Sample, Outputs],
-          (e: unknown) => Promise.reject(inRecord(e, o.input, item.index, item.line)),
-        );
-      job.catch(() => undefined); // awaited in order by drainOne; a later record may fail first
-      queue.push(job);
+      queue.push(recordJob(async () => [recObj, sample, await o.transform(sample)] as [JsonObject, Sample, Outputs], o.input, item.index, item.line));
       if (queue.length >= window) await drainOne();
     }
     while (queue.length > 0) await drainOne();
@@ -272,30 +273,16 @@ async function rewriteCoco(o: RewriteOptions): Promise<string[]> {
   }
   const window = Math.max(1, o.window ?? 32);
   const inflight: Promise<void>[] = [];
-  for (const s of samples) {
-    if (o.skipped.has(skipKey('images', s.index))) continue;
-    originals.set(keyOf(s.id), s);
-    const job = Promise.resolve()
-      .then(() => o.transform(s))
-      .then(
-        (outs) => void results.set(keyOf(s.id), outs),
-        (e: unknown) => Promise.reject(inRecord(e, o.input, s.index, undefined, 'images')),
-      );
-    job.catch(() => undefined); // awaited in order below; a later entry may fail first
-    inflight.push(job);
-    if (inflight.length >= window) {
-      try {
-        await inflight.shift();
-      } catch (e) {
-        await Promise.allSettled(inflight);
-        throw e;
-      }
-    }
-  }
   try {
+    for (const s of samples) {
+      if (o.skipped.has(skipKey('images', s.index))) continue;
+      originals.set(keyOf(s.id), s);
+      inflight.push(recordJob(async () => void results.set(keyOf(s.id), await o.transform(s)), o.input, s.index, undefined, 'images[]'));
+      if (inflight.length >= window) await inflight.shift();
+    }
     await Promise.all(inflight);
   } catch (e) {
-    await Promise.allSettled(inflight);
+    await Promise.allSettled(inflight); // let in-flight work settle before reporting
     throw e;
   }
   // pass b: write each output with the changed entries

@@ -1,8 +1,8 @@
 // Explicit memory management: `scope(fn)` frees every tensor created inside fn
-// except those it returns or `keep`s (the tf.tidy pattern). Finalizers on the
-// are only a safety net, and only for objects that leave every scope (they are
-// costly per object, and a scope already frees what it tracks); a training step
-// run inside `scope` holds constant memory.
+// except those it returns or `keep`s (the tf.tidy pattern). Finalizers are only
+// a safety net, and only for objects that leave every scope (they are costly per
+// object, and a scope already frees what it tracks); a training step run inside
+// `scope` holds constant memory.
 
 export interface Scoped {
   dispose(): void;

@@ -4,9 +4,9 @@ import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import type { DataError, OnError } from '../data/errors.js';
+import type { OnError } from '../data/errors.js';
 import { detectFormat, type FormatName } from '../data/formats.js';
-import { readDataset, rewriteDataset, SkipLog, type Outputs, type Section, type SkippedRecord } from '../data/dataset.js';
+import { readDataset, rewriteDataset, SkipLog, type Outputs, type SkippedRecord } from '../data/dataset.js';
 import { ImageRoot, imageProblem } from '../data/paths.js';
 import { ImageStore, type LinkMode } from '../data/image-store.js';
 import { DEFAULT_ENCODE, type EncodeOptions, type RawImage } from '../data/image-io.js';
@@ -70,23 +70,20 @@ export async function shift(o: ShiftOptions): Promise<{ manifest: ShiftManifest 
   // pass 1
   const hIn = createHash('sha256');
   const skipLog = new SkipLog(onError);
-  const skipped = skipLog.skipped;
-  const skippedKeys = skipLog.keys;
   const posOf = new Map<number, number>();
   const ids: SampleId[] = [];
   let records = 0;
   let anyImage = false;
-  const fail = (e: DataError, section: Section, index: number): void => skipLog.fail(e, section, index);
   for (const item of readDataset(o.input, format, (c) => hIn.update(c))) {
     if (item.section !== 'annotations') records++;
     if (item.error) {
-      fail(item.error, item.section, item.index);
+      skipLog.fail(item.error, item.section, item.index);
       continue;
     }
     const s = item.sample as Sample;
     const bad = imageProblem(imageRoot, s.image, o.input, s.index, format === 'coco' ? 'images[].file_name' : 'image', item.line);
     if (bad) {
-      fail(bad, item.section, item.index);
+      skipLog.fail(bad, item.section, item.index);
       continue;
     }
     if (s.image !== undefined) anyImage = true;
@@ -162,7 +159,7 @@ export async function shift(o: ShiftOptions): Promise<{ manifest: ShiftManifest 
     for (const r of ratios) outs.push(mix.shifted(pos, r) ? shifted : s);
     return outs;
   };
-  const shas = await rewriteDataset({ input: o.input, format, outputs: outFiles.map((f) => join(o.out, f)), skipped: skippedKeys, transform, window: o.concurrency ?? 16 });
+  const shas = await rewriteDataset({ input: o.input, format, outputs: outFiles.map((f) => join(o.out, f)), skipped: skipLog.keys, transform, window: o.concurrency ?? 16 });
   progress.finish();
 
   const sha256: Record<string, string> = { input: hIn.digest('hex') };
@@ -182,8 +179,8 @@ export async function shift(o: ShiftOptions): Promise<{ manifest: ShiftManifest 
     format,
     mixtures: ratios.map((r, j) => ({ ratio: r, file: outFiles[j] as string, shifted: mix.count(r), shifted_ids: ids.filter((_, pos) => mix.shifted(pos, r)) })),
     sha256,
-    counts: { records, valid: ids.length, skipped: skipped.length },
-    skipped,
+    counts: { records, valid: ids.length, skipped: skipLog.skipped.length },
+    skipped: skipLog.skipped,
     files,
     tool: 'backdoor-lab 0.1.0',
   };

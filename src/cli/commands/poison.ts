@@ -36,6 +36,12 @@ export function parseSeed(s: string | undefined): number {
   return Number(t);
 }
 
+/** Refuses an --input that is missing or a folder, in one line. */
+export function checkInputFile(path: string): void {
+  if (!existsSync(path)) throw new UserError(`--input ${path}: no such file`);
+  if (!statSync(path).isFile()) throw new UserError(`--input ${path}: is a folder, not a dataset file`);
+}
+
 /** Refuses to write into a non-empty folder unless --force. */
 export function checkOutDir(dir: string, force: boolean): void {
   if (!existsSync(dir)) return;
@@ -143,8 +149,7 @@ export function registerPoison(program: Command): void {
       if (!selection) throw new UserError('give --rate R or --count N');
       const seed = parseSeed(f.seed);
       const input = f.input as string;
-      if (!existsSync(input)) throw new UserError(`--input ${input}: no such file`);
-      if (!statSync(input).isFile()) throw new UserError(`--input ${input}: is a folder, not a dataset file`);
+      checkInputFile(input);
       const def = attackDef(f.attack as string);
       const attack = createAttack(def.name, parseParamArgs(f.param), seed);
       const target = parseTarget(f.target as string, f.targetTemplate.length ? f.targetTemplate : DEFAULT_CAPTION_TEMPLATES);

@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { emit } from '../output.js';
@@ -7,7 +6,7 @@ import { parseOnError } from '../../data/errors.js';
 import { parseFormat } from '../../data/formats.js';
 import { parseLinkMode } from '../../data/image-store.js';
 import { listImageStyles, listRewriters, parseRatios, resolveStyles, rewriter, shift } from '../../shift/index.js';
-import { checkOutDir, parseCount, parseSeed } from './poison.js';
+import { checkInputFile, checkOutDir, parseCount, parseSeed } from './poison.js';
 
 
 interface ShiftFlags {
@@ -77,8 +76,7 @@ export function registerShift(program: Command): void {
       }
       if (f.input === undefined) throw new UserError('--input is required');
       if (f.out === undefined) throw new UserError('--out is required');
-      if (!existsSync(f.input)) throw new UserError(`--input ${f.input}: no such file`);
-      if (!statSync(f.input).isFile()) throw new UserError(`--input ${f.input}: is a folder, not a dataset file`);
+      checkInputFile(f.input);
       const seed = parseSeed(f.seed);
       const names = f.imageStyle ? f.imageStyle.split(',').map((x) => x.trim()).filter((x) => x.length > 0) : [];
       const styles = resolveStyles(names, parseParamArgs(f.styleParam, '--style-param'));
