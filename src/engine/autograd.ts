@@ -16,7 +16,7 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
   const createGraph = opts.createGraph ?? false;
-  const res = native.autogradGrad(
+  const res = native().autogradGrad(
     outs.map((t) => t.handle),
     ins.map((t) => t.handle),
     opts.gradOutputs ? opts.gradOutputs.map((t) => t.handle) : null,
@@ -28,12 +28,12 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
 }
 
 function withGradMode<T>(on: boolean, fn: () => T): T {
-  const prev = native.gradEnabled();
-  native.setGradEnabled(on);
+  const prev = native().gradEnabled();
+  native().setGradEnabled(on);
   try {
     return fn();
   } finally {
-    native.setGradEnabled(prev);
+    native().setGradEnabled(prev);
   }
 }
 
@@ -48,5 +48,5 @@ export function enableGrad<T>(fn: () => T): T {
 }
 
 export function isGradEnabled(): boolean {
-  return native.gradEnabled();
+  return native().gradEnabled();
 }

@@ -65,7 +65,7 @@ export function tensor(
     const n = data.byteLength / ITEM_SIZE[dtype];
     const shape = opts.shape ?? [n];
     checkShape(shape, 'tensor');
-    const t = new Tensor(native.fromBytes(data, dtypeCode(dtype), shape));
+    const t = new Tensor(native().fromBytes(data, dtypeCode(dtype), shape));
     return opts.device && opts.device !== 'cpu' ? moveAndDispose(t, opts.device) : t;
   }
   const shape: number[] = [];
@@ -83,7 +83,7 @@ export function tensor(
     if (n !== flat.length) throw new TypeError(`tensor(): ${flat.length} values do not fill shape [${opts.shape.join(', ')}]`);
     finalShape = opts.shape;
   }
-  let t = new Tensor(native.fromBytes(src, dtypeCode('float64'), finalShape));
+  let t = new Tensor(native().fromBytes(src, dtypeCode('float64'), finalShape));
   if (dtype !== 'float64') {
     const c = t.to(dtype);
     t.dispose();

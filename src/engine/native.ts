@@ -80,12 +80,30 @@ function load(): NativeAddon {
   return require(path) as NativeAddon;
 }
 
-export const native: NativeAddon = load();
+let loaded: NativeAddon | undefined;
 
-// Some libtorch builds (Debian's among them) start with one OpenMP thread; use
-// every core unless BDLAB_THREADS says otherwise.
-const envThreads = Number(process.env.BDLAB_THREADS ?? '');
-native.setNumThreads(Number.isInteger(envThreads) && envThreads > 0 ? envThreads : availableParallelism());
+/**
+ * The addon, loaded when a tensor is first needed: commands that only read
+ * text or JSON never pay libtorch's start-up (about half a second of dlopen).
+ */
+export function native(): NativeAddon {
+  return loaded ?? init();
+}
+
+function init(): NativeAddon {
+  const a = load();
+  // Some libtorch builds (Debian's among them) start with one OpenMP thread; use
+  // every core unless BDLAB_THREADS says otherwise.
+  const envThreads = Number(process.env.BDLAB_THREADS ?? '');
+  a.setNumThreads(Number.isInteger(envThreads) && envThreads > 0 ? envThreads : availableParallelism());
+  loaded = a;
+  return a;
+}
+
+/** Whether libtorch has been loaded in this process (for tests of lazy start-up). */
+export function nativeLoaded(): boolean {
+  return loaded !== undefined;
+}
 
 const opIds = new Map<string, number>();
 
@@ -94,10 +112,11 @@ const opIds = new Map<string, number>();
  * resolved to an id once, so the hot path skips converting and hashing it.
  */
 export function callNative(op: string, args: Arg[], discard = false): Ret {
+  const a = loaded ?? init();
   let id = opIds.get(op);
   if (id === undefined) {
-    id = native.opId(op);
+    id = a.opId(op);
     opIds.set(op, id);
   }
-  return native.call(id, args, discard);
+  return a.call(id, args, discard);
 }

@@ -6,15 +6,15 @@ import type { Device } from './tensor.js';
 /** Sets libtorch's intra-op thread count. */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`setNumThreads: expected a positive integer, got ${n}`);
-  native.setNumThreads(n);
+  native().setNumThreads(n);
 }
 
 export function getNumThreads(): number {
-  return native.getNumThreads();
+  return native().getNumThreads();
 }
 
 export function cudaAvailable(): boolean {
-  return native.cudaAvailable();
+  return native().cudaAvailable();
 }
 
 /** 'cuda' when the found libtorch has CUDA and a GPU is visible, else 'cpu'. */
@@ -23,7 +23,7 @@ export function defaultDevice(): Device {
 }
 
 export function synchronize(): void {
-  native.cudaSynchronize();
+  native().cudaSynchronize();
 }
 
 export interface MemoryStats {
@@ -36,9 +36,9 @@ export interface MemoryStats {
 }
 
 export function memoryStats(): MemoryStats {
-  return { liveTensors: native.liveTensors(), scopeDepth: scopeDepth(), rss: process.memoryUsage.rss() };
+  return { liveTensors: native().liveTensors(), scopeDepth: scopeDepth(), rss: process.memoryUsage.rss() };
 }
 
 export function libtorchVersion(): string {
-  return native.version();
+  return native().version();
 }

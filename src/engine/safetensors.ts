@@ -159,7 +159,7 @@ export class SafetensorsFile {
     }
     let t: Tensor;
     try {
-      t = new Tensor(native.fromBytes(buf, dtypeCode(e.dtype), e.shape));
+      t = new Tensor(native().fromBytes(buf, dtypeCode(e.dtype), e.shape));
     } catch (err) {
       throw new SafetensorsError(this.path, `tensor '${name}': ${(err as Error).message}`);
     }

@@ -58,7 +58,7 @@ export interface ValuesIndices {
 
 // The safety net for tensors that no scope owns: collected without dispose(),
 // their native memory is freed here.
-const finalizer = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+const finalizer = new FinalizationRegistry<Handle>((h) => native().dispose(h));
 
 export class Tensor implements Scoped {
   scopeSet?: Set<Scoped> | undefined;
@@ -74,7 +74,7 @@ export class Tensor implements Scoped {
 
   private meta(): { shape: number[]; dtype: DType; device: string } {
     if (!this.metaCache) {
-      const [shape, code, device] = native.meta(this.handle);
+      const [shape, code, device] = native().meta(this.handle);
       this.metaCache = { shape, dtype: dtypeOfCode(code), device };
     }
     return this.metaCache;
@@ -103,7 +103,7 @@ export class Tensor implements Scoped {
     return v;
   }
   get isDisposed(): boolean {
-    return this.disposed || native.isDisposed(this.handle);
+    return this.disposed || native().isDisposed(this.handle);
   }
 
   toString(): string {
@@ -117,7 +117,7 @@ export class Tensor implements Scoped {
     if (this.finalized || this.disposed) return;
     this.finalized = true;
     finalizer.register(this, this.handle, this);
-    native.accountMemory(this.handle);
+    native().accountMemory(this.handle);
   }
 
   /** Frees the tensor's memory now (idempotent). */
@@ -129,19 +129,19 @@ export class Tensor implements Scoped {
       this.scopeSet.delete(this);
       this.scopeSet = undefined;
     }
-    native.dispose(this.handle);
+    native().dispose(this.handle);
   }
 
   // ---- data in and out ----------------------------------------------------
 
   /** The elements, flattened, as a typed array (float16/bfloat16 widen to Float32Array). */
   toArray(): TypedArrayOf {
-    return viewBytes(this.dtype, native.toBytes(this.handle));
+    return viewBytes(this.dtype, native().toBytes(this.handle));
   }
 
   /** The raw bytes of the contiguous CPU data. */
   toBytes(): Uint8Array {
-    return new Uint8Array(native.toBytes(this.handle));
+    return new Uint8Array(native().toBytes(this.handle));
   }
 
   /** The elements as plain numbers (int64 through Number). */
@@ -202,29 +202,29 @@ export class Tensor implements Scoped {
   // ---- autograd -----------------------------------------------------------
 
   get requiresGrad(): boolean {
-    return native.meta(this.handle)[3];
+    return native().meta(this.handle)[3];
   }
   /** Marks a leaf tensor as needing gradients; returns this. */
   requiresGrad_(on = true): this {
-    native.setRequiresGrad(this.handle, on);
+    native().setRequiresGrad(this.handle, on);
     return this;
   }
   get isLeaf(): boolean {
-    return native.isLeaf(this.handle);
+    return native().isLeaf(this.handle);
   }
   /** The accumulated gradient, or null (a new handle each call: dispose or scope it). */
   get grad(): Tensor | null {
-    const g = native.getGrad(this.handle);
+    const g = native().getGrad(this.handle);
     return g ? new Tensor(g) : null;
   }
   set grad(g: Tensor | null) {
-    native.setGrad(this.handle, g ? g.handle : null);
+    native().setGrad(this.handle, g ? g.handle : null);
   }
   zeroGrad(): void {
-    native.setGrad(this.handle, null);
+    native().setGrad(this.handle, null);
   }
   backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
-    native.backward([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph ?? false);
+    native().backward([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph ?? false);
   }
 
   // ---- elementwise arithmetic --------------------------------------------

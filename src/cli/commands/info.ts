@@ -9,7 +9,7 @@ export function registerInfo(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (o: { json?: boolean }) => {
       const T = await import('../../engine/index.js');
-      const native = (await import('../../engine/native.js')).native;
+      const native = (await import('../../engine/native.js')).native();
       const info = {
         libtorch: T.libtorchVersion(),
         threads: T.getNumThreads(),
