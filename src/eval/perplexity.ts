@@ -158,7 +158,7 @@ export interface PerplexityOptions {
   bootstrap?: number;
   /** Seed of the bootstrap (default 0). */
   seed?: number;
-  /** Progress bar label (stderr, on a terminal or with BDLAB_PROGRESS=1); false for none. */
+  /** Progress bar label (stderr; BDLAB_PROGRESS=0 silences it); false for none. */
   progress?: string | false;
 }
 

@@ -1,7 +1,7 @@
 /**
- * A progress bar on stderr with rate and ETA. Silent when stderr is not a
- * terminal unless `force` is set, so logs and --json pipelines stay clean;
- * in CI a line is printed every few seconds instead of redrawing.
+ * A progress bar on stderr with rate and ETA: redrawn in place on a terminal,
+ * one line every few seconds otherwise (logs, CI, pipelines — stdout stays
+ * clean for --json). BDLAB_PROGRESS=0 silences it.
  */
 export interface ProgressOptions {
   label: string;
@@ -19,7 +19,7 @@ export class Progress {
 
   constructor(private readonly opts: ProgressOptions) {
     this.tty = Boolean(process.stderr.isTTY);
-    this.enabled = this.tty || Boolean(opts.force) || process.env.BDLAB_PROGRESS === '1';
+    this.enabled = Boolean(opts.force) || process.env.BDLAB_PROGRESS !== '0';
   }
 
   tick(n = 1, extra = ''): void {
