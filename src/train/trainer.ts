@@ -6,7 +6,7 @@ import type { CausalLM } from '../models/llama.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { causalLmLoss, collate, encodeExample, type EncodedExample } from './sft.js';
+import { causalLmLoss, collate, encodeExample, type Batch, type EncodedExample } from './sft.js';
 import type { InstructionSample } from './prompt.js';
 
 export interface TrainOptions {
@@ -20,11 +20,32 @@ export interface TrainOptions {
   maxGradNorm: number;
   maxLength: number;
   seed: number;
-  /** Extra loss on top of the LM loss (CROW's consistency term plugs in here). */
-  extraLoss?: (model: CausalLM, batch: ReturnType<typeof collate>) => T.Tensor | null;
+  /** The loss of one micro-batch (default: the SFT loss); CROW's objective plugs in here. */
+  objective?: Objective;
   onStep?: (info: StepInfo) => void;
   label?: string;
 }
+
+/**
+ * What a training step minimises for one micro-batch: `loss` (a scalar, usually a
+ * mean over the batch's answer tokens) and its `weight` (usually the number of
+ * answer tokens). The trainer backpropagates loss · weight / (sum of weights in
+ * the step), so gradient accumulation weights every token equally whatever the
+ * micro-batch split. `metrics` are logged per step (weighted the same way).
+ */
+export type Objective = (model: CausalLM, batch: Batch) => ObjectiveResult;
+
+export interface ObjectiveResult {
+  loss: T.Tensor;
+  weight: number;
+  metrics?: Record<string, number>;
+}
+
+/** Mean next-token cross entropy over the answer tokens, weighted by their count. */
+export const sftObjective: Objective = (model, batch) => {
+  const out = model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask });
+  return { loss: causalLmLoss(out.logits, batch.labels), weight: batch.tokens };
+};
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'seed'> = {
   epochs: 3,
@@ -87,22 +108,41 @@ export function trainInstructions(
       const order = new Rng(opts.seed, 'train-order', epoch).permutation(encoded.length);
       for (let b0 = 0; b0 < batchesPerEpoch; b0 += opts.gradAccum) {
         opt.setLr(opts.lr * T.optim.lrMultiplier(schedule, step));
-        let stepLoss = 0;
         const micro = Math.min(opts.gradAccum, batchesPerEpoch - b0);
-        for (let m = 0; m < micro; m++) {
+        const microIdx = Array.from({ length: micro }, (_, m) => {
           const lo = (b0 + m) * opts.batchSize;
-          const idx = Array.from(order.subarray(lo, Math.min(lo + opts.batchSize, encoded.length)));
-          stepLoss += T.scope(() => {
-            const batch = collate(idx.map((i) => encoded[i] as EncodedExample), pad);
-            tokens += batch.tokens;
-            const out = model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask });
-            let loss = causalLmLoss(out.logits, batch.labels);
-            const extra = opts.extraLoss?.(model, batch);
-            if (extra) loss = loss.add(extra);
-            loss.div(micro).backward();
-            return loss.item() / micro;
-          });
+          return Array.from(order.subarray(lo, Math.min(lo + opts.batchSize, encoded.length)));
+        });
+        const objective = opts.objective ?? sftObjective;
+        let stepLoss = 0;
+        let stepWeight = 0;
+        const results: Array<{ loss: number; weight: number }> = [];
+        for (const idx of microIdx) {
+          results.push(
+            T.scope(() => {
+              const batch = collate(idx.map((i) => encoded[i] as EncodedExample), pad);
+              tokens += batch.tokens;
+              const r = objective(model, batch);
+              // scaled by this batch's weight now, by the step's total weight below
+              r.loss.mul(r.weight).backward();
+              return { loss: r.loss.item(), weight: r.weight };
+            }),
+          );
         }
+        for (const r of results) {
+          stepLoss += r.loss * r.weight;
+          stepWeight += r.weight;
+        }
+        stepLoss /= Math.max(stepWeight, 1e-12);
+        T.noGrad(() => {
+          for (const p of params) {
+            const g = p.grad;
+            if (g) {
+              g.div_(Math.max(stepWeight, 1e-12));
+              g.dispose();
+            }
+          }
+        });
         if (opts.maxGradNorm > 0) T.optim.clipGradNorm(params, opts.maxGradNorm);
         opt.step();
         opt.zeroGrad();
