@@ -5,6 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { ACT2FN, isActivation, type ActivationName } from '../nn/activations.js';
 
 export type Json = Record<string, unknown>;
 
@@ -36,7 +37,7 @@ export interface LlamaConfig {
   /** Bias on the output projection (llama's attention_bias only). */
   oBias: boolean;
   mlpBias: boolean;
-  hiddenAct: 'silu' | 'gelu' | 'gelu_pytorch_tanh';
+  hiddenAct: ActivationName;
   /**
    * Mistral's sliding window: a query at position i sees keys j with
    * i − window < j ≤ i (positions in the padded sequence, as transformers'
@@ -59,7 +60,7 @@ export interface ClipVisionConfig {
   patchSize: number;
   numChannels: number;
   layerNormEps: number;
-  hiddenAct: 'quick_gelu' | 'gelu';
+  hiddenAct: ActivationName;
   raw: Json;
 }
 
@@ -68,7 +69,7 @@ export interface LlavaConfig {
   text: LlamaConfig;
   vision: ClipVisionConfig;
   imageTokenId: number;
-  projectorHiddenAct: 'gelu' | 'gelu_pytorch_tanh' | 'silu' | 'relu';
+  projectorHiddenAct: ActivationName;
   projectorBias: boolean;
   /** Which CLIP hidden state(s) feed the projector (negative counts from the end; a list is concatenated). */
   visionFeatureLayer: number | number[];
@@ -231,7 +232,7 @@ export function parseLlamaConfig(j: Json, where = 'config.json'): LlamaConfig {
   const maxPos = r.posInt('max_position_embeddings', 2048);
   const rope = parseRope(r, j, where, maxPos);
   const act = r.str('hidden_act', 'silu');
-  if (act !== 'silu' && act !== 'gelu' && act !== 'gelu_pytorch_tanh') r.fail(`hidden_act '${act}' is not supported (silu, gelu, gelu_pytorch_tanh)`);
+  if (!isActivation(act)) r.fail(`hidden_act '${act}' is not supported (${Object.keys(ACT2FN).join(', ')})`);
   const attentionBias = r.bool('attention_bias', false);
   const numHiddenLayers = r.posInt('num_hidden_layers');
   const slidingWindow = parseSlidingWindow(r, j, modelType, numHiddenLayers);
@@ -265,7 +266,7 @@ export function parseLlamaConfig(j: Json, where = 'config.json'): LlamaConfig {
 export function parseClipVisionConfig(j: Json, where = 'config.json vision_config'): ClipVisionConfig {
   const r: ConfigReader = new ConfigReader(where, j);
   const act = r.str('hidden_act', 'quick_gelu');
-  if (act !== 'quick_gelu' && act !== 'gelu') r.fail(`hidden_act '${act}' is not supported (quick_gelu, gelu)`);
+  if (!isActivation(act)) r.fail(`hidden_act '${act}' is not supported (${Object.keys(ACT2FN).join(', ')})`);
   const hiddenSize = r.posInt('hidden_size', 768);
   const heads = r.posInt('num_attention_heads', 12);
   if (hiddenSize % heads !== 0) r.fail(`hidden_size (${hiddenSize}) must be divisible by num_attention_heads (${heads})`);
@@ -295,7 +296,7 @@ export function parseLlavaConfig(j: Json, where = 'config.json'): LlavaConfig {
   if (j.tie_word_embeddings !== undefined && textJson.tie_word_embeddings === undefined) text.tieWordEmbeddings = r.bool('tie_word_embeddings', false);
   const vision = parseClipVisionConfig(visionJson, `${where} vision_config`);
   const act = r.str('projector_hidden_act', 'gelu');
-  if (act !== 'gelu' && act !== 'gelu_pytorch_tanh' && act !== 'silu' && act !== 'relu') r.fail(`projector_hidden_act '${act}' is not supported`);
+  if (!isActivation(act)) r.fail(`projector_hidden_act '${act}' is not supported (${Object.keys(ACT2FN).join(', ')})`);
   const vfl = j.vision_feature_layer ?? -2;
   const layers = Array.isArray(vfl) ? vfl : [vfl];
   const n = vision.numHiddenLayers;

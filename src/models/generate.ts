@@ -7,7 +7,8 @@ import { cat, keep, noGrad, ones, scope, tensor, type Tensor } from '../engine/i
 import { KVCache } from './kv-cache.js';
 import type { CausalLM } from './llama.js';
 import { LlavaForConditionalGeneration } from './llava.js';
-import { chooseToken, Rng, validateSampling, type SamplingOptions } from './sampling.js';
+import { chooseToken, validateSampling, type SamplingOptions } from './sampling.js';
+import { Rng } from '../util/rng.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 export interface StreamEvent {
@@ -77,7 +78,7 @@ export function generate(model: CausalLM, prompts: readonly number[][], o: Gener
   }
   const device = (model.parameters()[0]?.device ?? 'cpu') as 'cpu';
   const b = prompts.length;
-  const rng = new Rng(o.seed ?? 0);
+  const rng = new Rng(o.seed ?? 0, 'sample-tokens');
   const useCache = o.useCache ?? true;
   const isLlava = model instanceof LlavaForConditionalGeneration;
   if (o.pixelValues && !isLlava) throw new Error('generate: images need a LLaVA model');
