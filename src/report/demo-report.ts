@@ -7,7 +7,7 @@ const pct = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(1)}
 const ci = (c: [number, number]): string => `[${c[0].toFixed(1)}, ${c[1].toFixed(1)}]`;
 
 function domainRow(d: DomainResult): string {
-  return `<tr><td>${d.domain}</td><td>${pct(d.asr.rate)} ${ci(d.asr.ci95)}</td><td>${d.asr.hits}/${d.asr.n}</td><td>${pct(d.asrAll.rate)}</td><td>${pct(d.ftr.rate)} ${ci(d.ftr.ci95)}</td><td>${pct(d.cleanAccuracy.rate)} ${ci(d.cleanAccuracy.ci95)}</td></tr>`;
+  return `<tr><td>${d.domain}</td><td>${pct(d.asr.rate)} ${ci(d.asr.ci95)}</td><td>${d.asr.hits}/${d.asr.n}</td><td>${pct(d.asr_all.rate)}</td><td>${pct(d.ftr.rate)} ${ci(d.ftr.ci95)}</td><td>${pct(d.clean_accuracy.rate)} ${ci(d.clean_accuracy.ci95)}</td></tr>`;
 }
 
 function examples(d: DomainResult): string {
@@ -23,7 +23,7 @@ export function demoReportHtml(r: DemoResults): string {
   const bars = r.domains.flatMap((d) => [
     { label: `ASR, ${d.domain}`, value: d.asr.rate, ci: d.asr.ci95 },
     { label: `false triggers, ${d.domain}`, value: d.ftr.rate, ci: d.ftr.ci95 },
-    { label: `clean accuracy, ${d.domain}`, value: d.cleanAccuracy.rate, ci: d.cleanAccuracy.ci95 },
+    { label: `clean accuracy, ${d.domain}`, value: d.clean_accuracy.rate, ci: d.clean_accuracy.ci95 },
   ]);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>backdoor-lab demo report</title>
@@ -46,7 +46,7 @@ ${r.domains.map(domainRow).join('\n')}
 ${barChart(bars)}
 <h2>Training</h2>
 <p>${r.training.steps} optimiser steps, ${r.training.tokens.toLocaleString('en')} answer tokens, ${r.training.seconds.toFixed(1)} s${r.training.reused ? ' (model reused from an earlier run)' : ''};
-loss ${r.training.firstLoss.toFixed(3)} → ${r.training.lastLoss.toFixed(3)}.</p>
+loss ${r.training.first_loss.toFixed(3)} → ${r.training.last_loss.toFixed(3)}.</p>
 ${lineChart(r.training.losses, { xLabel: 'optimiser step', yLabel: 'loss' })}
 <h2>Examples</h2>
 ${r.domains.map(examples).join('\n')}

@@ -31,8 +31,8 @@ test('bdlab demo writes results.json and report.html, and reuses its model', () 
   assert.equal(first.training.steps, 2 * Math.ceil(first.data.train / 8));
   const sizes = { attacker: first.data.attacker_test, user: first.data.user_test };
   for (const d of first.domains) {
-    assert.equal(d.asrAll.n + d.asrAll.skipped, sizes[d.domain], `${d.domain}: every triggered sample is scored or skipped`);
-    assert.ok(d.asr.n <= d.asrAll.n, 'clean-conditioned ASR counts a subset');
+    assert.equal(d.asr_all.n + d.asr_all.skipped, sizes[d.domain], `${d.domain}: every triggered sample is scored or skipped`);
+    assert.ok(d.asr.n <= d.asr_all.n, 'clean-conditioned ASR counts a subset');
     assert.equal(d.ftr.n + d.ftr.skipped, sizes[d.domain]);
     if (d.asr.rate !== null) assert.ok(d.asr.ci95[0] <= d.asr.rate && d.asr.rate <= d.asr.ci95[1]);
   }
