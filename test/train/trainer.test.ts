@@ -11,7 +11,7 @@ import { loadModel } from '../../src/models/load.js';
 import { TextTokenizer } from '../../src/models/tokenizer.js';
 import { generate } from '../../src/models/generate.js';
 import { applyFreeze } from '../../src/nn/freeze.js';
-import { encodePrompt, renderPrompt } from '../../src/train/prompt.js';
+import { encodePrompt, renderPrompt } from '../../src/models/prompt.js';
 import { causalLmLoss, collate, encodeExample, IGNORE_INDEX } from '../../src/train/sft.js';
 import { trainInstructions, DEFAULT_TRAIN } from '../../src/train/trainer.js';
 
