@@ -42,6 +42,8 @@ export interface TrainerState {
   /** libtorch's global generator is reseeded from (seed, step) before each step. */
   rng: string;
   losses: number[];
+  /** Step losses and input tokens since the last log line (the next line averages over them). */
+  log_window: { losses: number[]; tokens: number };
   tokens: number;
   answer_tokens: number;
   /** Training seconds before this checkpoint (all processes). */

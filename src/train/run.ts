@@ -308,7 +308,7 @@ export async function runTraining(job: TrainJob): Promise<TrainSummary> {
     let tokens = prev?.tokens ?? 0;
     let answerTokens = prev?.answer_tokens ?? 0;
     const t0 = Date.now();
-    let window = { losses: [] as number[], tokens: 0, since: t0 };
+    let window = { losses: [...(prev?.log_window.losses ?? [])], tokens: prev?.log_window.tokens ?? 0, since: t0 };
     const elapsed = (): number => priorSeconds + (Date.now() - t0) / 1000;
 
     const saveResult = (dir: string): void => {
@@ -355,6 +355,7 @@ export async function runTraining(job: TrainJob): Promise<TrainSummary> {
           dataset_sha256: shas,
           rng: 'libtorch global generator reseeded before each step from (seed, step)',
           losses: [...losses],
+          log_window: { losses: [...window.losses], tokens: window.tokens },
           tokens,
           answer_tokens: answerTokens,
           seconds: elapsed(),

@@ -25,7 +25,8 @@ function args(dir: string, out: string, extra: string[], o: { lr?: string; seed?
     '--lr_scheduler_type', 'cosine',
     '--warmup_ratio', '0.2',
     '--save_steps', String(SAVE),
-    '--logging_steps', '1',
+    // log lines every 2 steps, checkpoints every 3: a resumed line averages steps from both processes
+    '--logging_steps', '2',
     '--group_by_length',
     '--seed', o.seed ?? '3',
     ...extra,
