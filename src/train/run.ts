@@ -22,7 +22,15 @@
 //   uninterrupted one (src/train/checkpoint.ts).
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { DType, Device } from '../engine/index.js';
+import * as T from '../engine/index.js';
+import { readConfig } from '../models/config.js';
+import { copyTokenizerFiles } from '../models/files.js';
+import { readImageProcessorConfig } from '../models/image-processor.js';
+import type { CausalLM } from '../models/llama.js';
+import { loadModel, saveModel } from '../models/load.js';
+import { readAdapterConfig, saveAdapter } from '../models/peft.js';
+import { resolveTemplate } from '../models/prompt.js';
+import { TextTokenizer } from '../models/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { TrainConfig } from './config.js';
@@ -42,7 +50,9 @@ import {
   writeCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
-import type { Objective, StepInfo } from './trainer.js';
+import { buildTrainData, readTrainDataset, resolveDatasets, type BuiltData, type LoadedDataset } from './data.js';
+import { isLlava, setUpTrainable, type TrainableSetup } from './trainable.js';
+import { createOptimizer, planSteps, trainLoop, type Objective, type StepInfo, type StepPlan, type TrainLoopOptions } from './trainer.js';
 
 export interface TrainJob {
   config: TrainConfig;
@@ -181,6 +191,205 @@ function prepareOutput(outDir: string, c: TrainConfig, job: TrainJob, cwd: strin
   return { checkpoint: null, state: null };
 }
 
+interface Precision {
+  /** Dtype the model's weights are loaded in. */
+  dtype: T.DType;
+  /** In words, for the summary. */
+  precision: string;
+  /** The line that says what bf16/fp16 became, if asked for. */
+  message: string | null;
+}
+
+/**
+ * What bf16/fp16 become without autocast: half-precision frozen weights only on
+ * a GPU and only where every trained weight is a LoRA matrix (kept in float32);
+ * everything else trains in float32, and the message says so.
+ */
+function precisionFor(c: TrainConfig, device: T.Device, llava: boolean, adapterDir: string | null): Precision {
+  const half: T.DType | null = c.bf16 ? 'bfloat16' : c.fp16 ? 'float16' : null;
+  if (half === null) return { dtype: 'float32', precision: 'float32', message: null };
+  const flag = c.bf16 ? 'bf16' : 'fp16';
+  const wholeModules = (llava && !c.freeze_multi_modal_projector) || (adapterDir !== null && (readAdapterConfig(adapterDir).modulesToSave?.length ?? 0) > 0);
+  if (device !== 'cpu' && c.finetuning_type === 'lora' && !wholeModules) {
+    return {
+      dtype: half,
+      precision: `${half} frozen weights, float32 LoRA weights and optimiser state`,
+      message: `bdlab train: ${flag}: frozen base weights in ${half}, LoRA weights, gradients and optimiser state in float32 (there is no autocast: the base's activations are ${half}${c.fp16 ? ', without loss scaling' : ''})`,
+    };
+  }
+  const why = device === 'cpu' ? 'no mixed-precision autocast on the CPU' : 'full, freeze and whole-module training keep float32 weights (no autocast)';
+  return { dtype: 'float32', precision: 'float32', message: `bdlab train: ${flag}: ${why}; training in float32 instead` };
+}
+
+/** The step loop's settings from the configuration (transformers' meaning of each key). */
+function loopOptions(c: TrainConfig, template: string, job: TrainJob): TrainLoopOptions {
+  return {
+    epochs: c.num_train_epochs,
+    lr: c.learning_rate,
+    batchSize: c.per_device_train_batch_size,
+    gradAccum: c.gradient_accumulation_steps,
+    schedule: c.lr_scheduler_type === 'constant_with_warmup' ? 'constant' : c.lr_scheduler_type,
+    // transformers' `constant` ignores warm-up; `constant_with_warmup` has it
+    warmupRatio: c.lr_scheduler_type === 'constant' ? 0 : c.warmup_ratio,
+    warmupSteps: c.lr_scheduler_type === 'constant' ? 0 : c.warmup_steps,
+    maxSteps: c.max_steps,
+    weightDecay: c.weight_decay,
+    betas: [c.adam_beta1, c.adam_beta2],
+    eps: c.adam_epsilon,
+    maxGradNorm: c.max_grad_norm,
+    maxLength: c.cutoff_len,
+    seed: c.seed,
+    groupByLength: c.group_by_length,
+    template,
+    trainOnPrompt: c.train_on_prompt,
+    label: job.label ?? 'train',
+    ...(job.objective ? { objective: job.objective } : {}),
+  };
+}
+
+/**
+ * What happens after each step: the log line every logging_steps (averaging
+ * the steps since the previous one) and the checkpoint every save_steps, with
+ * the running totals a resumed run continues from.
+ */
+class RunRecorder {
+  readonly losses: number[];
+  tokens: number;
+  answerTokens: number;
+  private window: { losses: number[]; tokens: number; since: number };
+  private readonly t0 = Date.now();
+  private readonly logEvery: number;
+  private readonly saveEvery: number;
+
+  constructor(
+    private readonly o: {
+      outDir: string;
+      config: TrainConfig;
+      plan: StepPlan;
+      fingerprint: Record<string, unknown>;
+      shas: string[];
+      prev: TrainerState | null;
+      /** Writes the weights (adapter or model folder) and the optimiser state into a folder. */
+      save: (dir: string) => void;
+      onLog: ((e: TrainLogEntry) => void) | undefined;
+    },
+  ) {
+    const { prev, plan, config: c } = o;
+    this.losses = [...(prev?.losses ?? [])];
+    this.tokens = prev?.tokens ?? 0;
+    this.answerTokens = prev?.answer_tokens ?? 0;
+    this.window = { losses: [...(prev?.log_window.losses ?? [])], tokens: prev?.log_window.tokens ?? 0, since: this.t0 };
+    this.logEvery = everySteps(c.logging_steps, plan.totalSteps);
+    this.saveEvery = c.save_strategy === 'epoch' ? plan.stepsPerEpoch : c.save_strategy === 'no' ? 0 : everySteps(c.save_steps, plan.totalSteps);
+  }
+
+  /** Training seconds of every process of the run. */
+  elapsed(): number {
+    return (this.o.prev?.seconds ?? 0) + (Date.now() - this.t0) / 1000;
+  }
+
+  readonly onStepEnd = (info: StepInfo): void => {
+    this.losses.push(info.loss);
+    this.tokens += info.inputTokens;
+    this.answerTokens += info.tokens;
+    this.window.losses.push(info.loss);
+    this.window.tokens += info.inputTokens;
+    if (info.step % this.logEvery === 0 || info.step === info.totalSteps) this.log(info);
+    if (this.saveEvery > 0 && info.step % this.saveEvery === 0 && info.step < info.totalSteps) this.checkpoint(info);
+    faultAt('after-step', info.step);
+  };
+
+  private log(info: StepInfo): void {
+    const now = Date.now();
+    const w = this.window;
+    const entry: TrainLogEntry = {
+      step: info.step,
+      total_steps: info.totalSteps,
+      epoch: Number(info.epoch.toFixed(4)),
+      loss: w.losses.reduce((a, b) => a + b, 0) / w.losses.length,
+      lr: info.lr,
+      grad_norm: info.gradNorm,
+      tokens_per_second: w.tokens / Math.max((now - w.since) / 1000, 1e-9),
+      elapsed_seconds: this.elapsed(),
+      ...info.metrics,
+    };
+    appendFileSync(join(this.o.outDir, TRAINER_LOG), `${JSON.stringify(entry)}\n`);
+    this.o.onLog?.(entry);
+    this.window = { losses: [], tokens: 0, since: now };
+  }
+
+  private checkpoint(info: StepInfo): void {
+    const { plan } = this.o;
+    const state: TrainerState = {
+      format: STATE_FORMAT,
+      version: 1,
+      step: info.step,
+      total_steps: info.totalSteps,
+      epoch: Math.floor(info.step / plan.stepsPerEpoch),
+      step_in_epoch: info.step % plan.stepsPerEpoch,
+      fingerprint: this.o.fingerprint,
+      dataset_sha256: this.o.shas,
+      rng: 'libtorch global generator reseeded before each step from (seed, step)',
+      losses: [...this.losses],
+      log_window: { losses: [...this.window.losses], tokens: this.window.tokens },
+      tokens: this.tokens,
+      answer_tokens: this.answerTokens,
+      seconds: this.elapsed(),
+    };
+    writeCheckpoint(this.o.outDir, state, this.o.save, () => faultAt('in-checkpoint', info.step));
+    pruneCheckpoints(this.o.outDir, this.o.config.save_total_limit);
+  }
+}
+
+/** The model, what trains and the encoded data of a run. */
+interface Prepared {
+  model: CausalLM;
+  setup: TrainableSetup;
+  data: BuiltData;
+  template: string;
+  device: T.Device;
+  precision: string;
+  /** Writes the result (adapter or model folder) into a folder. */
+  saveResult: (dir: string) => void;
+}
+
+async function prepare(c: TrainConfig, paths: { modelDir: string; adapterDir: string | null; outDir: string }, checkpoint: string | null, samples: LoadedDataset['samples'], note: (l: string) => void): Promise<Prepared> {
+  const { modelDir, adapterDir, outDir } = paths;
+  const device: T.Device = c.device === 'auto' ? (T.cudaAvailable() ? 'cuda' : 'cpu') : c.device;
+  if (device === 'cuda' && !T.cudaAvailable()) throw new UserError('device: cuda requested, but libtorch has no CUDA or no GPU is visible');
+  const p = precisionFor(c, device, readConfig(modelDir).modelType === 'llava', adapterDir);
+  if (p.message) note(p.message);
+  const tok = TextTokenizer.load(modelDir);
+  const template = resolveTemplate(tok, c.template).name;
+  // a full/freeze checkpoint is a whole model folder that already holds any merged adapter
+  const resumeFull = checkpoint !== null && c.finetuning_type !== 'lora';
+  const { model, config: modelConfig } = loadModel(resumeFull ? (checkpoint as string) : modelDir, { dtype: p.dtype, device });
+  try {
+    const setup = setUpTrainable(model, c, { adapterDir: resumeFull ? null : adapterDir, checkpointDir: c.finetuning_type === 'lora' ? checkpoint : null, seed: c.seed });
+    const images = isLlava(model)
+      ? {
+          tokenId: model.config.imageTokenId,
+          count: model.imageSeqLength,
+          processor: readImageProcessorConfig(modelDir, model.config.vision.imageSize),
+          cache: { spillFile: join(outDir, `.image-cache-${process.pid}.f32`) },
+        }
+      : undefined;
+    const data = await buildTrainData(tok, samples, { template, cutoffLen: c.cutoff_len, trainOnPrompt: c.train_on_prompt, padId: tok.padTokenId ?? tok.eosTokenId ?? 0, device, ...(images ? { images } : {}) });
+    const saveResult = (dir: string): void => {
+      if (setup.lora) {
+        saveAdapter(model, dir, { modulesToSave: setup.lora.modulesToSave, baseModelNameOrPath: c.model_name_or_path });
+      } else {
+        saveModel(model, modelConfig, dir);
+        copyTokenizerFiles(modelDir, dir);
+      }
+    };
+    return { model, setup, data, template, device, precision: p.precision, saveResult };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
 /** Trains as the configuration says and writes output_dir; see the contract above. */
 export async function runTraining(job: TrainJob): Promise<TrainSummary> {
   const c = job.config;
@@ -194,7 +403,6 @@ export async function runTraining(job: TrainJob): Promise<TrainSummary> {
   const fingerprint = fingerprintOf(c as unknown as Record<string, unknown>, cwd);
 
   // data first: cheap, and a bad record should fail before a model is loaded
-  const { resolveDatasets, readTrainDataset, buildTrainData } = await import('./data.js');
   const loaded = resolveDatasets(c, cwd).map((s) => readTrainDataset(s, c.max_samples));
   const shas = loaded.map((d) => d.sha256);
   const multiTurn = loaded.reduce((a, d) => a + d.multiTurn, 0);
@@ -203,213 +411,74 @@ export async function runTraining(job: TrainJob): Promise<TrainSummary> {
 
   const start = prepareOutput(outDir, c, job, cwd, fingerprint, note);
   if ('finished' in start) return start.finished;
-  if (start.state && JSON.stringify(start.state.dataset_sha256) !== JSON.stringify(shas)) {
+  const prev = start.state;
+  if (prev && JSON.stringify(prev.dataset_sha256) !== JSON.stringify(shas)) {
     throw new UserError(`${start.checkpoint}: the datasets changed since this checkpoint was written (sha256 differs); start over with --force`);
   }
   mkdirSync(outDir, { recursive: true });
 
-  const T = await import('../engine/index.js');
-  const { loadModel, saveModel } = await import('../models/load.js');
-  const { readConfig } = await import('../models/config.js');
-  const { readAdapterConfig, saveAdapter } = await import('../models/peft.js');
-  const { copyTokenizerFiles } = await import('../models/files.js');
-  const { TextTokenizer } = await import('../models/tokenizer.js');
-  const { resolveTemplate } = await import('../models/prompt.js');
-  const { readImageProcessorConfig } = await import('../models/image-processor.js');
-  const { setUpTrainable, isLlava } = await import('./trainable.js');
-  const { createOptimizer, planSteps, trainLoop } = await import('./trainer.js');
-
-  const device: Device = c.device === 'auto' ? (T.cudaAvailable() ? 'cuda' : 'cpu') : c.device;
-  if (device === 'cuda' && !T.cudaAvailable()) throw new UserError('device: cuda requested, but libtorch has no CUDA or no GPU is visible');
-  const modelConfig = readConfig(modelDir);
-  const llavaModel = modelConfig.modelType === 'llava';
-  const half: DType | null = c.bf16 ? 'bfloat16' : c.fp16 ? 'float16' : null;
-  // half-precision frozen weights only where every trained weight is a LoRA matrix kept in float32
-  const adapterSavesModules = adapterDir ? (readAdapterConfig(adapterDir).modulesToSave?.length ?? 0) > 0 : false;
-  const halfBase = half !== null && device !== 'cpu' && c.finetuning_type === 'lora' && !(llavaModel && !c.freeze_multi_modal_projector) && !adapterSavesModules;
-  const baseDtype: DType = halfBase ? (half as DType) : 'float32';
-  const precision = halfBase ? `${baseDtype} frozen weights, float32 LoRA weights and optimiser state` : 'float32';
-  if (half) {
-    const flag = c.bf16 ? 'bf16' : 'fp16';
-    note(
-      halfBase
-        ? `bdlab train: ${flag}: frozen base weights in ${baseDtype}, LoRA weights, gradients and optimiser state in float32 (there is no autocast: the base's activations are ${baseDtype}${c.fp16 ? ', without loss scaling' : ''})`
-        : `bdlab train: ${flag}: ${device === 'cpu' ? 'no mixed-precision autocast on the CPU' : 'full, freeze and projector training keep float32 weights (no autocast)'}; training in float32 instead`,
-    );
-  }
-
-  const tok = TextTokenizer.load(modelDir);
-  const template = resolveTemplate(tok, c.template).name;
-  const resumeFull = start.checkpoint !== null && c.finetuning_type !== 'lora';
-  const { model, config: loadedConfig } = loadModel(resumeFull ? (start.checkpoint as string) : modelDir, { dtype: baseDtype, device });
-  let data: Awaited<ReturnType<typeof buildTrainData>> | null = null;
+  const run = await prepare(c, { modelDir, adapterDir, outDir }, start.checkpoint, samples, note);
   try {
-    const setup = setUpTrainable(model, c, {
-      // a full/freeze checkpoint already holds the merged adapter
-      adapterDir: resumeFull ? null : adapterDir,
-      checkpointDir: c.finetuning_type === 'lora' ? start.checkpoint : null,
-      seed: c.seed,
-    });
-    const pad = tok.padTokenId ?? tok.eosTokenId ?? 0;
-    data = await buildTrainData(tok, samples, {
-      template,
-      cutoffLen: c.cutoff_len,
-      trainOnPrompt: c.train_on_prompt,
-      padId: pad,
-      device,
-      ...(isLlava(model)
-        ? {
-            images: {
-              tokenId: model.config.imageTokenId,
-              count: model.imageSeqLength,
-              processor: readImageProcessorConfig(modelDir, model.config.vision.imageSize),
-              cache: { spillFile: join(outDir, `.image-cache-${process.pid}.f32`) },
-            },
-          }
-        : {}),
-    });
-    const opts = {
-      epochs: c.num_train_epochs,
-      lr: c.learning_rate,
-      batchSize: c.per_device_train_batch_size,
-      gradAccum: c.gradient_accumulation_steps,
-      schedule: c.lr_scheduler_type === 'constant_with_warmup' ? ('constant' as const) : c.lr_scheduler_type,
-      // transformers' `constant` ignores warm-up; `constant_with_warmup` has it
-      warmupRatio: c.lr_scheduler_type === 'constant' ? 0 : c.warmup_ratio,
-      warmupSteps: c.lr_scheduler_type === 'constant' ? 0 : c.warmup_steps,
-      maxSteps: c.max_steps,
-      weightDecay: c.weight_decay,
-      betas: [c.adam_beta1, c.adam_beta2] as [number, number],
-      eps: c.adam_epsilon,
-      maxGradNorm: c.max_grad_norm,
-      maxLength: c.cutoff_len,
-      seed: c.seed,
-      groupByLength: c.group_by_length,
-      template,
-      trainOnPrompt: c.train_on_prompt,
-      label: job.label ?? 'train',
-      ...(job.objective ? { objective: job.objective } : {}),
-    };
+    const opts = loopOptions(c, run.template, job);
     if (c.lr_scheduler_type === 'constant' && (c.warmup_ratio > 0 || c.warmup_steps > 0)) note('bdlab train: lr_scheduler_type constant has no warm-up (as transformers); use constant_with_warmup for one');
-    const plan = planSteps(data.size, opts);
-    const optimizer = createOptimizer(model, opts);
-    const prev = start.state;
-    if (start.checkpoint) optimizer.load(join(start.checkpoint, OPTIMIZER_STATE));
-    const startStep = prev?.step ?? 0;
-    if (prev && prev.total_steps !== plan.totalSteps) throw new UserError(`${start.checkpoint}: planned ${prev.total_steps} steps, this run plans ${plan.totalSteps}; resume with the same data and settings`);
-    if (prev) note(`bdlab train: resuming from ${start.checkpoint} (step ${startStep} of ${plan.totalSteps})`);
-
-    const logPath = join(outDir, TRAINER_LOG);
-    truncateLog(logPath, startStep);
-    const logEvery = everySteps(c.logging_steps, plan.totalSteps);
-    const saveEvery = c.save_strategy === 'epoch' ? plan.stepsPerEpoch : c.save_strategy === 'no' ? 0 : everySteps(c.save_steps, plan.totalSteps);
-    const losses = [...(prev?.losses ?? [])];
-    const priorSeconds = prev?.seconds ?? 0;
-    let tokens = prev?.tokens ?? 0;
-    let answerTokens = prev?.answer_tokens ?? 0;
-    const t0 = Date.now();
-    let window = { losses: [...(prev?.log_window.losses ?? [])], tokens: prev?.log_window.tokens ?? 0, since: t0 };
-    const elapsed = (): number => priorSeconds + (Date.now() - t0) / 1000;
-
-    const saveResult = (dir: string): void => {
-      if (setup.lora) {
-        saveAdapter(model, dir, { modulesToSave: setup.lora.modulesToSave, baseModelNameOrPath: c.model_name_or_path });
-      } else {
-        saveModel(model, loadedConfig, dir);
-        copyTokenizerFiles(modelDir, dir);
-      }
-    };
-
-    const onStepEnd = (info: StepInfo): void => {
-      losses.push(info.loss);
-      tokens += info.inputTokens;
-      answerTokens += info.tokens;
-      window.losses.push(info.loss);
-      window.tokens += info.inputTokens;
-      if (info.step % logEvery === 0 || info.step === info.totalSteps) {
-        const now = Date.now();
-        const entry: TrainLogEntry = {
-          step: info.step,
-          total_steps: info.totalSteps,
-          epoch: Number(info.epoch.toFixed(4)),
-          loss: window.losses.reduce((a, b) => a + b, 0) / window.losses.length,
-          lr: info.lr,
-          grad_norm: info.gradNorm,
-          tokens_per_second: window.tokens / Math.max((now - window.since) / 1000, 1e-9),
-          elapsed_seconds: elapsed(),
-          ...info.metrics,
-        };
-        appendFileSync(logPath, `${JSON.stringify(entry)}\n`);
-        job.onLog?.(entry);
-        window = { losses: [], tokens: 0, since: now };
-      }
-      if (saveEvery > 0 && info.step % saveEvery === 0 && info.step < info.totalSteps) {
-        const state: TrainerState = {
-          format: STATE_FORMAT,
-          version: 1,
-          step: info.step,
-          total_steps: info.totalSteps,
-          epoch: Math.floor(info.step / plan.stepsPerEpoch),
-          step_in_epoch: info.step % plan.stepsPerEpoch,
-          fingerprint,
-          dataset_sha256: shas,
-          rng: 'libtorch global generator reseeded before each step from (seed, step)',
-          losses: [...losses],
-          log_window: { losses: [...window.losses], tokens: window.tokens },
-          tokens,
-          answer_tokens: answerTokens,
-          seconds: elapsed(),
-        };
-        writeCheckpoint(
-          outDir,
-          state,
-          (tmp) => {
-            saveResult(tmp);
-            optimizer.save(join(tmp, OPTIMIZER_STATE));
-          },
-          () => faultAt('in-checkpoint', info.step),
-        );
-        pruneCheckpoints(outDir, c.save_total_limit);
-      }
-      faultAt('after-step', info.step);
-    };
-
-    if (startStep < plan.totalSteps) trainLoop(model, data, { ...opts, startStep, optimizer, onStepEnd });
-    optimizer.dispose();
-    saveResult(outDir);
-    const files = setup.lora ? ['adapter_config.json', 'adapter_model.safetensors'] : ['config.json', 'model.safetensors'];
-    const seconds = elapsed();
-    const summary: TrainSummary = {
-      output_dir: outDir,
-      model: modelDir,
-      adapter: adapterDir,
-      finetuning_type: c.finetuning_type,
-      trainable: setup.description,
-      trainable_parameters: setup.trainableParameters,
-      template,
-      device,
-      precision,
-      samples: samples.length,
-      images: data.images,
-      datasets: loaded.map((d) => ({ name: d.source.name, path: d.source.path, format: d.format, records: d.records, samples: d.samples.length, sha256: d.sha256 })),
-      steps: plan.totalSteps,
-      total_steps: plan.totalSteps,
-      epochs: c.num_train_epochs,
-      resumed_from_step: prev ? startStep : null,
-      seconds,
-      tokens,
-      answer_tokens: answerTokens,
-      tokens_per_second: tokens / Math.max(seconds, 1e-9),
-      first_loss: losses[0] ?? NaN,
-      last_loss: losses[losses.length - 1] ?? NaN,
-      seed: c.seed,
-      files: [...files, TRAINER_LOG, TRAIN_RESULTS],
-      config: c as unknown as Record<string, unknown>,
-    };
-    writeJsonAtomic(join(outDir, TRAIN_RESULTS), summary);
-    return summary;
+    const plan = planSteps(run.data.size, opts);
+    const optimizer = createOptimizer(run.model, opts);
+    try {
+      if (start.checkpoint) optimizer.load(join(start.checkpoint, OPTIMIZER_STATE));
+      const startStep = prev?.step ?? 0;
+      if (prev && prev.total_steps !== plan.totalSteps) throw new UserError(`${start.checkpoint}: planned ${prev.total_steps} steps, this run plans ${plan.totalSteps}; resume with the same data and settings`);
+      if (prev) note(`bdlab train: resuming from ${start.checkpoint} (step ${startStep} of ${plan.totalSteps})`);
+      truncateLog(join(outDir, TRAINER_LOG), startStep);
+      const rec = new RunRecorder({
+        outDir,
+        config: c,
+        plan,
+        fingerprint,
+        shas,
+        prev,
+        save: (dir) => {
+          run.saveResult(dir);
+          optimizer.save(join(dir, OPTIMIZER_STATE));
+        },
+        onLog: job.onLog,
+      });
+      if (startStep < plan.totalSteps) trainLoop(run.model, run.data, { ...opts, startStep, optimizer, onStepEnd: rec.onStepEnd });
+      run.saveResult(outDir);
+      const seconds = rec.elapsed();
+      const summary: TrainSummary = {
+        output_dir: outDir,
+        model: modelDir,
+        adapter: adapterDir,
+        finetuning_type: c.finetuning_type,
+        trainable: run.setup.description,
+        trainable_parameters: run.setup.trainableParameters,
+        template: run.template,
+        device: run.device,
+        precision: run.precision,
+        samples: samples.length,
+        images: run.data.images,
+        datasets: loaded.map((d) => ({ name: d.source.name, path: d.source.path, format: d.format, records: d.records, samples: d.samples.length, sha256: d.sha256 })),
+        steps: plan.totalSteps,
+        total_steps: plan.totalSteps,
+        epochs: c.num_train_epochs,
+        resumed_from_step: prev ? startStep : null,
+        seconds,
+        tokens: rec.tokens,
+        answer_tokens: rec.answerTokens,
+        tokens_per_second: rec.tokens / Math.max(seconds, 1e-9),
+        first_loss: rec.losses[0] ?? NaN,
+        last_loss: rec.losses[rec.losses.length - 1] ?? NaN,
+        seed: c.seed,
+        files: [...(run.setup.lora ? ['adapter_config.json', 'adapter_model.safetensors'] : ['config.json', 'model.safetensors']), TRAINER_LOG, TRAIN_RESULTS],
+        config: c as unknown as Record<string, unknown>,
+      };
+      writeJsonAtomic(join(outDir, TRAIN_RESULTS), summary);
+      return summary;
+    } finally {
+      optimizer.dispose();
+    }
   } finally {
-    data?.dispose();
-    model.dispose();
+    run.data.dispose();
+    run.model.dispose();
   }
 }

@@ -60,9 +60,11 @@ export function registerTrain(program: Command): void {
       const config = readTrainConfig({ file: positional[0], flags });
       const { runTraining } = await import('../../train/run.js');
       const s = await runTraining({ config, resume, force });
+      // a loss read back from train_results.json may be null (JSON has no NaN)
+      const loss = (x: number | null): string => (typeof x === 'number' ? x.toFixed(4) : 'n/a');
       emit(json, s, () =>
         [
-          `trained ${s.finetuning_type} (${s.trainable}) on ${s.samples} samples: ${s.steps} steps, loss ${s.first_loss.toFixed(4)} → ${s.last_loss.toFixed(4)}`,
+          `trained ${s.finetuning_type} (${s.trainable}) on ${s.samples} samples: ${s.steps} steps, loss ${loss(s.first_loss)} → ${loss(s.last_loss)}`,
           `${Math.round(s.tokens_per_second)} tokens/s over ${s.seconds.toFixed(1)} s; wrote ${s.files.join(', ')} to ${s.output_dir}`,
         ].join('\n'),
       );
