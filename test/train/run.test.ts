@@ -11,6 +11,7 @@ import { loadAdapter } from '../../src/models/peft.js';
 import { loraModules } from '../../src/nn/adapters.js';
 import { parseTrainConfig, readYamlConfig, type TrainConfig } from '../../src/train/config.js';
 import { runTraining, type TrainLogEntry } from '../../src/train/run.js';
+import { sftObjective, type Objective } from '../../src/train/trainer.js';
 import { BACKDOORLLM, skipWithoutBackdoorLLM } from '../shared-data.js';
 import { alpacaRecords, bdlab, tempDir, tinyModel, writeJson } from './helpers.js';
 
@@ -105,8 +106,11 @@ test('continuing an adapter (adapter_name_or_path) keeps its rank and starts fro
   const common = { model_name_or_path: tinyModel(), dataset: data, per_device_train_batch_size: 4, learning_rate: 5e-3, logging_steps: 1 };
   const first = await runTraining({ config: config({ ...common, lora_rank: 4, num_train_epochs: 3, output_dir: join(dir, 'a') }), ...quiet });
   const logs: TrainLogEntry[] = [];
+  // an objective's metrics reach the log, weighted like the loss
+  const withMetric: Objective = (m, b) => ({ ...sftObjective(m, b), metrics: { rows: b.inputIds.size(0) } });
   const second = await runTraining({
     config: config({ ...common, lora_rank: 16, adapter_name_or_path: join(dir, 'a'), lr_scheduler_type: 'constant', warmup_ratio: 0.5, num_train_epochs: 1, output_dir: join(dir, 'b') }),
+    objective: withMetric,
     ...quiet,
     onLog: (e) => logs.push(e),
   });
@@ -114,6 +118,7 @@ test('continuing an adapter (adapter_name_or_path) keeps its rank and starts fro
   // the continued adapter starts where the first run ended, far below a fresh adapter's loss
   assert.ok(second.first_loss < (first.first_loss + first.last_loss) / 2, `${first.first_loss} → ${first.last_loss}; continued at ${second.first_loss}`);
   assert.deepEqual(logs.map((l) => l.lr), [5e-3, 5e-3]);
+  assert.deepEqual(logs.map((l) => l.rows), [4, 4]);
   const { model } = loadModel(tinyModel());
   loadAdapter(model, join(dir, 'b'));
   assert.equal(loraModules(model)[0]?.[1].r, 4);
