@@ -1,7 +1,7 @@
 // Clean utility of a language model as perplexity over a text set: the
 // token-weighted exp(mean negative log-likelihood) of plain texts, or of the
 // answers of instruction records given their prompts (rendered with the same
-// template as training, src/train/prompt.ts).
+// template as training, src/models/prompt.ts).
 //
 // This module imports the engine and the model loader lazily (inside the
 // async functions), so the evaluation library stays usable without the
@@ -12,7 +12,7 @@ import { extname } from 'node:path';
 import type { Device, DType } from '../engine/index.js';
 import type { CausalLM } from '../models/llama.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
-import { encodePrompt } from '../train/prompt.js';
+import { encodePrompt } from '../models/prompt.js';
 import { UserError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';

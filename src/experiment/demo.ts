@@ -22,7 +22,7 @@ import { keywordRule } from '../eval/asr/rules.js';
 import { pairedAttackSuccess, type Rate } from '../eval/asr/score.js';
 import { asrg } from '../eval/asrg.js';
 import { wilsonPercent } from '../eval/stats/wilson.js';
-import { encodePrompt, renderPrompt, type InstructionSample } from '../train/prompt.js';
+import { encodePrompt, renderPrompt, type InstructionSample } from '../models/prompt.js';
 import { trainInstructions, DEFAULT_TRAIN, type TrainResult } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { Progress } from '../util/progress.js';
