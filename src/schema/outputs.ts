@@ -88,6 +88,28 @@ export const COMMAND_OUTPUTS = {
     z.object({ out: z.string(), seed: z.number().int(), format: z.string(), shift: z.object({}).loose(), counts: dataKeys(z.number().int()), mixtures: z.array(z.object({ ratio: z.number(), file: z.string(), shifted: z.number().int() })), files: dataKeys(z.string()), sha256: z.object({}).loose() }),
     z.object({ image_styles: z.array(z.object({ name: z.string() }).loose()), rewrites: z.array(z.object({ name: z.string(), summary: z.string() })) }),
   ]),
+  train: z
+    .object({
+      output_dir: z.string(),
+      model: z.string(),
+      adapter: z.string().nullable(),
+      finetuning_type: z.enum(['lora', 'full', 'freeze']),
+      trainable_parameters: z.number().int().positive(),
+      template: z.string(),
+      samples: z.number().int().nonnegative(),
+      datasets: z.array(z.object({ name: z.string(), path: z.string(), format: z.string(), records: z.number().int(), samples: z.number().int(), sha256 }).loose()),
+      steps: z.number().int().nonnegative(),
+      total_steps: z.number().int().nonnegative(),
+      resumed_from_step: z.number().int().nullable(),
+      seconds: z.number().nonnegative(),
+      tokens: z.number().int().nonnegative(),
+      first_loss: z.number().nullable(),
+      last_loss: z.number().nullable(),
+      seed: z.number().int(),
+      files: z.array(z.string()),
+      config: z.object({ model_name_or_path: z.string(), output_dir: z.string() }).loose(),
+    })
+    .loose(),
   demo: z
     .object({
       schema: z.literal('backdoor-lab/demo'),

@@ -107,6 +107,7 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['poison', ['poison', '--list-attacks', '--json']],
     ['shift', ['shift', '--input', alpaca, '--question', 'paraphrase', '--seed', '1', '--out', join(dir, 's'), '--json']],
     ['shift', ['shift', '--list', '--json']],
+    ['train', ['train', '--model_name_or_path', model, '--dataset', alpaca, '--output_dir', join(dir, 'trained'), '--num_train_epochs', '1', '--max_samples', '4', '--json']],
     ['demo', ['demo', '--out', join(dir, 'demo'), '--epochs', '1', '--json']],
   ];
   try {
