@@ -47,7 +47,7 @@ export function validateSampling(o: SamplingOptions): void {
 }
 
 /** The next token id for logits row[start .. start + n). */
-export function chooseToken(row: ArrayLike<number>, start: number, n: number, o: SamplingOptions, rng: Rng): number {
+export function chooseToken(row: ArrayLike<number>, start: number, n: number, o: SamplingOptions, rng: { next(): number }): number {
   if (!o.doSample) return argmax(row, start, n);
   const t = o.temperature ?? 1;
   const idx: number[] = [];
