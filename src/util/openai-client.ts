@@ -153,7 +153,7 @@ export async function postJson<T>(url: string, body: unknown, o: EndpointOptions
       const res = await fetch(url, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(timeout) });
       const reply = await readBody(res, limit, url);
       if (!res.ok) {
-        err = new AttemptError(`${label} endpoint ${url} answered HTTP ${res.status}: ${oneLine(reply)}`, retryableStatus(res.status), res.status, retryAfterMs(res.headers.get('retry-after')));
+        err = new AttemptError(`${label} ${url} answered HTTP ${res.status}: ${oneLine(reply)}`, retryableStatus(res.status), res.status, retryAfterMs(res.headers.get('retry-after')));
       } else {
         let data: unknown;
         let parsed = false;
@@ -166,7 +166,7 @@ export async function postJson<T>(url: string, body: unknown, o: EndpointOptions
         const out = parsed ? parse(data) : null;
         if (out !== null) return out;
         err = new AttemptError(
-          parsed ? `${label} endpoint ${url}: reply has no ${what}: ${oneLine(reply)}` : `${label} endpoint ${url} answered with non-JSON: ${oneLine(reply)}`,
+          parsed ? `${label} ${url}: reply has no ${what}: ${oneLine(reply)}` : `${label} ${url} answered with non-JSON: ${oneLine(reply)}`,
           true,
           res.status,
         );
