@@ -8,7 +8,7 @@ import { DataError, typeName } from '../data/errors.js';
 import { detectFormat, isJsonl, splitImageToken, type FormatName } from '../data/formats.js';
 import { scanJson, scanJsonl } from '../data/json-stream.js';
 import { ImageRoot, imageProblem } from '../data/paths.js';
-import { isObject, type JsonObject } from '../data/sample.js';
+import { isObject, type JsonObject, type Sample } from '../data/sample.js';
 import { UserError } from '../util/errors.js';
 
 export interface GenerationRecord {
@@ -23,7 +23,7 @@ export interface GenerationRecord {
   image?: string;
   /** The image file to read. */
   imagePath?: string;
-  /** Where the `<image>` placeholder sits around the question in the user turn (default: a line before it). */
+  /** Where the `<image>` placeholder sits around the question in the user turn (default with an image: a line before it). */
   imageFrame?: { prefix: string; suffix: string };
 }
 
@@ -144,5 +144,26 @@ export function promptRecords(prompts: readonly string[], images: readonly strin
     if (bad) throw new UserError(`--image ${image}: ${bad.reason}`);
     const placeholder = q.prefix !== '' || q.suffix !== '';
     return { index, instruction: q.text, input: '', image, imagePath: resolve(image), imageFrame: placeholder ? { prefix: q.prefix, suffix: q.suffix } : { prefix: '<image>\n', suffix: '' } };
+  });
+}
+
+/**
+ * Records for samples of a dataset read elsewhere (src/data: poisoned or
+ * shifted sets); image paths are resolved under `imageRoot`.
+ */
+export function recordsFromSamples(samples: readonly Sample[], imageRoot?: string): GenerationRecord[] {
+  const root = imageRoot !== undefined ? new ImageRoot(imageRoot) : null;
+  return samples.map((s) => {
+    const rec: GenerationRecord = { index: s.index, instruction: s.instruction, input: s.input };
+    // the sample's id is its index when the record has none: keep only a real one
+    if (!s.fields || s.fields.id !== undefined) rec.id = s.id;
+    if (s.image !== undefined) {
+      if (!root) throw new UserError(`sample ${s.index} has an image: give the image root`);
+      const r = root.check(s.image);
+      if ('refused' in r) throw new UserError(`sample ${s.index}: ${r.refused}`);
+      rec.image = s.image;
+      rec.imagePath = r.path;
+    }
+    return rec;
   });
 }

@@ -39,7 +39,7 @@ function imageSha(path: string, rec: GenerationRecord): string {
 export function preparePrompts(tok: TextTokenizer | null, records: readonly GenerationRecord[], o: PrepareOptions): PreparedPrompt[] {
   const seen = new Map<string, number>();
   return records.map((record) => {
-    const frame = record.imageFrame;
+    const frame = record.imageFrame ?? (record.imagePath !== undefined ? { prefix: '<image>\n', suffix: '' } : undefined);
     const sample = { instruction: frame ? frame.prefix + record.instruction + frame.suffix : record.instruction, input: record.input };
     const prompt = o.chatApi ? chatApiPrompt(o.template, sample, o) : renderWithTemplate(o.template, tok, sample, o);
     const h = createHash('sha256');

@@ -280,25 +280,26 @@ export async function generateToFile(job: FileJob): Promise<GenerationSummary> {
 
   let tokens = 0;
   if (pending.length > 0) {
-    const journal = j ? Journal.open(jpath) : Journal.create(jpath, settings, earlier);
+    // created with the first finished batch, so a run that fails before leaves none
+    let journal: Journal | null = j ? Journal.open(jpath) : null;
     const bar = progressBar(job, pending.length);
     try {
       await runBackend(job, tok, pending, (d) => {
+        journal ??= Journal.create(jpath, settings, earlier);
         journal.append(d.map((x) => ({ key: x.prepared.key, record: x.result })));
         for (const x of d) done.set(x.prepared.key, x.result);
         bar.done(d);
       });
     } catch (e) {
-      journal.close();
       if (e instanceof UserError || e instanceof EndpointError || e instanceof RangeError) {
         const kept = done.size;
-        throw new UserError(`${e.message} — ${kept} finished record(s) are kept in ${jpath}; run the same command again to continue`);
+        throw new UserError(kept > 0 ? `${e.message} — ${kept} finished record(s) are kept in ${jpath}; run the same command again to continue` : e.message);
       }
       throw e;
     } finally {
+      journal?.close();
       tokens = bar.finish();
     }
-    journal.close();
   }
 
   // the current record's fields, with the stored answer

@@ -21,9 +21,12 @@ import { Rng } from './rng.js';
 export type EndpointApi = 'chat' | 'completions';
 export const ENDPOINT_APIS: readonly EndpointApi[] = ['completions', 'chat'];
 
+/** A part of a multimodal user turn (OpenAI's vision format, which vLLM, llama.cpp and Ollama read). */
+export type ContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | string;
-  content: string;
+  content: string | ContentPart[];
 }
 
 export interface EndpointOptions {

@@ -11,12 +11,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { newModelFolder } from '../../src/models/presets.js';
 import { TextTokenizer } from '../../src/models/tokenizer.js';
 import { renderPrompt, userMessage } from '../../src/train/prompt.js';
 import { journalPath, readJournal } from '../../src/generation/journal.js';
 import { generateToFile, type EndpointBackend } from '../../src/generation/run.js';
-import type { GenerationRecord } from '../../src/generation/input.js';
+import { readGenerationInput, type GenerationRecord } from '../../src/generation/input.js';
 import { textComplete } from '../../src/util/openai-client.js';
 import { alpacaRecords, bdlabSpawn, oneLine, tempDir, writeJson } from './helpers.js';
 
@@ -29,7 +30,7 @@ const tok = TextTokenizer.load(modelDir);
 interface Req {
   n: number;
   url: string;
-  body: { model: string; prompt?: string; messages?: Array<{ role: string; content: string }>; max_tokens: number; temperature: number; seed?: number };
+  body: { model: string; prompt?: string; messages?: Array<{ role: string; content: unknown }>; max_tokens: number; temperature: number; seed?: number };
   at: number;
 }
 
@@ -212,5 +213,50 @@ test('bdlab generate --endpoint: chat API and backdoorllm prompts; an unreachabl
   const out = join(t.dir, 'down.json');
   const down = await bdlabSpawn(['generate', '--endpoint', closed.base, '--endpoint-model', 'm', '--template', 'alpaca', '--prompt', 'hi', '--out', out, '--retries', '1', '--timeout', '2']).done;
   assert.equal(down.status, 1);
-  assert.match(oneLine(down.stderr), /^bdlab: endpoint request to http:\/\/127\.0\.0\.1:\d+\/v1\/completions failed: .*\(after 2 attempts\) — 0 finished record\(s\) are kept/);
+  assert.match(oneLine(down.stderr), /^bdlab: endpoint request to http:\/\/127\.0\.0\.1:\d+\/v1\/completions failed: .*\(after 2 attempts\)$/);
+});
+
+test('an image goes to a chat API as a data URL where its placeholder was; the completions API refuses it', async () => {
+  const srv = await fakeServer(() => 'ok');
+  try {
+    const png = join(t.dir, 'red.png');
+    await sharp({ create: { width: 8, height: 6, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toFile(png);
+    const input = writeJson(join(t.dir, 'lv.json'), [
+      { id: 'a', image: 'red.png', conversations: [{ from: 'human', value: '<image>\nWhat colour?' }] },
+      { id: 'b', image: 'red.png', conversations: [{ from: 'human', value: 'Describe it.\n<image>' }] },
+    ]);
+    const { records: recs } = readGenerationInput(input);
+    const out = join(t.dir, 'lv-out.json');
+    const s = await generateToFile({ records: recs, backend: backend(srv.base, { api: 'chat', tokenizerDir: undefined, concurrency: 1 }), template: 'auto', out, progress: false });
+    assert.equal(s.generated, 2);
+    const url = `data:image/png;base64,${readFileSync(png).toString('base64')}`;
+    assert.deepEqual(srv.seen[0]?.body.messages, [
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url } },
+          { type: 'text', text: 'What colour?' },
+        ],
+      },
+    ]);
+    assert.deepEqual(srv.seen[1]?.body.messages?.[0]?.content, [
+      { type: 'text', text: 'Describe it.' },
+      { type: 'image_url', image_url: { url } },
+    ]);
+    const written = JSON.parse(readFileSync(out, 'utf8')) as Array<{ image: string; template: string }>;
+    assert.deepEqual(
+      written.map((r) => [r.image, r.template]),
+      [
+        ['red.png', 'chat'],
+        ['red.png', 'chat'],
+      ],
+    );
+    await assert.rejects(
+      generateToFile({ records: recs, backend: backend(srv.base, { api: 'completions' }), template: 'alpaca', out: join(t.dir, 'lv2.json'), progress: false }),
+      /record 0 has an image: images go to an endpoint through --endpoint-api chat$/,
+    );
+    assert.ok(!existsSync(journalPath(join(t.dir, 'lv2.json'))), 'no journal from a run that generated nothing');
+  } finally {
+    srv.stop();
+  }
 });
