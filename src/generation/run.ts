@@ -6,7 +6,8 @@
 // settings differ from the existing outputs' is refused unless forced, which
 // removes the previous outputs first.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { sha256File } from '../data/json-stream.js';
 import { resolve } from 'node:path';
 import type { Device, DType } from '../engine/index.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
@@ -14,7 +15,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { EndpointError, type EndpointApi, type EndpointOptions } from '../util/openai-client.js';
 import { Progress } from '../util/progress.js';
-import { generatedRecord, type GeneratedRecord, type SamplingSettings } from './batch.js';
+import { DEFAULT_MAX_NEW_TOKENS, generatedRecord, type GeneratedRecord, type SamplingSettings } from './batch.js';
 import type { GenerationRecord } from './input.js';
 import { Journal, journalPath, readJournal, type JournalEntry } from './journal.js';
 import { preparePrompts, type PreparedPrompt } from './prepare.js';
@@ -103,7 +104,7 @@ export function jobSettings(job: GenerationJob, tok: TextTokenizer | null): Gene
     endpoint_model: local ? null : b.endpoint.model,
     template,
     system: job.system ?? null,
-    max_new_tokens: job.maxNewTokens ?? 128,
+    max_new_tokens: job.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
     do_sample: Boolean(job.doSample),
     temperature: job.doSample ? (job.temperature ?? 1) : null,
     top_p: job.doSample ? (job.topP ?? null) : null,
@@ -205,7 +206,7 @@ interface Manifest {
   bdlab: 'generate';
   version: 1;
   settings: GenerationSettings;
-  input: { path: string; format: string; records: number } | null;
+  input: { path: string; format: string; sha256: string; records: number } | null;
   output: { path: string; sha256: string; records: number };
 }
 
@@ -257,6 +258,7 @@ export async function generateToFile(job: FileJob): Promise<GenerationSummary> {
     const inp = realOrSelf(job.input.path);
     for (const p of [out, jpath, mpath]) if (realOrSelf(p) === inp) throw new UserError(`${p} is the input file; choose another --out`);
   }
+  if (existsSync(out) && !statSync(out).isFile()) throw new UserError(`--out ${out} is not a regular file`);
   const b = job.backend;
   const tok = await loadTokenizer(b.kind === 'local' ? b.model : b.tokenizerDir);
   const prepared = preparePrompts(tok, job.records, { template: job.template, system: job.system, chatApi: b.kind === 'endpoint' && b.api === 'chat' });
@@ -313,7 +315,7 @@ export async function generateToFile(job: FileJob): Promise<GenerationSummary> {
     bdlab: 'generate',
     version: 1,
     settings,
-    input: job.input ? { path: resolve(job.input.path), format: job.input.format, records: records.length } : null,
+    input: job.input ? { path: resolve(job.input.path), format: job.input.format, sha256: sha256File(job.input.path), records: records.length } : null,
     output: { path: out, sha256: createHash('sha256').update(text).digest('hex'), records: records.length },
   };
   writeJsonAtomic(mpath, manifest);

@@ -111,7 +111,7 @@ export function registerGenerate(program: Command): void {
       const seed = numberFlag('--seed', o.seed, { min: 0, integer: true }) as number;
       const batchSize = numberFlag('--batch-size', o.batchSize, { min: 1, integer: true }) as number;
       if (!['float32', 'bfloat16', 'float16'].includes(o.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${o.dtype}'`);
-      if (o.device !== undefined && o.device !== 'cpu' && !/^cuda(:\d+)?$/.test(o.device)) throw new UserError(`--device must be cpu or cuda, got '${o.device}'`);
+      if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${o.device}'`);
       if (o.stream && (o.prompt.length !== 1 || o.out !== undefined || o.endpoint !== undefined)) throw new UserError('--stream takes one --prompt, in process, without --out');
       const doSample = Boolean(o.sample) || temperature !== undefined || topP !== undefined || topK !== undefined;
 
