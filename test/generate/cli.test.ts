@@ -101,7 +101,7 @@ test('SIGKILL mid-run: the re-run skips finished records and the file equals an 
   assert.equal((JSON.parse(r.stdout) as Summary).resumed, 1);
   assert.equal(readFileSync(torn, 'utf8'), readFileSync(whole, 'utf8'));
 
-  // finished: a re-run generates nothing (and needs no model load)
+  // finished: a re-run generates nothing
   const done2 = JSON.parse(bdlab(args(out)).stdout) as Summary;
   assert.deepEqual([done2.generated, done2.resumed], [0, 30]);
 });
