@@ -47,7 +47,7 @@ export interface GenerationJob extends SamplingSettings {
   backend: LocalBackend | EndpointBackend;
   template: TemplateName;
   system?: string;
-  /** A progress bar on stderr (default: unless BDLAB_PROGRESS=0). */
+  /** A progress bar on stderr: true always, false never, default unless BDLAB_PROGRESS=0. */
   progress?: boolean;
   /** Streaming: newly decoded text of record i (in process). */
   onText?: (position: number, text: string) => void;
@@ -146,15 +146,15 @@ async function runBackend(job: GenerationJob, tok: TextTokenizer | null, pending
 }
 
 function progressBar(job: GenerationJob, total: number): { done: Done; finish: () => number } {
-  const bar = new Progress({ label: 'generate', total, unit: 'record', force: job.progress });
+  const bar = job.progress === false ? null : new Progress({ label: 'generate', total, unit: 'record', force: job.progress });
   let tokens = 0;
   return {
     done: (d) => {
       for (const x of d) tokens += x.result.new_tokens ?? 0;
-      bar.tick(d.length, `${tokens} tokens`);
+      bar?.tick(d.length, `${tokens} tokens`);
     },
     finish: () => {
-      if (total > 0) bar.finish(`${tokens} tokens`);
+      if (total > 0) bar?.finish(`${tokens} tokens`);
       return tokens;
     },
   };
