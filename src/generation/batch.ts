@@ -1,9 +1,10 @@
 // Batch generation in process: prompts sorted by length (longest first, so a
 // batch too large for memory fails at once), left-padded batches through the
 // KV-cached generator, images through the model's processor. Padding never
-// changes a row's result, so a record's output does not depend on the batch
-// it ran in; sampling draws from a stream per record (seeded by its key) for
-// the same reason.
+// changes a row's computation, so a record's output does not depend on the
+// batch it ran in (up to the rounding of matrix kernels for another batch
+// shape); sampling draws from a stream per record (seeded by its key) for the
+// same reason.
 import type { Device } from '../engine/index.js';
 import { expandImageTokens, generate, type GenerateOptions } from '../models/generate.js';
 import { defaultImageProcessorConfig, preprocessImages, type ImageProcessorConfig } from '../models/image-processor.js';
