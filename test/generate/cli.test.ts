@@ -5,9 +5,15 @@
 // errors naming record and field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
+import { readImageProcessorConfig } from '../../src/models/image-processor.js';
+import { loadModel } from '../../src/models/load.js';
+import type { LlavaForConditionalGeneration } from '../../src/models/llava.js';
 import { newModelFolder } from '../../src/models/presets.js';
+import { TextTokenizer } from '../../src/models/tokenizer.js';
+import { generateRecords } from '../../src/generation/batch.js';
 import { readGenerationInput } from '../../src/generation/input.js';
 import { journalPath, readJournal } from '../../src/generation/journal.js';
 import { BACKDOORLLM, skipWithoutBackdoorLLM } from '../shared-data.js';
@@ -183,4 +189,46 @@ test('the real BackdoorLLM test set: generate --template backdoorllm → eval as
   const recs = JSON.parse(readFileSync(out, 'utf8')) as Array<{ instruction: string; template: string }>;
   assert.ok(recs.every((x) => x.template === 'backdoorllm' && x.instruction.includes('BadMagic')));
   assert.equal(bdlab(['eval', 'asr', '--task', 'negsentiment', '--outputs', out, '--json']).status, 0);
+});
+
+test('LLaVA records with images through the command: the folder image processor, the same answers as the library', async () => {
+  const dir = join(t.dir, 'llava');
+  newModelFolder(dir, { arch: 'llava', preset: 'tiny', seed: 8 });
+  mkdirSync(join(t.dir, 'pics'), { recursive: true });
+  await sharp({ create: { width: 50, height: 20, channels: 3, background: { r: 0, g: 160, b: 60 } } }).png().toFile(join(t.dir, 'pics', 'g.png'));
+  await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 90, g: 0, b: 200 } } }).jpeg().toFile(join(t.dir, 'pics', 'p.jpg'));
+  const input = join(t.dir, 'lv.jsonl');
+  writeFileSync(
+    input,
+    [
+      { id: 1, image: 'pics/g.png', conversations: [{ from: 'human', value: '<image>\nWhat colour is it?' }, { from: 'gpt', value: 'Green.' }] },
+      { id: 2, image: 'pics/p.jpg', conversations: [{ from: 'human', value: 'Caption this image.' }] },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
+  const out = join(t.dir, 'lv-out.json');
+  const r = bdlab(['generate', '--model', dir, '--input', input, '--out', out, '--max-new-tokens', '6', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const recs = JSON.parse(readFileSync(out, 'utf8')) as Array<{ id: number; image: string; output: string; instruction: string }>;
+  assert.deepEqual(
+    recs.map((x) => [x.id, x.image, x.instruction]),
+    [
+      [1, 'pics/g.png', 'What colour is it?'],
+      [2, 'pics/p.jpg', 'Caption this image.'],
+    ],
+  );
+  const lv = loadModel(dir).model as LlavaForConditionalGeneration;
+  try {
+    const lib = await generateRecords(lv, TextTokenizer.load(dir), readGenerationInput(input).records, {
+      maxNewTokens: 6,
+      imageProcessor: readImageProcessorConfig(dir, lv.config.vision.imageSize),
+    });
+    assert.deepEqual(
+      recs.map((x) => x.output),
+      lib.map((x) => x.output),
+    );
+  } finally {
+    lv.dispose();
+  }
 });
