@@ -4,6 +4,12 @@ import { resolve } from 'node:path';
 import { emit } from '../output.js';
 import { UserError } from '../../util/errors.js';
 import { numberFlag } from './eval/common.js';
+import type { Device, DType } from '../../engine/index.js';
+import type { SamplingSettings } from '../../generation/batch.js';
+import type { GenerationRecord } from '../../generation/input.js';
+import type { EndpointBackend, LocalBackend } from '../../generation/run.js';
+import type { TemplateName } from '../../generation/templates.js';
+import type { EndpointApi } from '../../util/openai-client.js';
 
 interface GenerateOpts {
   model?: string;
@@ -54,6 +60,82 @@ function positive(flag: string, v: number | undefined): number | undefined {
   return v;
 }
 
+/** --max-new-tokens and the sampling flags; any sampling setting implies --sample. */
+function samplingFlags(o: GenerateOpts): SamplingSettings {
+  const temperature = positive('--temperature', numberFlag('--temperature', o.temperature));
+  const topP = positive('--top-p', numberFlag('--top-p', o.topP, { max: 1 }));
+  const topK = numberFlag('--top-k', o.topK, { min: 0, integer: true });
+  return {
+    maxNewTokens: numberFlag('--max-new-tokens', o.maxNewTokens, { min: 0, integer: true }) as number,
+    doSample: Boolean(o.sample) || temperature !== undefined || topP !== undefined || topK !== undefined,
+    temperature,
+    topP,
+    topK,
+    seed: numberFlag('--seed', o.seed, { min: 0, integer: true }) as number,
+    stopStrings: o.stop,
+  };
+}
+
+function localBackend(o: GenerateOpts): LocalBackend {
+  if (o.model === undefined) throw new UserError('give --model FOLDER (or --endpoint URL)');
+  if (!['float32', 'bfloat16', 'float16'].includes(o.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${o.dtype}'`);
+  if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${o.device}'`);
+  return {
+    kind: 'local',
+    model: folder('--model', o.model),
+    adapter: o.adapter !== undefined ? folder('--adapter', o.adapter) : undefined,
+    dtype: o.dtype as DType,
+    device: (o.device ?? 'cpu') as Device,
+    batchSize: numberFlag('--batch-size', o.batchSize, { min: 1, integer: true }) as number,
+  };
+}
+
+async function endpointBackend(o: GenerateOpts, url: string, template: TemplateName): Promise<EndpointBackend> {
+  const { ENDPOINT_APIS, endpointUrl, EndpointError } = await import('../../util/openai-client.js');
+  if (!(ENDPOINT_APIS as readonly string[]).includes(o.endpointApi)) throw new UserError(`--endpoint-api must be one of ${ENDPOINT_APIS.join(', ')}, got '${o.endpointApi}'`);
+  const api = o.endpointApi as EndpointApi;
+  try {
+    endpointUrl(url, api);
+  } catch (e) {
+    if (e instanceof EndpointError) throw new UserError(e.message);
+    throw e;
+  }
+  if (o.adapter) throw new UserError('--adapter applies to the model in process; serve the adapter with the endpoint instead');
+  const name = o.endpointModel ?? o.model;
+  if (name === undefined) throw new UserError('--endpoint needs --endpoint-model NAME (or --model)');
+  const { needsTokenizer } = await import('../../generation/templates.js');
+  const tokenizerDir = o.model !== undefined && existsSync(o.model) ? folder('--model', o.model) : undefined;
+  if (api === 'completions' && needsTokenizer(template) && tokenizerDir === undefined) {
+    throw new UserError(`--template ${template} renders with the model's chat template: give --model FOLDER (its tokenizer), --template alpaca, or --endpoint-api chat`);
+  }
+  return {
+    kind: 'endpoint',
+    api,
+    tokenizerDir,
+    concurrency: numberFlag('--concurrency', o.concurrency, { min: 1, integer: true }),
+    endpoint: {
+      baseUrl: url,
+      model: name,
+      apiKey: o.apiKey ?? process.env.BDLAB_ENDPOINT_API_KEY ?? process.env.OPENAI_API_KEY,
+      timeoutMs: (numberFlag('--timeout', o.timeout, { min: 0.001 }) as number) * 1000,
+      maxRetries: numberFlag('--retries', o.retries, { min: 0, integer: true }),
+      maxResponseBytes: numberFlag('--max-response-bytes', o.maxResponseBytes, { min: 1, integer: true }),
+      label: 'endpoint',
+    },
+  };
+}
+
+/** The records of --input, or of the --prompt flags (format "prompts"). */
+async function readRecords(o: GenerateOpts): Promise<{ records: GenerationRecord[]; format: string }> {
+  const { readGenerationInput, promptRecords } = await import('../../generation/input.js');
+  if (o.input !== undefined) {
+    const { parseFormat } = await import('../../data/formats.js');
+    return readGenerationInput(o.input, { format: o.format !== undefined ? parseFormat(o.format) : undefined, imageRoot: o.imageRoot });
+  }
+  if (o.image.length && o.image.length !== o.prompt.length) throw new UserError(`give one --image per --prompt (${o.prompt.length} prompts, ${o.image.length} images)`);
+  return { records: promptRecords(o.prompt, o.image), format: 'prompts' };
+}
+
 /**
  * `bdlab generate`: continue prompts (--prompt) or every record of a data
  * file (--input, resumable into --out) with a model folder in process, or
@@ -102,89 +184,13 @@ export function registerGenerate(program: Command): void {
       if (fromFile && o.image.length) throw new UserError('--image goes with --prompt; records of --input name their own images');
       if (!fromFile && (o.format !== undefined || o.imageRoot !== undefined)) throw new UserError('--format and --image-root go with --input');
       if (o.raw && o.template !== 'auto') throw new UserError('give --raw or --template, not both');
+      if (o.stream && (o.prompt.length !== 1 || o.out !== undefined || o.endpoint !== undefined)) throw new UserError('--stream takes one --prompt, in process, without --out');
       const { parseTemplate } = await import('../../generation/templates.js');
       const template = parseTemplate(o.raw ? 'raw' : (o.template ?? 'auto'));
-      const maxNewTokens = numberFlag('--max-new-tokens', o.maxNewTokens, { min: 0, integer: true }) as number;
-      const temperature = positive('--temperature', numberFlag('--temperature', o.temperature));
-      const topP = positive('--top-p', numberFlag('--top-p', o.topP, { max: 1 }));
-      const topK = numberFlag('--top-k', o.topK, { min: 0, integer: true });
-      const seed = numberFlag('--seed', o.seed, { min: 0, integer: true }) as number;
-      const batchSize = numberFlag('--batch-size', o.batchSize, { min: 1, integer: true }) as number;
-      if (!['float32', 'bfloat16', 'float16'].includes(o.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${o.dtype}'`);
-      if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${o.device}'`);
-      if (o.stream && (o.prompt.length !== 1 || o.out !== undefined || o.endpoint !== undefined)) throw new UserError('--stream takes one --prompt, in process, without --out');
-      const doSample = Boolean(o.sample) || temperature !== undefined || topP !== undefined || topK !== undefined;
-
-      let backend;
-      if (o.endpoint !== undefined) {
-        const { ENDPOINT_APIS, endpointUrl, EndpointError } = await import('../../util/openai-client.js');
-        if (!(ENDPOINT_APIS as readonly string[]).includes(o.endpointApi)) throw new UserError(`--endpoint-api must be one of ${ENDPOINT_APIS.join(', ')}, got '${o.endpointApi}'`);
-        try {
-          endpointUrl(o.endpoint, o.endpointApi as 'chat');
-        } catch (e) {
-          if (e instanceof EndpointError) throw new UserError(e.message);
-          throw e;
-        }
-        if (o.adapter) throw new UserError('--adapter applies to the model in process; serve the adapter with the endpoint instead');
-        const name = o.endpointModel ?? o.model;
-        if (name === undefined) throw new UserError('--endpoint needs --endpoint-model NAME (or --model)');
-        const { needsTokenizer } = await import('../../generation/templates.js');
-        const tokenizerDir = o.model !== undefined && existsSync(o.model) ? folder('--model', o.model) : undefined;
-        if (o.endpointApi === 'completions' && needsTokenizer(template) && tokenizerDir === undefined) {
-          throw new UserError(`--template ${template} renders with the model's chat template: give --model FOLDER (its tokenizer), --template alpaca, or --endpoint-api chat`);
-        }
-        backend = {
-          kind: 'endpoint' as const,
-          api: o.endpointApi as 'completions' | 'chat',
-          tokenizerDir,
-          concurrency: numberFlag('--concurrency', o.concurrency, { min: 1, integer: true }),
-          endpoint: {
-            baseUrl: o.endpoint,
-            model: name,
-            apiKey: o.apiKey ?? process.env.BDLAB_ENDPOINT_API_KEY ?? process.env.OPENAI_API_KEY,
-            timeoutMs: (numberFlag('--timeout', o.timeout, { min: 0.001 }) as number) * 1000,
-            maxRetries: numberFlag('--retries', o.retries, { min: 0, integer: true }),
-            maxResponseBytes: numberFlag('--max-response-bytes', o.maxResponseBytes, { min: 1, integer: true }),
-            label: 'endpoint',
-          },
-        };
-      } else {
-        if (o.model === undefined) throw new UserError('give --model FOLDER (or --endpoint URL)');
-        backend = {
-          kind: 'local' as const,
-          model: folder('--model', o.model),
-          adapter: o.adapter !== undefined ? folder('--adapter', o.adapter) : undefined,
-          dtype: o.dtype as 'float32',
-          device: (o.device ?? 'cpu') as 'cpu',
-          batchSize,
-        };
-      }
-
-      const { readGenerationInput, promptRecords } = await import('../../generation/input.js');
-      const { parseFormat } = await import('../../data/formats.js');
-      let records;
-      let format = 'prompts';
-      if (fromFile) {
-        const r = readGenerationInput(o.input as string, { format: o.format !== undefined ? parseFormat(o.format) : undefined, imageRoot: o.imageRoot });
-        records = r.records;
-        format = r.format;
-      } else {
-        if (o.image.length && o.image.length !== o.prompt.length) throw new UserError(`give one --image per --prompt (${o.prompt.length} prompts, ${o.image.length} images)`);
-        records = promptRecords(o.prompt, o.image);
-      }
-      const job = {
-        records,
-        backend,
-        template,
-        system: o.system,
-        maxNewTokens,
-        doSample,
-        temperature,
-        topP,
-        topK,
-        seed,
-        stopStrings: o.stop,
-      };
+      const sampling = samplingFlags(o);
+      const backend = o.endpoint !== undefined ? await endpointBackend(o, o.endpoint, template) : localBackend(o);
+      const { records, format } = await readRecords(o);
+      const job = { records, backend, template, system: o.system, ...sampling };
       const run = await import('../../generation/run.js');
       if (o.out !== undefined) {
         const s = await run.generateToFile({ ...job, out: o.out, force: Boolean(o.force), input: fromFile ? { path: o.input as string, format } : undefined });
