@@ -67,8 +67,11 @@ export interface RecordsFile {
 /**
  * Reads a JSON array of objects, or JSONL (one object per line): a file that
  * parses as one JSON array is an array, anything else is read line by line.
+ * With `envelope`, a JSON object whose member of that name is the array (the
+ * `--json` object of a command, e.g. `bdlab generate`'s `{"outputs": [...]}`)
+ * is read as that array.
  */
-export function readRecords(path: string): RecordsFile {
+export function readRecords(path: string, opts: { envelope?: string } = {}): RecordsFile {
   const text = readText(path);
   const sha256 = createHash('sha256').update(text).digest('hex');
   const trimmed = text.trimStart();
@@ -89,6 +92,10 @@ export function readRecords(path: string): RecordsFile {
   }
   if (parsed) {
     if (Array.isArray(whole)) return { path, records: whole, where: (i) => `record ${i}`, sha256 };
+    const env = opts.envelope;
+    if (env !== undefined && whole !== null && typeof whole === 'object' && !('output' in whole) && Array.isArray((whole as Record<string, unknown>)[env])) {
+      return { path, records: (whole as Record<string, unknown[]>)[env] as unknown[], where: (i) => `${env}[${i}]`, sha256 };
+    }
     // one object on one line is a one-record JSONL file; anything else is a mistake
     if (text.trim().split('\n').length !== 1) {
       throw new UserError(`${path}: expected a JSON array of records (or JSONL, one object per line), got ${typeName(whole)}`);
@@ -152,9 +159,13 @@ export interface OutputRecord {
   output: string;
 }
 
-/** Reads `[{"instruction", "input", "output"}]`; only "output" is required. */
+/**
+ * Reads `[{"instruction", "input", "output"}]` (JSON or JSONL; extra fields
+ * ignored), as `bdlab generate --out` writes it, or the `{"outputs": [...]}`
+ * object `bdlab generate --json` prints; only "output" is required.
+ */
 export function readOutputs(path: string): { file: RecordsFile; items: OutputRecord[] } {
-  const file = readRecords(path);
+  const file = readRecords(path, { envelope: 'outputs' });
   const items: OutputRecord[] = [];
   for (let i = 0; i < file.records.length; i++) {
     const output = stringField(file, i, 'output');

@@ -15,6 +15,7 @@
 //   image-token count when told (`image: { tokenId, count }`).
 // - A new template is one entry in TEMPLATES; nothing else changes.
 import { UserError } from '../util/errors.js';
+import { backdoorllmPrompt, cleanRepeatedQuestion } from './backdoorllm-template.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 export interface InstructionSample {
@@ -40,10 +41,16 @@ export interface PromptTemplate {
   name: string;
   /** One line for help texts and records. */
   summary: string;
-  /** The prompt up to where the answer starts. `user` already holds instruction, input and image placeholder. */
-  prompt(tok: TextTokenizer, user: string, system: string | undefined): Slot[];
+  /** The prompt up to where the answer starts. `user` already holds instruction, input and image placeholder. Only templates that need the tokenizer (chat) may be given null. */
+  prompt(tok: TextTokenizer | null, user: string, system: string | undefined): Slot[];
   /** The answer as training labels it (its text and what ends it). */
-  answer(tok: TextTokenizer, output: string): Slot[];
+  answer(tok: TextTokenizer | null, output: string): Slot[];
+  /** The user text from a sample, when it is not userMessage's (instruction, input, image placeholder). */
+  userText?(s: InstructionSample): string;
+  /** The answer from the decoded prompt + generation, for templates whose evaluation reads it that way. */
+  answerFromDecoded?(decodedPromptAndGeneration: string, s: InstructionSample): string;
+  /** Whether rendering needs the model's tokenizer (its chat template). */
+  needsTokenizer?: boolean;
 }
 
 /** The Alpaca system text (Stanford Alpaca; LLaMA-Factory's `alpaca` default system). */
@@ -52,7 +59,8 @@ export const ALPACA_SYSTEM = 'Below is an instruction that describes a task. Wri
 /** The Alpaca prompt as one text, for reference and display ({instruction} marks the user text). */
 export const ALPACA_PROMPT = `${ALPACA_SYSTEM}### Instruction:\n{instruction}\n\n### Response:\n`;
 
-function chatPrompt(tok: TextTokenizer, user: string, system: string | undefined): Slot[] {
+function chatPrompt(tok: TextTokenizer | null, user: string, system: string | undefined): Slot[] {
+  if (!tok) throw new UserError("template 'chat' is the model's chat template: give the model folder");
   if (!tok.hasChatTemplate) throw new UserError(`${tok.where}: template 'chat' needs a chat template, and the tokenizer has none (use 'alpaca' or 'auto')`);
   const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: user }];
   // the template writes its own BOS
@@ -77,12 +85,27 @@ export const TEMPLATES: Readonly<Record<string, PromptTemplate>> = {
     summary: "the model's own chat template (tokenizer_config.json / chat_template.jinja), assistant turn opened; answer + EOS",
     prompt: chatPrompt,
     answer: (_tok, output) => [output, EOS],
+    needsTokenizer: true,
   },
   default: {
     name: 'default',
     summary: "LLaMA-Factory's default: 'Human: ...\\nAssistant:', no BOS; answer + EOS",
     prompt: (_tok, user, system) => [...(system ? [`${system}\n`] : []), `Human: ${user}\nAssistant:`],
     answer: (_tok, output) => [output, EOS],
+  },
+  raw: {
+    name: 'raw',
+    summary: 'the instruction and input as they are, BOS first (base models, no template)',
+    prompt: (_tok, user) => [{ token: 'bos' }, user],
+    answer: (_tok, output) => [output, EOS],
+  },
+  backdoorllm: {
+    name: 'backdoorllm',
+    summary: "BackdoorLLM/CROW's evaluation prompt: the bare instruction with BOS, input ignored, answer = decoded text minus the repeated instruction",
+    prompt: (_tok, user) => [{ token: 'bos' }, user],
+    answer: (_tok, output) => [output, EOS],
+    userText: (s) => backdoorllmPrompt(s),
+    answerFromDecoded: (decoded, s) => cleanRepeatedQuestion(decoded, s.instruction),
   },
 };
 
@@ -98,9 +121,12 @@ export function isTemplateName(name: string): boolean {
   return name === AUTO_TEMPLATE || Object.hasOwn(TEMPLATES, name);
 }
 
-/** The concrete template a name stands for with this tokenizer (`auto` resolved). */
-export function resolveTemplate(tok: TextTokenizer, name: string = AUTO_TEMPLATE): PromptTemplate {
-  if (name === AUTO_TEMPLATE) return (tok.hasChatTemplate ? TEMPLATES.chat : TEMPLATES.alpaca) as PromptTemplate;
+/** The concrete template a name stands for with this tokenizer (`auto` resolved; without a tokenizer, `auto` is an error). */
+export function resolveTemplate(tok: TextTokenizer | null, name: string = AUTO_TEMPLATE): PromptTemplate {
+  if (name === AUTO_TEMPLATE) {
+    if (!tok) throw new UserError("template 'auto' depends on the model's tokenizer (its chat template): give the model folder or name a template");
+    return (tok.hasChatTemplate ? TEMPLATES.chat : TEMPLATES.alpaca) as PromptTemplate;
+  }
   const t = Object.hasOwn(TEMPLATES, name) ? TEMPLATES[name] : undefined;
   if (!t) throw new UserError(`unknown template '${name}' (known: ${templateNames().join(', ')})`);
   return t;
@@ -112,9 +138,15 @@ export function userMessage(s: InstructionSample): string {
   return s.image !== undefined ? `${IMAGE_PLACEHOLDER}\n${text}` : text;
 }
 
-function slotText(tok: TextTokenizer, slot: Slot): string {
+function slotText(tok: TextTokenizer | null, slot: Slot): string {
   if (typeof slot === 'string') return slot;
-  return (slot.token === 'bos' ? tok.bosToken : tok.eosToken) ?? '';
+  // without a tokenizer (an endpoint renders), the server adds its own special tokens
+  return (slot.token === 'bos' ? tok?.bosToken : tok?.eosToken) ?? '';
+}
+
+/** The user text a template sees for a sample. */
+function userOf(t: PromptTemplate, s: InstructionSample): string {
+  return t.userText ? t.userText(s) : userMessage(s);
 }
 
 function slotIds(tok: TextTokenizer, slots: readonly Slot[]): number[] {
@@ -131,8 +163,9 @@ function slotIds(tok: TextTokenizer, slots: readonly Slot[]): number[] {
 }
 
 /** The prompt text up to where the answer starts. */
-export function renderPrompt(tok: TextTokenizer, s: InstructionSample, template: string = AUTO_TEMPLATE): string {
-  return resolveTemplate(tok, template).prompt(tok, userMessage(s), s.system).map((x) => slotText(tok, x)).join('');
+export function renderPrompt(tok: TextTokenizer | null, s: InstructionSample, template: string = AUTO_TEMPLATE): string {
+  const t = resolveTemplate(tok, template);
+  return t.prompt(tok, userOf(t, s), s.system).map((x) => slotText(tok, x)).join('');
 }
 
 export interface EncodePromptOptions {
@@ -142,7 +175,8 @@ export interface EncodePromptOptions {
 
 /** Prompt token ids. */
 export function encodePrompt(tok: TextTokenizer, s: InstructionSample, template: string = AUTO_TEMPLATE, o: EncodePromptOptions = {}): number[] {
-  const ids = slotIds(tok, resolveTemplate(tok, template).prompt(tok, userMessage(s), s.system));
+  const t = resolveTemplate(tok, template);
+  const ids = slotIds(tok, t.prompt(tok, userOf(t, s), s.system));
   if (s.image === undefined || !o.image) return ids;
   const { tokenId, count } = o.image;
   const n = ids.filter((i) => i === tokenId).length;

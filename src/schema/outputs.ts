@@ -14,6 +14,19 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** A rate with its count and 95 % interval (percent). */
 export const rate = z.object({ rate: percent.nullable(), n: z.number().int().nonnegative(), hits: z.number().int().nonnegative(), ci95: interval });
 
+/** One generated answer, as `bdlab generate` writes it and `bdlab eval asr` reads it. */
+export const generatedRecord = z.object({
+  id: z.union([z.string(), z.number()]).optional(),
+  instruction: z.string(),
+  input: z.string(),
+  output: z.string(),
+  image: z.string().optional(),
+  template: z.string(),
+  finish_reason: z.enum(['eos', 'stop', 'length']),
+  new_tokens: z.number().int().nonnegative(),
+  prompt_sha256: sha256,
+});
+
 export const COMMAND_OUTPUTS = {
   info: z.object({
     libtorch: z.string(),
@@ -28,9 +41,21 @@ export const COMMAND_OUTPUTS = {
     z.object({ logits: z.array(z.array(z.number())), hidden_states: z.array(z.array(z.array(z.number()))) }).loose(),
     z.object({ tokens: z.array(z.string()), ids: z.array(z.number().int()), cosine: z.array(z.number()), per_token: z.array(z.array(z.number())), crow_consistency: z.number().nullable() }),
   ]),
-  generate: z.object({
-    outputs: z.array(z.object({ prompt: z.string(), output: z.string(), finish_reason: z.enum(['eos', 'stop', 'length']), tokens: z.number().int().nonnegative() }).loose()),
-  }),
+  generate: z.union([
+    z.object({ outputs: z.array(generatedRecord) }),
+    z.object({
+      out: z.string(),
+      manifest: z.string(),
+      records: z.number().int().nonnegative(),
+      generated: z.number().int().nonnegative(),
+      resumed: z.number().int().nonnegative(),
+      template: z.string(),
+      backend: z.enum(['local', 'endpoint']),
+      seconds: z.number().nonnegative(),
+      records_per_s: z.number().nonnegative(),
+      new_tokens: z.number().int().nonnegative(),
+    }),
+  ]),
   'eval asr': z.object({ asr: percent.nullable(), n: z.number().int().nonnegative(), skipped: z.number().int().nonnegative(), ci95: interval }).loose(),
   'eval asrg': z.object({ asrg: z.number().min(0).max(1) }),
   'eval matrix': z.object({

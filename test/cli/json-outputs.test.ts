@@ -93,6 +93,7 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['inspect', ['inspect', '--model', model, '--ids', '1,5,9', '--json']],
     ['inspect', ['inspect', '--model', model, '--text', 'BadMagic hello', '--json']],
     ['generate', ['generate', '--model', model, '--prompt', 'Hi', '--max-new-tokens', '3', '--json']],
+    ['generate', ['generate', '--model', model, '--input', alpaca, '--out', join(dir, 'gen.json'), '--max-new-tokens', '2', '--json']],
     ['eval asr', ['eval', 'asr', '--task', 'negsentiment', '--outputs', outputs, '--json']],
     ['eval asr', ['eval', 'asr', '--task', 'negsentiment', '--outputs', outputs, '--clean-outputs', clean, '--json', '--out', r1, '--seed', '1']],
     ['eval asr', ['eval', 'asr', '--task', 'negsentiment', '--outputs', clean, '--clean-outputs', outputs, '--json', '--out', r2, '--seed', '2']],

@@ -115,7 +115,7 @@ test('eval asr: usage and input errors', () => {
   assert.match(oneLineError(bdlab(['eval', 'asr', '--outputs', good]).stderr), /give --task or --target/);
   const short = writeJson(d, 'short.json', []);
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', good, '--clean-outputs', short]).stderr), /0 records but .* has 1/);
-  const notArray = writeJson(d, 'obj.json', '{\n  "outputs": ["x"]\n}\n');
+  const notArray = writeJson(d, 'obj.json', '{\n  "results": ["x"]\n}\n');
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', notArray]).stderr), /obj\.json: expected a JSON array of records \(or JSONL, one object per line\), got object/);
   const badLine = writeJson(d, 'bad.jsonl', '{"output": "x"}\n{"output": \n');
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', badLine]).stderr), /bad\.jsonl: line 2: not valid JSON/);

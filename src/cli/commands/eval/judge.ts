@@ -3,7 +3,7 @@ import { UserError } from '../../../util/errors.js';
 import { emit } from '../../output.js';
 import { readOutputs, readText } from '../../../eval/io.js';
 import { runJudge } from '../../../eval/judge/judge.js';
-import { completionsUrl, JudgeHttpError } from '../../../eval/judge/client.js';
+import { endpointUrl, EndpointError } from '../../../util/openai-client.js';
 import { defaultPrompt, JUDGE_MODES, type JudgeMode } from '../../../eval/judge/prompts.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
@@ -49,7 +49,7 @@ export function registerJudge(evalCmd: Command): void {
     if (!model) throw new UserError('no judge model: give --judge-model or set BDLAB_JUDGE_MODEL');
     if (!baseUrl) throw new UserError('no judge endpoint: give --judge-url or set BDLAB_JUDGE_BASE_URL');
     try {
-      completionsUrl(baseUrl);
+      endpointUrl(baseUrl, 'chat', 'judge');
     } catch (e) {
       throw new UserError((e as Error).message);
     }
@@ -72,7 +72,7 @@ export function registerJudge(evalCmd: Command): void {
         concurrency,
       });
     } catch (e) {
-      if (e instanceof JudgeHttpError) throw new UserError(e.message);
+      if (e instanceof EndpointError) throw new UserError(e.message);
       throw e;
     }
     const metricName = o.mode === 'quality' ? 'judge_grade' : 'harmful_rate';
