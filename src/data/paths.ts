@@ -14,14 +14,14 @@ export class ImageRoot {
 
   constructor(root: string) {
     this.root = resolve(root);
-    this.real = existsSync(this.root) ? realpathSync(this.root) : this.root;
+    this.real = existsSync(this.root) ? realpathSync.native(this.root) : this.root;
   }
 
   /**
    * Resolves `rel` under the root; returns the absolute path or a reason why
    * it is refused (the caller names file, record and field).
    */
-  check(rel: string): { path: string } | { refused: string } {
+  check(rel: string): { path: string; real: string | null } | { refused: string } {
     if (rel.length === 0) return { refused: 'empty image path' };
     if (rel.includes('\0')) return { refused: 'image path contains a NUL byte' };
     if (isAbsolute(rel) || posix.isAbsolute(rel) || win32.isAbsolute(rel) || /^[a-zA-Z]:/.test(rel)) {
@@ -34,7 +34,7 @@ export class ImageRoot {
     }
     let real: string | null = null;
     try {
-      real = realpathSync(abs);
+      real = realpathSync.native(abs);
     } catch {
       real = null; // missing: reported by the caller when it matters
     }
@@ -44,7 +44,7 @@ export class ImageRoot {
         return { refused: `image path "${rel}" is a link that leads outside the image root ${this.root}` };
       }
     }
-    return { path: abs };
+    return { path: abs, real };
   }
 }
 

@@ -1,11 +1,10 @@
-import sharp, { type Sharp } from 'sharp';
+import { sharp, type Sharp } from '../data/vips.js';
 import { UserError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { RawImage } from '../data/image-io.js';
 import { resolveParams, num, str } from '../attacks/params.js';
 import type { ParamSpec, Params } from '../attacks/types.js';
-import { px8 } from '../attacks/image/base.js';
-import { gaussianBlur } from '../attacks/image/attribution.js';
+import { gaussianBlur, px8 } from '../data/pixels.js';
 
 /**
  * Deterministic image-style shifts: each style maps pixels to pixels (same

@@ -13,7 +13,8 @@ export interface ProgressOptions {
 export class Progress {
   private done = 0;
   private readonly start = Date.now();
-  private lastDraw = 0;
+  // the first line comes after one interval: short runs (and one-line failures) print none
+  private lastDraw = Date.now();
   private readonly tty: boolean;
   private readonly enabled: boolean;
 
@@ -33,7 +34,8 @@ export class Progress {
   }
 
   finish(extra = ''): void {
-    if (this.enabled) {
+    // a closing line only for runs that already showed progress (or on a terminal)
+    if (this.enabled && (this.tty || this.lastDraw > this.start)) {
       this.draw(extra);
       if (this.tty) process.stderr.write('\n');
     }
