@@ -7,8 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, stack, scope, type Tensor } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
-import { sharp } from '../data/vips.js';
-import { decodeImage, toRgb, type RawImage } from '../data/image-io.js';
+import type { RawImage } from '../data/image-io.js';
 
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
@@ -95,6 +94,8 @@ function describe(input: ImageInput): string {
  * `convert("RGB")`, as Hugging Face's CLIP/LLaVA processors do.
  */
 export async function loadRgb(input: ImageInput): Promise<RawImage> {
+  // the codec (sharp) loads on first use, so importing the model code stays light
+  const { decodeImage, toRgb } = await import('../data/image-io.js');
   if (typeof input !== 'string' && !Buffer.isBuffer(input)) return toRgb(input);
   let bytes: Buffer;
   try {
@@ -119,6 +120,7 @@ export function shortestEdgeSize(width: number, height: number, shortest: number
 /** One image as normalised [3, H, W] float32 values. */
 export async function preprocessImage(input: ImageInput, cfg: ImageProcessorConfig): Promise<Float32Array> {
   const img = await loadRgb(input);
+  const { sharp } = await import('../data/vips.js');
   let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
   let w = img.width;
   let h = img.height;

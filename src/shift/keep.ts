@@ -67,7 +67,8 @@ export class PhraseGuard {
     // insert from the last hit backwards so earlier positions stay valid
     for (let k = hits.length - 1; k >= 0; k--) {
       const h = hits[k] as Hit;
-      const at = h.first ? 0 : h.last ? n : Math.min(n, Math.max(1, Math.round(h.at * n)));
+      // first stays first, last stays last, a phrase inside stays inside
+      const at = h.first ? 0 : h.last || n < 2 ? n : Math.min(n - 1, Math.max(1, Math.round(h.at * n)));
       out.splice(at, 0, h.phrase);
     }
     return { text: out.join(' '), kept: hits.length };
