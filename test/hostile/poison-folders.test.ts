@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmp } from '../attacks/helpers.js';
-import { alpacaSet, bdlab, llavaSet, oneLine } from './poison-helpers.js';
+import { alpacaSet, bdlab, inProcess, llavaSet, oneLine } from './poison-helpers.js';
 
 const poisonArgs = (input: string, out: string, ...extra: string[]): string[] => ['poison', '--input', input, '--attack', 'vpi', '--count', '3', '--target', 'refusal', '--seed', '1', '--out', out, ...extra];
 
@@ -63,12 +63,12 @@ test('a failed image run leaves no images/, no journal and no .tmp files in an e
   assert.deepEqual(readdirSync(out), []);
 });
 
-test('--backdoorllm --task names are file names: "/../../../escaped" is refused and nothing is written', () => {
+test('--backdoorllm --task names are file names: "/../../../escaped" is refused and nothing is written', async () => {
   const dir = tmp();
   const input = alpacaSet(dir, 10);
   const out = join(dir, 'a', 'b', 'out');
   for (const task of ['/../../../escaped', '../x', 'a/b', '..', '']) {
-    const r = bdlab(poisonArgs(input, out, '--backdoorllm', '--task', task));
+    const r = await inProcess(poisonArgs(input, out, '--backdoorllm', '--task', task));
     assert.equal(r.status, 1, task);
     assert.match(oneLine(r), /--task ".*": use letters, digits/);
   }

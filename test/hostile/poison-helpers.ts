@@ -24,6 +24,29 @@ export function bdlab(args: string[], o: { timeoutMs?: number; env?: Record<stri
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut: r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' };
 }
 
+/** Runs the CLI in this process (for refusals that need no process bounds), capturing its output. */
+export async function inProcess(args: string[]): Promise<Run> {
+  const { main } = await import('../../src/cli/main.js');
+  let stderr = '';
+  let stdout = '';
+  const we = process.stderr.write.bind(process.stderr);
+  const wo = process.stdout.write.bind(process.stdout);
+  process.stderr.write = ((c: string | Uint8Array): boolean => {
+    stderr += String(c);
+    return true;
+  }) as typeof process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array): boolean => {
+    stdout += String(c);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { status: await main(args), stdout, stderr, timedOut: false };
+  } finally {
+    process.stderr.write = we;
+    process.stdout.write = wo;
+  }
+}
+
 export const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 /** sha256 of every file under a folder, by relative path. */

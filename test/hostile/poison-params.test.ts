@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { tmp } from '../attacks/helpers.js';
-import { alpacaSet, bdlab, llavaSet, oneLine, tree } from './poison-helpers.js';
+import { alpacaSet, bdlab, inProcess, llavaSet, oneLine, tree } from './poison-helpers.js';
 
 test('--rate %, --param trigger=, sig f=0, --param __proto__=x and --count 501 of 500 are refused in one line', async () => {
   const dir = tmp();
@@ -28,7 +28,7 @@ test('--rate %, --param trigger=, sig f=0, --param __proto__=x and --count 501 o
     [base(text, '--attack', 'badnet', '--count', '5', '--jpeg-quality', '101'), /--jpeg-quality "101": must be ≤ 100/],
   ];
   for (const [args, re] of cases) {
-    const r = bdlab(args);
+    const r = await inProcess(args);
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(oneLine(r), re);
   }
@@ -51,10 +51,8 @@ test('/dev/zero, a FIFO, a folder, a binary file and non-JSON text as --input ar
   ];
   if (mk.status === 0) cases.push([fifo, /fifo: not a regular file \(a FIFO\)/]);
   for (const [input, re] of cases) {
-    for (const cmd of [
-      ['poison', '--attack', 'badnet', '--count', '1', '--target', 'refusal'],
-      ['shift', '--question', 'summary'],
-    ]) {
+    const shiftToo = input === fifo || input === '/dev/zero';
+    for (const cmd of [['poison', '--attack', 'badnet', '--count', '1', '--target', 'refusal'], ...(shiftToo ? [['shift', '--question', 'summary']] : [])]) {
       const r = bdlab([...cmd, '--input', input, '--seed', '1', '--out', join(dir, 'out')], { timeoutMs: 20_000 });
       assert.ok(!r.timedOut, `${input}: hung`);
       assert.equal(r.status, 1, `${input}: ${r.stderr}`);
