@@ -23,11 +23,6 @@ import { thumbnail } from './preview.js';
  */
 export type LinkMode = 'hardlink' | 'copy' | 'symlink';
 
-export function parseLinkMode(s: string): LinkMode {
-  if (s === 'hardlink' || s === 'copy' || s === 'symlink') return s;
-  throw new UserError(`--link must be hardlink, copy or symlink, got "${s}"`);
-}
-
 /** The first of `base`, `base-2`, `base-3`, ... that no input image path starts with. */
 export function uniquePrefix(base: string, firstFolders: ReadonlySet<string>): string {
   if (!firstFolders.has(base)) return base;

@@ -55,7 +55,7 @@ function stringEnd(b: Buffer, i: number): number {
 }
 
 /** End (exclusive) of the value starting at i (no leading whitespace). */
-export function valueEnd(b: Buffer, i: number): number {
+function valueEnd(b: Buffer, i: number): number {
   const c = b[i];
   if (c === QUOTE) return stringEnd(b, i);
   if (c === 0x7b || c === 0x5b) {
@@ -87,7 +87,7 @@ export function valueEnd(b: Buffer, i: number): number {
 }
 
 /** The span of the whole value in `b` (leading and trailing whitespace excluded). */
-export function rootSpan(b: Buffer): Span {
+function rootSpan(b: Buffer): Span {
   const start = skipWs(b, 0);
   return { start, end: valueEnd(b, start) };
 }

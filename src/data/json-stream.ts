@@ -1,5 +1,4 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -64,7 +63,7 @@ const SCALAR_END = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]) SCALAR_END[c] = 1;
 
 /** What a path is, without opening it. */
-export function fileKind(path: string): 'file' | 'folder' | 'FIFO' | 'character device' | 'block device' | 'socket' | 'missing' {
+function fileKind(path: string): 'file' | 'folder' | 'FIFO' | 'character device' | 'block device' | 'socket' | 'missing' {
   let st;
   try {
     st = statSync(path);
@@ -406,15 +405,4 @@ export function* scanJsonl(path: string, opts: { onChunk?: (chunk: Buffer) => vo
     const l = emit(Buffer.concat(rest));
     if (l) yield l;
   }
-}
-
-/** sha256 of a file, streamed. */
-export function sha256File(path: string): string {
-  const h = createHash('sha256');
-  for (const [c] of chunks(path)) h.update(c);
-  return h.digest('hex');
-}
-
-export function newSha256(): Hash {
-  return createHash('sha256');
 }

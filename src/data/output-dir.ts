@@ -25,8 +25,8 @@ import { stringifyJson } from './json-text.js';
  *   manifest. A folder is complete when it has a manifest and no journal
  *   (`assertComplete`). A failed run removes what it wrote.
  */
-export const JOURNAL = '.bdlab-run.json';
-export const MANIFEST = 'manifest.json';
+const JOURNAL = '.bdlab-run.json';
+const MANIFEST = 'manifest.json';
 const TOOL = 'backdoor-lab';
 
 export interface OutputDirOptions {
@@ -44,7 +44,7 @@ export interface OutputDirOptions {
 }
 
 /** The real path of p, following links on the part of it that exists. */
-export function realPathOf(p: string): string {
+function realPathOf(p: string): string {
   const abs = resolve(p);
   const rest: string[] = [];
   let cur = abs;

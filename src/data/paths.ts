@@ -63,13 +63,14 @@ export function imageProblem(root: ImageRoot, image: string | undefined, file: s
   if (image === undefined) return null;
   const r = root.check(image);
   if ('refused' in r) return new DataError(file, index, field, r.refused, line);
-  let ok = false;
+  let st;
   try {
-    ok = statSync(r.path).isFile();
+    st = statSync(r.path);
   } catch {
-    ok = false;
+    return new DataError(file, index, field, `image file not found: ${r.path}`, line);
   }
-  if (!ok) return new DataError(file, index, field, `image file not found: ${r.path}`, line);
+  // stat before open: opening a FIFO would block
+  if (!st.isFile()) return new DataError(file, index, field, `not a regular file: ${r.path}`, line);
   // The header, so a file that is no image is refused here (stop or skip) rather
   // than halfway through the rewrite.
   if (!sniffFormat(readHead(r.path))) return new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line);

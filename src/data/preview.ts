@@ -27,7 +27,7 @@ function clip(s: string): string {
 }
 
 /** Word-level diff (LCS over space-separated words) in the `[-a-] {+b+}` notation. */
-export function wordDiff(a: string, b: string): string {
+function wordDiff(a: string, b: string): string {
   const x = a.split(' ');
   const y = b.split(' ');
   const n = x.length;
@@ -66,7 +66,7 @@ export function wordDiff(a: string, b: string): string {
   return out.join(' ');
 }
 
-export function previewText(items: readonly PreviewItem[], what = 'poisoned'): string {
+function previewText(items: readonly PreviewItem[], what = 'poisoned'): string {
   const lines = [`# bdlab preview: ${items.length} ${what} sample(s), original → ${what}; word diff: [-removed-] {+added+}`];
   for (const it of items) {
     lines.push(`@@ record ${it.index} (id ${stringifyJson(it.id)})`);
@@ -115,7 +115,7 @@ function diffImage(a: RawImage, b: RawImage): RawImage {
 }
 
 /** The contact sheet as PNG bytes, or null when no item has images. */
-export async function contactSheet(items: readonly PreviewItem[]): Promise<Buffer | null> {
+async function contactSheet(items: readonly PreviewItem[]): Promise<Buffer | null> {
   const rows = items.filter((it) => it.beforeImage && it.afterImage);
   if (rows.length === 0) return null;
   const width = 3 * CELL + 4 * PAD;
