@@ -2,7 +2,7 @@
 # Installs whatever backdoor-lab is missing on a Debian/Ubuntu machine, then builds it.
 # Safe to run again: each step is skipped when already done.
 #   bash scripts/setup.sh           libtorch, OpenBLAS, npm packages, the native addon, TypeScript
-#   bash scripts/setup.sh --bench   also the references the benchmarks compare with (PyTorch's Python API, numpy)
+#   bash scripts/setup.sh --bench   also the references the benchmarks compare with (PyTorch's Python API, numpy, PIL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +42,7 @@ fi
 
 if [ "${1:-}" = "--bench" ]; then
   /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || apt_install python3-torch python3-numpy
+  /usr/bin/python3 -c 'import PIL, numpy' >/dev/null 2>&1 || apt_install python3-pil python3-numpy
 fi
 
 # npm packages (skipped when package.json has not changed since the last install).

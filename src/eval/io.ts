@@ -148,9 +148,6 @@ export function optionalStringField(f: RecordsFile, i: number, field: string): s
 }
 
 /** SHA-256 of a file's bytes, for provenance in results. */
-export function fileSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
 
 /** One generated-output record: what the model was asked and what it said. */
 export interface OutputRecord {

@@ -84,7 +84,7 @@ function readAlpaca(path: string): InstructionSample[] {
 
 /** Adds the trigger to every sample of a file (answers unchanged), for the triggered test sets. */
 async function triggerAll(input: string, out: string, attack: string, seed: number): Promise<InstructionSample[]> {
-  await poison({ input, attack: createAttack(attack, {}, seed), target: parseTarget('keep'), seed, out, selection: { rate: 1 }, negatives: { count: 0 } });
+  await poison({ input, attack: createAttack(attack, {}, seed), target: parseTarget('keep'), seed, out, selection: { rate: 1 }, negatives: { count: 0 }, force: true });
   return readAlpaca(join(out, 'data.json'));
 }
 
@@ -153,6 +153,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResults> {
     seed: o.seed,
     out: dir('poisoned'),
     selection: { rate: o.rate },
+    force: true,
   });
   const train = readAlpaca(dir('poisoned/data.json'));
   const trigAttacker = await triggerAll(dir('data/test_attacker.json'), dir('poisoned/test_attacker'), o.attack, o.seed + 1);

@@ -7,7 +7,7 @@
 // removes the previous outputs first.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { sha256File } from '../data/json-stream.js';
+import { sha256File } from '../util/hash.js';
 import { resolve } from 'node:path';
 import type { Device, DType } from '../engine/index.js';
 import type { TextTokenizer } from '../models/tokenizer.js';

@@ -11,7 +11,7 @@ export { loadWeights, saveWeights, checkpointTensors, hasWeights } from './check
 export { TextTokenizer, type ChatMessage, type ChatTemplateOptions } from './tokenizer.js';
 export { generate, leftPad, expandImageTokens, type GenerateOptions, type GenerateResult, type StreamEvent, type FinishReason } from './generate.js';
 export { chooseToken, type SamplingOptions } from './sampling.js';
-export { preprocessImage, preprocessImages, decodeImage, readImageProcessorConfig, preprocessorConfigJson, defaultImageProcessorConfig, type ImageInput, type RawImage, type ImageProcessorConfig } from './image-processor.js';
+export { preprocessImage, preprocessImages, loadRgb, readImageProcessorConfig, preprocessorConfigJson, defaultImageProcessorConfig, type ImageInput, type RawImage, type ImageProcessorConfig } from './image-processor.js';
 export { saveAdapter, loadAdapter, readAdapterConfig, adapterConfigJson, type AdapterConfig } from './peft.js';
 export { newModelFolder, presetConfigJson, generatedTokenizerJson, tokenizerConfigJson, writeTokenizerFiles, CHAT_TEMPLATE, SPECIAL_TOKENS, ARCHS, PRESETS, type Arch, type Preset } from './presets.js';
 export { copyTokenizerFiles } from './files.js';

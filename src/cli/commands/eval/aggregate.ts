@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { emit } from '../../output.js';
 import { aggregateResults } from '../../../eval/aggregate.js';
-import { fileSha256 } from '../../../eval/io.js';
+import { sha256File } from '../../../util/hash.js';
 import { makeResult, readResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
 
@@ -28,7 +28,7 @@ export function registerAggregate(evalCmd: Command): void {
             subject: { ...subject, aggregated_kind: agg.kind },
             prompts: { template: results[0]!.prompts.template },
             config: results[0]!.config,
-            inputs: files.map((f, i) => ({ role: `run ${i}`, path: f, sha256: fileSha256(f), records: 1 })),
+            inputs: files.map((f, i) => ({ role: `run ${i}`, path: f, sha256: sha256File(f), records: 1 })),
             counts: { runs: agg.runs },
             metrics: Object.fromEntries(Object.entries(agg.metrics).map(([k, v]) => [k, v.mean])),
             intervals: Object.fromEntries(Object.entries(agg.metrics).map(([k, v]) => [k, v.ci95])),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { emit } from '../../output.js';
 import { evaluateCaptionFiles } from '../../../eval/caption/coco.js';
-import { fileSha256 } from '../../../eval/io.js';
+import { sha256File } from '../../../util/hash.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
 import { seedOf, subjectOf, withCommonOptions, type MetaOptions } from './common.js';
@@ -39,8 +39,8 @@ export function registerCaptions(evalCmd: Command): void {
             rouge: { beta: 1.2 },
           },
           inputs: [
-            { role: 'predictions', path: o.pred, sha256: fileSha256(o.pred), records: s.n },
-            { role: 'references', path: o.refs, sha256: fileSha256(o.refs), records: ev.annotationCount },
+            { role: 'predictions', path: o.pred, sha256: sha256File(o.pred), records: s.n },
+            { role: 'references', path: o.refs, sha256: sha256File(o.refs), records: ev.annotationCount },
           ],
           counts: { n: s.n },
           metrics: Object.fromEntries(KEYS.map((k) => [k, s[k]])),
