@@ -3,11 +3,12 @@
 // crop to `crop_size`, scale to [0, 1], normalise with the processor's mean and
 // std, and lay out as [3, H, W] float32. Settings come from the model folder's
 // preprocessor_config.json.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tensor, stack, scope, type Tensor } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
+import { readImageProcessorJson } from './config.js';
 
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
@@ -61,12 +62,7 @@ export function preprocessorConfigJson(size: number): Record<string, unknown> {
 export function readImageProcessorConfig(dir: string, fallbackSize: number): ImageProcessorConfig {
   const path = join(dir, 'preprocessor_config.json');
   if (!existsSync(path)) return defaultImageProcessorConfig(fallbackSize);
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const j = readImageProcessorJson(path, fallbackSize);
   const size = j.size;
   const shortest = typeof size === 'number' ? size : typeof size === 'object' && size !== null ? ((size as Record<string, number>).shortest_edge ?? (size as Record<string, number>).height) : fallbackSize;
   const crop = j.crop_size;
