@@ -3,6 +3,8 @@
 // image placeholder, generate, decode.
 import type { Device, DType } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
+import { readGenerationEos } from './config.js';
+import { checkLogitsOf } from './finite.js';
 import { expandImageTokens, generate, type FinishReason } from './generate.js';
 import { preprocessImages, readImageProcessorConfig } from './image-processor.js';
 import { LlavaForConditionalGeneration } from './llava.js';
@@ -38,6 +40,7 @@ export interface FolderGenerateOutput {
 export async function generateFromFolder(dir: string, o: FolderGenerateOptions): Promise<FolderGenerateOutput[]> {
   const tok = TextTokenizer.load(dir);
   const { model } = loadModel(dir, { dtype: o.dtype, device: o.device });
+  checkLogitsOf(model, dir);
   try {
     if (o.adapter) loadAdapter(model, o.adapter);
     const images = o.images ?? [];
@@ -63,7 +66,15 @@ export async function generateFromFolder(dir: string, o: FolderGenerateOptions):
         pixelValues = moved;
       }
     }
+    const maxPos = model.textConfig.maxPositionEmbeddings;
+    ids.forEach((p, i) => {
+      if (p.length + o.maxNewTokens > maxPos) {
+        throw new UserError(`prompt ${i + 1} has ${p.length} tokens: with --max-new-tokens ${o.maxNewTokens} it would reach position ${p.length + o.maxNewTokens}, past the model's max_position_embeddings (${maxPos})`);
+      }
+    });
     const eos = tok.eosTokenId;
+    // generation_config.json's ids end generation too, as in transformers' generate
+    const stop = [...new Set([...(eos !== null ? [eos] : []), ...(readGenerationEos(dir, model.textConfig.vocabSize) ?? []), ...model.textConfig.eosTokenIds])];
     const r = generate(model, ids, {
       maxNewTokens: o.maxNewTokens,
       doSample: o.doSample,
@@ -73,7 +84,7 @@ export async function generateFromFolder(dir: string, o: FolderGenerateOptions):
       seed: o.seed,
       stopStrings: o.stopStrings,
       tokenizer: tok,
-      eosTokenIds: eos !== null ? [eos, ...model.textConfig.eosTokenIds.filter((x) => x !== eos)] : undefined,
+      eosTokenIds: stop.length ? stop : undefined,
       padTokenId: tok.padTokenId ?? undefined,
       pixelValues,
       onToken: o.onText ? (e) => o.onText?.(e.text) : undefined,
