@@ -1,8 +1,12 @@
+import { MAX_JUDGE_REPLY_BYTES } from '../../util/limits.js';
+import { formatBytes } from '../../util/safe-fs.js';
+
 /**
  * A minimal client for OpenAI-compatible chat completion endpoints (OpenAI,
  * vLLM, llama.cpp server, Ollama's /v1): POST {base}/chat/completions with
  * `fetch`. Retries on network errors, 408, 429 and 5xx with exponential
- * back-off; each request has its own timeout.
+ * back-off; each request has its own timeout, which covers the reply's body,
+ * and a reply longer than MAX_JUDGE_REPLY_BYTES is cut off and refused.
  */
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -20,6 +24,8 @@ export interface ChatClientOptions {
   maxRetries?: number;
   /** First back-off delay; doubles on each retry. */
   retryDelayMs?: number;
+  /** Longest reply accepted (default MAX_JUDGE_REPLY_BYTES). */
+  maxReplyBytes?: number;
 }
 
 export class JudgeHttpError extends Error {
@@ -50,6 +56,25 @@ function retryable(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/** The reply's body as text, refused past `max` bytes (an endless reply must not fill memory). */
+async function readBody(res: Response, url: string, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new JudgeHttpError(`judge endpoint ${url}: the reply exceeds the ${formatBytes(max)} limit`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Sends one chat completion and returns the reply text. */
 export async function chatComplete(opts: ChatClientOptions, messages: readonly ChatMessage[]): Promise<string> {
   const url = completionsUrl(opts.baseUrl);
@@ -65,9 +90,12 @@ export async function chatComplete(opts: ChatClientOptions, messages: readonly C
   let delay = opts.retryDelayMs ?? 500;
   for (let attempt = 0; ; attempt++) {
     let res: Response;
+    let text: string;
     try {
       res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000) });
+      text = await readBody(res, url, opts.maxReplyBytes ?? MAX_JUDGE_REPLY_BYTES);
     } catch (e) {
+      if (e instanceof JudgeHttpError) throw e;
       const why = (e as Error).name === 'TimeoutError' ? `timed out after ${opts.timeoutMs ?? 120_000} ms` : ((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
       if (attempt < maxRetries) {
         await sleep(delay);
@@ -76,7 +104,6 @@ export async function chatComplete(opts: ChatClientOptions, messages: readonly C
       }
       throw new JudgeHttpError(`judge request to ${url} failed: ${why}`);
     }
-    const text = await res.text();
     if (!res.ok) {
       if (retryable(res.status) && attempt < maxRetries) {
         await sleep(delay);

@@ -5,7 +5,7 @@ import { buildMatrix } from '../../../eval/matrix.js';
 import { readMatrixFile } from '../../../eval/matrix-file.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { numberFlag, seedOf, subjectOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
+import { numberFlag, seedOf, subjectOf, templateOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
 
 interface AsrgOptions extends MetaOptions {
   attacker: string;
@@ -74,7 +74,7 @@ export function registerMatrix(evalCmd: Command): void {
         makeResult('matrix', {
           subject: subjectOf(o, mf.rule?.name ?? 'matrix'),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null },
+          prompts: { template: templateOf(o) },
           config: { rule: mf.rule?.spec ?? null, cells_file: o.cells },
           inputs: mf.files.map((f) => ({ role: 'outputs', ...f })),
           counts: { cells: mf.cells.length },
