@@ -67,7 +67,7 @@ export function readRecords(path: string): RecordsFile {
     if (trimmed.startsWith('[')) {
       whole = parseJson(text, path);
       parsed = true;
-    } else {
+    } else if (depthExceededAt(text, MAX_JSON_DEPTH) < 0) {
       try {
         whole = JSON.parse(text);
         parsed = true;
