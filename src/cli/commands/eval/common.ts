@@ -6,13 +6,13 @@ import type { Subject } from '../../../eval/results.js';
 export interface MetaOptions {
   json?: boolean;
   out?: string;
-  label: string[];
+  label?: string[];
 }
 
 /** Flags that were labels before --label; they are inputs elsewhere (generate --model, poison --seed). */
 const FORMER_LABELS = ['model', 'attack', 'domain', 'template', 'seed'] as const;
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 /**
  * Adds --json, --out and --label key=value (repeatable). Labels only describe
@@ -28,7 +28,6 @@ export function withCommonOptions(cmd: Command, formerLabels: readonly string[] 
       '--label <key=value>',
       'describe the run in the result record, e.g. --label model=victim-7b --label attack=badnet --label seed=1 (repeatable; seed and template also fill the record\'s seed and prompts.template)',
       collect,
-      [],
     );
   for (const f of formerLabels) cmd.addOption(new Option(`--${f} <value>`).hideHelp());
   cmd.hook('preAction', (_this, action) => {
