@@ -49,6 +49,8 @@ export interface ReadOptions {
   device?: Device;
 }
 
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
 /** The raw fields of one tensor entry (checked by the caller). */
 interface RawEntry {
   dtype?: unknown;
@@ -100,9 +102,13 @@ function parseHeader(b: Buffer, path: string, onMetadata: (k: string, v: Record<
   };
   const num = (): number => {
     const start = i;
-    while (i < b.length && /[-+0-9.eE]/.test(String.fromCharCode(b[i] as number))) i++;
+    for (; i < b.length; i++) {
+      const c = b[i] as number;
+      // digits, sign, point, exponent
+      if (!((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45)) break;
+    }
     const text = b.toString('latin1', start, i);
-    if (!/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(text)) fail('is not valid JSON: a bad number');
+    if (!JSON_NUMBER.test(text)) fail('is not valid JSON: a bad number');
     return Number(text);
   };
   const word = (w: string, v: unknown): unknown => {
