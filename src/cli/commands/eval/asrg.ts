@@ -3,7 +3,7 @@ import { emit } from '../../output.js';
 import { asrg } from '../../../eval/asrg.js';
 import { buildMatrix } from '../../../eval/matrix.js';
 import { readMatrixFile } from '../../../eval/matrix-file.js';
-import { makeResult, writeResult } from '../../../eval/results.js';
+import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
 import { numberFlag, seedOf, subjectOf, templateOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
 
@@ -57,6 +57,7 @@ export function registerMatrix(evalCmd: Command): void {
       .option('--match <how>', 'with --target: contains|word|exact')
       .option('--case-sensitive', 'with --target: match case'),
   ).action((o: MatrixOptions) => {
+    if (o.out) checkResultPath(o.out, [{ role: 'cells', path: o.cells }]);
     const mf = readMatrixFile(o.cells, { task: o.task, target: o.target, match: o.match, caseSensitive: o.caseSensitive });
     const m = userErrors(() => buildMatrix(mf.cells));
     const details = {
