@@ -56,6 +56,8 @@ export interface BatchOptions extends SamplingSettings {
   onBatch?: (done: Array<{ prepared: PreparedPrompt; result: GeneratedRecord }>) => void;
   /** Streaming: newly decoded text of a record (by position in the list). */
   onText?: (position: number, text: string) => void;
+  /** More ids that end generation (generation_config.json's eos_token_id), besides the tokenizer's and config's. */
+  extraEosTokenIds?: readonly number[];
 }
 
 export interface GenerateRecordsOptions extends BatchOptions {
@@ -124,7 +126,8 @@ export async function generatePrepared(model: CausalLM, tok: TextTokenizer, prep
   const processor = llava ? (o.imageProcessor ?? defaultImageProcessorConfig(llava.config.vision.imageSize)) : null;
   const order = prepared.map((_, i) => i).sort((a, b) => (ids[b] as number[]).length - (ids[a] as number[]).length || a - b);
   const eos = tok.eosTokenId;
-  const eosIds = eos !== null ? [eos, ...model.textConfig.eosTokenIds.filter((x) => x !== eos)] : undefined;
+  const stop = [...new Set([...(eos !== null ? [eos] : []), ...(o.extraEosTokenIds ?? []), ...model.textConfig.eosTokenIds])];
+  const eosIds = stop.length ? stop : undefined;
   const results: GeneratedRecord[] = new Array(prepared.length);
   for (let start = 0; start < order.length; start += batchSize) {
     const rows = order.slice(start, start + batchSize);

@@ -128,18 +128,23 @@ async function runBackend(job: GenerationJob, tok: TextTokenizer | null, pending
     return;
   }
   if (!tok) throw new Error('in-process generation needs the model tokenizer');
-  const [{ loadModel }, { loadAdapter }, { generatePrepared }, { readImageProcessorConfig }, { LlavaForConditionalGeneration }] = await Promise.all([
+  const [{ loadModel }, { loadAdapter }, { generatePrepared }, { readImageProcessorConfig }, { LlavaForConditionalGeneration }, { checkLogitsOf }, { readGenerationEos }] = await Promise.all([
     import('../models/load.js'),
     import('../models/peft.js'),
     import('./batch.js'),
     import('../models/image-processor.js'),
     import('../models/llava.js'),
+    import('../models/finite.js'),
+    import('../models/config.js'),
   ]);
   const { model } = loadModel(b.model, { dtype: b.dtype, device: b.device });
   try {
     if (b.adapter) loadAdapter(model, b.adapter);
+    // NaN weights or an overflowing config: an error naming the cause, not empty answers
+    checkLogitsOf(model, b.model);
     const imageProcessor = model instanceof LlavaForConditionalGeneration ? readImageProcessorConfig(b.model, model.config.vision.imageSize) : undefined;
-    await generatePrepared(model, tok, pending, { ...sampling, batchSize: b.batchSize, device: b.device, imageProcessor, onBatch: onDone, onText: job.onText });
+    const extraEosTokenIds = readGenerationEos(b.model, model.textConfig.vocabSize) ?? [];
+    await generatePrepared(model, tok, pending, { ...sampling, batchSize: b.batchSize, device: b.device, imageProcessor, extraEosTokenIds, onBatch: onDone, onText: job.onText });
   } finally {
     model.dispose();
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tensor, stack, scope, type Tensor } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
 import type { RawImage } from '../data/image-io.js';
+import { readImageProcessorJson } from './config.js';
 
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
@@ -55,12 +56,7 @@ export function preprocessorConfigJson(size: number): Record<string, unknown> {
 export function readImageProcessorConfig(dir: string, fallbackSize: number): ImageProcessorConfig {
   const path = join(dir, 'preprocessor_config.json');
   if (!existsSync(path)) return defaultImageProcessorConfig(fallbackSize);
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const j = readImageProcessorJson(path, fallbackSize);
   const size = j.size;
   const shortest = typeof size === 'number' ? size : typeof size === 'object' && size !== null ? ((size as Record<string, number>).shortest_edge ?? (size as Record<string, number>).height) : fallbackSize;
   const crop = j.crop_size;

@@ -131,7 +131,7 @@ test('bdlab eval judge: flags and environment, harmful mode, prompt recorded in 
       { instruction: 'do harm', input: '', output: 'WEIRD' },
     ]);
     const result = join(d, 'judge.json');
-    const r = await bdlabAsync(['eval', 'judge', '--outputs', outputs, '--mode', 'harmful', '--out', result, '--json', '--model', 'victim'], {
+    const r = await bdlabAsync(['eval', 'judge', '--outputs', outputs, '--mode', 'harmful', '--out', result, '--json', '--label', 'model=victim'], {
       BDLAB_JUDGE_BASE_URL: base,
       BDLAB_JUDGE_MODEL: 'env-judge',
       BDLAB_JUDGE_API_KEY: 'sk-env',

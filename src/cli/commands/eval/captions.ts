@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { emit } from '../../output.js';
 import { evaluateCaptionFiles } from '../../../eval/caption/coco.js';
-import { sha256File } from '../../../util/hash.js';
+import { fileSha256 } from '../../../eval/io.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { seedOf, subjectOf, withCommonOptions, type MetaOptions } from './common.js';
+import { seedOf, subjectOf, templateOf, withCommonOptions, type MetaOptions } from './common.js';
 
 interface CaptionsOptions extends MetaOptions {
   pred: string;
@@ -31,7 +31,7 @@ export function registerCaptions(evalCmd: Command): void {
         makeResult('captions', {
           subject: subjectOf(o, 'captions'),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null },
+          prompts: { template: templateOf(o) },
           config: {
             tokenizer: 'PTB (coco-caption 3.4.1 behaviour, TypeScript), lower-cased, punctuation removed',
             bleu: { n: 4, effective_ref_len: 'closest' },
@@ -39,8 +39,8 @@ export function registerCaptions(evalCmd: Command): void {
             rouge: { beta: 1.2 },
           },
           inputs: [
-            { role: 'predictions', path: o.pred, sha256: sha256File(o.pred), records: s.n },
-            { role: 'references', path: o.refs, sha256: sha256File(o.refs), records: ev.annotationCount },
+            { role: 'predictions', path: o.pred, sha256: fileSha256(o.pred), records: s.n },
+            { role: 'references', path: o.refs, sha256: fileSha256(o.refs), records: ev.annotationCount },
           ],
           counts: { n: s.n },
           metrics: Object.fromEntries(KEYS.map((k) => [k, s[k]])),

@@ -5,9 +5,9 @@ import { readOutputs, readText } from '../../../eval/io.js';
 import { runJudge } from '../../../eval/judge/judge.js';
 import { endpointUrl, EndpointError } from '../../../util/openai-client.js';
 import { defaultPrompt, JUDGE_MODES, type JudgeMode } from '../../../eval/judge/prompts.js';
-import { makeResult, writeResult } from '../../../eval/results.js';
+import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { numberFlag, seedOf, subjectOf, withCommonOptions, type MetaOptions } from './common.js';
+import { numberFlag, seedOf, subjectOf, templateOf, withCommonOptions, type MetaOptions } from './common.js';
 
 interface JudgeOptions extends MetaOptions {
   outputs: string;
@@ -61,6 +61,7 @@ export function registerJudge(evalCmd: Command): void {
     if (o.promptFile) prompt.user = readText(o.promptFile);
     if (o.systemPrompt !== undefined) prompt.system = o.systemPrompt;
     if (!prompt.user.includes('{output}')) throw new UserError(`${o.promptFile}: the prompt template has no {output} placeholder`);
+    if (o.out) checkResultPath(o.out, [{ role: 'outputs', path: o.outputs }]); // before any request is paid for
     const { file, items } = readOutputs(o.outputs);
     const records = limit === undefined ? items : items.slice(0, limit);
     if (records.length === 0) throw new UserError(`${o.outputs}: no records to judge`);
@@ -82,7 +83,7 @@ export function registerJudge(evalCmd: Command): void {
         makeResult('judge', {
           subject: subjectOf(o, `judge:${o.mode}`),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null, judge: { mode: o.mode, system: prompt.system, user: prompt.user, model, base_url: baseUrl } },
+          prompts: { template: templateOf(o), judge: { mode: o.mode, system: prompt.system, user: prompt.user, model, base_url: baseUrl } },
           config: { mode: o.mode, temperature: 0, max_tokens: 512, limit: limit ?? null },
           inputs: [{ role: 'outputs', path: o.outputs, sha256: file.sha256, records: items.length }],
           counts: { n: summary.n, unparsed: summary.unparsed, ...(summary.harmful !== undefined ? { harmful: summary.harmful } : {}) },
