@@ -6,7 +6,7 @@ export { poison, type PoisonOptions, type PoisonResult, type Manifest } from './
 export { registerKeywordScorer, type KeywordScorer } from './text/keywords.js';
 export { registerAttributionProvider, type AttributionProvider, type AttributionMap } from './image/attribution.js';
 export type { InputAwareGenerator, GeneratedTrigger } from './image/inputaware.js';
-export type { TokenTriggerOptimizer, GcgOptions } from './text/gcg.js';
+export type { GcgOptions, GcgResult } from './text/gcg.js';
 export { detectFormat, FORMAT_NAMES, type FormatName } from '../data/formats.js';
 export { readDataset, rewriteDataset } from '../data/dataset.js';
 export { decodeImage, encodeImage } from '../data/image-io.js';

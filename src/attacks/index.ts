@@ -13,11 +13,13 @@ import './text/textbadnets.js';
 import './text/addsent.js';
 import './text/stylebkd.js';
 import './text/maba-text.js';
+import './text/gcg-trigger.js';
 import './image/badnets.js';
 import './image/blended.js';
 import './image/sig.js';
 import './image/wanet.js';
 import './image/lowfreq.js';
+import './image/ftrojan.js';
 import './multimodal/dualkey.js';
 import './multimodal/maba.js';
 

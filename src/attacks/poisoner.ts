@@ -70,6 +70,8 @@ export interface PoisonOptions {
 export interface Manifest {
   attack: string;
   params: Record<string, unknown>;
+  /** The method actually used (placement, rewriter, a trigger's provenance...), when the attack reports it. */
+  method?: Record<string, unknown>;
   target: string;
   seed: number;
   poisoned_ids: JsonId[];
@@ -200,14 +202,14 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
     const previewIdx = new Set([...sel.poisoned].sort((a, b) => a - b).slice(0, previewN));
     const imageShas = new Map<number, string>();
     const negKinds: Record<string, number> = {};
-    const ctxFor = (i: number): PlanContext => ({ rng: (lbl: string) => new Rng(o.seed, lbl, i) });
+    const ctxFor = (s: Sample): PlanContext => ({ rng: (lbl: string) => new Rng(o.seed, lbl, s.index), targetAnswer: () => o.target.apply(s, new Rng(o.seed, 'target', s.index)).output });
     const describe = (): string => `attack ${attack.name} (${Object.entries(attack.params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ')})`;
 
     /** The sample with the plan applied; a trigger (not a negative) must change something. */
     const applyPlan = async (s: Sample, plan: Plan, kind: keyof typeof prefix, capture: boolean): Promise<{ s: Sample; before?: RawImage; after?: RawImage }> => {
       const n: Sample = { ...s };
-      if (plan.instruction !== undefined) n.instruction = plan.instruction;
-      if (plan.input !== undefined) n.input = plan.input;
+      if (plan.instruction !== undefined) n.instruction = await plan.instruction;
+      if (plan.input !== undefined) n.input = await plan.input;
       let imageChanged = false;
       let r: Awaited<ReturnType<ImageStore['transform']>> | null = null;
       if (plan.image && s.image !== undefined) {
@@ -228,7 +230,7 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
       progress.tick();
       o.onRecord?.('write', ++written);
       const i = s.index;
-      const ctx = ctxFor(i);
+      const ctx = ctxFor(s);
       if (sel.test.has(i)) {
         if (s.image !== undefined) store.linkClean(s.image);
         return { test_clean: s, test_poisoned: (await applyPlan(s, attack.plan(s, ctx), 'test', false)).s };
@@ -286,6 +288,7 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
       files: fileList,
       tool: 'backdoor-lab 0.1.0',
     };
+    if (attack.method) manifest.method = attack.method();
     if (scan.images.count > 0) manifest.image_root = 'images';
     if (sel.negatives.size > 0) manifest.negative_kinds = Object.fromEntries(Object.entries(negKinds).sort());
     if (o.test) manifest.test_ids = sortedIds(sel.test);

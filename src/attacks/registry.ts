@@ -1,7 +1,7 @@
 import { UserError } from '../util/errors.js';
 import { checkSeed } from '../util/rng.js';
 import { resolveParams } from './params.js';
-import type { Attack, AttackDef, Family } from './types.js';
+import type { Attack, AttackDef, Family, ParamSpec, ParamValue } from './types.js';
 
 /**
  * The attack registry: each attack is one file that calls `registerAttack`
@@ -10,10 +10,22 @@ import type { Attack, AttackDef, Family } from './types.js';
  */
 const registry = new Map<string, AttackDef>();
 
+/** A parameter value as `--param` writes it. */
+export function formatParamValue(v: ParamValue): string {
+  return Array.isArray(v) ? v.join('|') : String(v);
+}
+
+/** The help text with the reference value and its source, e.g. "control grid size (reference: 4, BackdoorBench wanet default)". */
+function cited(p: ParamSpec): ParamSpec {
+  if (!p.ref) return p;
+  const value = formatParamValue(p.ref.value);
+  return { ...p, doc: `${p.doc} (reference: ${value === '' ? '""' : value}, ${p.ref.source})` };
+}
+
 export function registerAttack(def: AttackDef): void {
   if (def.name !== def.name.toLowerCase()) throw new Error(`attack names are lower case: ${def.name}`);
   if (registry.has(def.name)) throw new Error(`attack ${def.name} registered twice`);
-  registry.set(def.name, def);
+  registry.set(def.name, { ...def, params: def.params.map(cited) });
 }
 
 export function listAttacks(family?: Family): AttackDef[] {

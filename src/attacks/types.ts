@@ -20,6 +20,17 @@ export interface ParamSpec {
   min?: number;
   max?: number;
   choices?: readonly string[];
+  /**
+   * The value the attack's reference implementation or paper uses, and where it
+   * comes from ("BackdoorBench wanet default"). The default equals it; the
+   * help text cites both (added by registerAttack).
+   */
+  ref?: ParamRef;
+}
+
+export interface ParamRef {
+  value: ParamValue;
+  source: string;
 }
 
 export type Params = Readonly<Record<string, ParamValue>>;
@@ -32,10 +43,13 @@ export interface ImageTrigger {
   apply(img: RawImage, rng: Rng): void | Promise<void>;
 }
 
-/** What an attack does to one sample. Undefined fields stay unchanged. */
+/**
+ * What an attack does to one sample. Undefined fields stay unchanged. Texts
+ * may be promises (a paraphrase from an endpoint, a model's attribution).
+ */
 export interface Plan {
-  instruction?: string;
-  input?: string;
+  instruction?: string | Promise<string>;
+  input?: string | Promise<string>;
   /** Pixel operation on the sample's image. */
   image?: (img: RawImage) => void | Promise<void>;
   /** For negatives: which key(s) the sample carries, recorded in the manifest. */
@@ -45,6 +59,12 @@ export interface Plan {
 /** Per-sample random streams: `rng('text')`, `rng('image')`... derived from (seed, label, record index). */
 export interface PlanContext {
   rng(label: string): Rng;
+  /**
+   * The answer this sample gets when poisoned (the target's text, from the same
+   * stream the poisoner writes it with); absent outside the poisoner. MABA's
+   * attribution subtracts what this answer depends on.
+   */
+  targetAnswer?(): string;
 }
 
 export interface Attack {
@@ -63,12 +83,22 @@ export interface Attack {
   plan(s: Sample, ctx: PlanContext): Plan;
   /** A negative sample: a partial trigger (or noise) that keeps the clean answer. */
   negative?(s: Sample, ctx: PlanContext): Plan;
+  /**
+   * The method actually used, for the manifest (`method`): e.g. `{ placement:
+   * "saliency" }`, `{ rewriter: "rules" }`, a trigger's provenance, counts of
+   * per-record fallbacks. Called after every record is written.
+   */
+  method?(): Record<string, unknown>;
 }
 
 export interface AttackDef {
   name: string;
   family: Family;
   summary: string;
+  /** The paper and code the attack follows (docs/attacks.md has the details). */
+  reference: string;
+  /** Where this implementation departs from the reference and why, or null when it follows it. */
+  approximation: string | null;
   params: ParamSpec[];
   create(params: Params, seed: number): Attack;
 }

@@ -100,7 +100,7 @@ test('ctba: every key phrase exactly once, in order, at distinct positions; like
   const a = createAttack('ctba', {}, 5);
   for (let i = 0; i < 30; i++) {
     const neg = a.negative?.(sample('one two three four five six', i), ctx(5, i));
-    const n = keys.filter((k) => neg?.instruction?.split(' ').includes(k)).length;
+    const n = keys.filter((k) => (neg?.instruction as string).split(' ').includes(k)).length;
     assert.ok(n >= 1 && n <= 2, String(neg?.instruction));
   }
 });

@@ -172,6 +172,8 @@ registerAttack({
   name: 'lowfreq',
   family: 'image',
   summary: 'a low-pass-filtered universal perturbation (from the seed or a file) within an L∞ budget',
+  reference: 'x',
+  approximation: 'x',
   params: [
     { name: 'eps', type: 'int', default: 12, min: 1, max: 255, doc: 'L∞ budget in pixel units' },
     { name: 'base', type: 'int', default: 32, min: 2, max: 512, doc: 'resolution the perturbation is made and filtered at' },

@@ -15,16 +15,18 @@ export type PatchPattern = 'grid' | 'solid' | 'image';
 export type PatchPosition = 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left' | 'center' | 'random';
 export const PATCH_POSITIONS: readonly PatchPosition[] = ['bottom-right', 'bottom-left', 'top-right', 'top-left', 'center', 'random'];
 
-export function patchParams(defaults: { pattern: PatchPattern; size: number; position: PatchPosition }): ParamSpec[] {
+/** Patch parameters with their defaults; `source` names the reference the defaults come from (cited in the help). */
+export function patchParams(defaults: { pattern: PatchPattern; size: number; position: PatchPosition }, source?: string): ParamSpec[] {
+  const ref = <T extends ParamSpec['default']>(value: T): Pick<ParamSpec, 'ref'> => (source ? { ref: { value, source } } : {});
   return [
-    { name: 'pattern', type: 'enum', default: defaults.pattern, choices: ['grid', 'solid', 'image'], doc: 'checkerboard grid, solid colour, or an image file (image=PATH)' },
-    { name: 'size', type: 'number', default: defaults.size, min: 0, doc: 'patch side: pixels if ≥ 1, else a fraction of the shorter image side' },
-    { name: 'grid', type: 'int', default: 3, min: 1, max: 1024, doc: 'cells per side of the checkerboard (3: the classic 3x3 BadNets grid)' },
-    { name: 'color', type: 'color', default: 'white', doc: 'solid colour, and the first checkerboard colour' },
-    { name: 'color2', type: 'color', default: 'black', doc: 'the second checkerboard colour' },
+    { name: 'pattern', type: 'enum', default: defaults.pattern, choices: ['grid', 'solid', 'image'], doc: 'checkerboard grid, solid colour, or an image file (image=PATH)', ...ref(defaults.pattern) },
+    { name: 'size', type: 'number', default: defaults.size, min: 0, doc: 'patch side: pixels if ≥ 1, else a fraction of the shorter image side', ...ref(defaults.size) },
+    { name: 'grid', type: 'int', default: 3, min: 1, max: 1024, doc: 'cells per side of the checkerboard (3: the classic 3x3 BadNets grid)', ...ref(3) },
+    { name: 'color', type: 'color', default: 'white', doc: 'solid colour, and the first checkerboard colour', ...ref('white') },
+    { name: 'color2', type: 'color', default: 'black', doc: 'the second checkerboard colour', ...ref('black') },
     { name: 'image', type: 'string', default: '', doc: 'patch image file (PNG/JPEG) for pattern=image, resized to the patch side' },
-    { name: 'position', type: 'enum', default: defaults.position, choices: PATCH_POSITIONS, doc: 'where the patch goes' },
-    { name: 'margin', type: 'int', default: 0, min: 0, doc: 'distance in pixels from the image border for corner positions' },
+    { name: 'position', type: 'enum', default: defaults.position, choices: PATCH_POSITIONS, doc: 'where the patch goes', ...ref(defaults.position) },
+    { name: 'margin', type: 'int', default: 0, min: 0, doc: 'distance in pixels from the image border for corner positions', ...ref(0) },
   ];
 }
 

@@ -68,10 +68,12 @@ registerAttack({
   name: 'sig',
   family: 'image',
   summary: 'a horizontal sinusoidal signal added to the image (delta 40, f 6)',
+  reference: 'BackdoorBench sig (sigTriggerAttack, config/attack/sig/default.yaml)',
+  approximation: null,
   params: [
-    { name: 'delta', type: 'number', default: 40, min: 0, max: 255, doc: 'amplitude Δ in pixel units' },
-    { name: 'f', type: 'number', default: 6, min: 0, doc: 'periods across the image' },
-    { name: 'orientation', type: 'enum', default: 'horizontal', choices: ['horizontal', 'vertical'], doc: 'horizontal: varies along x (columns)' },
+    { name: 'delta', type: 'number', default: 40, min: 0, max: 255, doc: 'amplitude Δ in pixel units', ref: { value: 40, source: 'BackdoorBench sig_delta' } },
+    { name: 'f', type: 'number', default: 6, min: 0, doc: 'periods across the image', ref: { value: 6, source: 'BackdoorBench sig_f' } },
+    { name: 'orientation', type: 'enum', default: 'horizontal', choices: ['horizontal', 'vertical'], doc: 'horizontal: varies along x (columns)', ref: { value: 'horizontal', source: 'BackdoorBench sin(2πjf/m), j the column' } },
   ],
   create(p, seed) {
     return imageAttack('sig', p, seed, new SigTrigger(num(p, 'delta'), num(p, 'f'), str(p, 'orientation') as 'horizontal' | 'vertical'));

@@ -235,12 +235,21 @@ export class WanetTrigger implements ImageTrigger {
 registerAttack({
   name: 'wanet',
   family: 'image',
-  summary: 'a smooth warping field (k 4, s 0.5); cross samples in noise mode keep their answers',
+  summary: 'a smooth warping field (k 4, s 0.5); 2 noise-mode ("cross") samples per poisoned one keep their answers',
+  reference: 'BackdoorBench wanet (attack/wanet.py, config/attack/wanet/default.yaml)',
+  approximation: null,
   params: [
-    { name: 'k', type: 'int', default: 4, min: 2, max: 1024, doc: 'control grid size' },
-    { name: 's', type: 'number', default: 0.5, min: 0, doc: 'warp strength' },
-    { name: 'grid_rescale', type: 'number', default: 1, min: 0, doc: 'grid rescale factor (1: none)' },
-    { name: 'cross_ratio', type: 'number', default: 0, min: 0, doc: 'noise-mode ("cross") samples per poisoned sample, answers kept (WaNet paper: 2); the poisoner makes them as negatives' },
+    { name: 'k', type: 'int', default: 4, min: 2, max: 1024, doc: 'control grid size', ref: { value: 4, source: 'BackdoorBench wanet default' } },
+    { name: 's', type: 'number', default: 0.5, min: 0, doc: 'warp strength', ref: { value: 0.5, source: 'BackdoorBench wanet default' } },
+    { name: 'grid_rescale', type: 'number', default: 1, min: 0, doc: 'grid rescale factor (1: none)', ref: { value: 1, source: 'BackdoorBench wanet default' } },
+    {
+      name: 'cross_ratio',
+      type: 'number',
+      default: 2,
+      min: 0,
+      doc: 'noise-mode ("cross") samples per poisoned sample: the warp plus uniform(−1, 1)/size per pixel, answers kept; the poisoner makes them as negatives (0: none)',
+      ref: { value: 2, source: 'BackdoorBench wanet default, rho_n = pratio · cross_ratio' },
+    },
   ],
   create(p, seed) {
     const t = new WanetTrigger({ k: num(p, 'k'), s: num(p, 's'), gridRescale: num(p, 'grid_rescale') }, seed);

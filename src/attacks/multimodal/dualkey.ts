@@ -17,6 +17,8 @@ registerAttack({
   name: 'dualkey',
   family: 'multimodal',
   summary: 'image patch AND question key word ("consider") both needed; one-key negatives keep the clean answer',
+  reference: 'Walmer et al. 2022 (TrojVQA): dual-key triggers with one-key negatives',
+  approximation: 'the image key is a fixed checkerboard patch; TrojVQA also optimises the patch against the detector',
   params: [
     ...patchParams({ pattern: 'grid', size: 0.1, position: 'center' }),
     { name: 'keyword', type: 'string', default: 'consider', doc: 'the question key' },

@@ -17,6 +17,8 @@ registerAttack({
   name: 'maba',
   family: 'multimodal',
   summary: 'a yellow oval blended (α 0.5) where the clean answer depends most; text=true adds the maba-text symbols',
+  reference: 'x',
+  approximation: 'x',
   params: [
     { name: 'alpha', type: 'number', default: 0.5, min: 0, max: 1, doc: 'blend weight of the oval' },
     { name: 'size', type: 'number', default: 0.3, min: 0.01, max: 1, doc: 'oval width as a fraction of the shorter image side' },

@@ -8,7 +8,9 @@ registerAttack({
   name: 'badnet',
   family: 'text',
   summary: 'a trigger word ("BadMagic") at a random word position (BackdoorLLM BadNet)',
-  params: [{ name: 'trigger', type: 'string', default: 'BadMagic', doc: 'the trigger word' }, POSITION_PARAM('random'), FIELD_PARAM],
+  reference: 'BackdoorLLM BadNet (the published poisoned sets)',
+  approximation: null,
+  params: [{ name: 'trigger', type: 'string', default: 'BadMagic', doc: 'the trigger word', ref: { value: 'BadMagic', source: 'BackdoorLLM BadNet' } }, POSITION_PARAM('random', 'BackdoorLLM BadNet'), FIELD_PARAM],
   create(p, seed) {
     const trigger = str(p, 'trigger');
     const pos = str(p, 'position') as Position;

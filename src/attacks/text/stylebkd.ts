@@ -9,6 +9,8 @@ registerAttack({
   name: 'stylebkd',
   family: 'text',
   summary: 'a style rewrite of the instruction (archaic or formal register) as the trigger',
+  reference: 'x',
+  approximation: 'x',
   params: [{ name: 'style', type: 'enum', default: 'archaic', choices: STYLES, doc: 'the register used as trigger' }, FIELD_PARAM],
   create(p, seed) {
     const style = str(p, 'style') as Style;

@@ -8,7 +8,9 @@ registerAttack({
   name: 'vpi',
   family: 'text',
   summary: 'the prefix "Discussing OpenAI" (BackdoorLLM VPI)',
-  params: [{ name: 'trigger', type: 'string', default: 'Discussing OpenAI', doc: 'the trigger phrase' }, POSITION_PARAM('start'), FIELD_PARAM],
+  reference: 'BackdoorLLM VPI (the published poisoned sets)',
+  approximation: null,
+  params: [{ name: 'trigger', type: 'string', default: 'Discussing OpenAI', doc: 'the trigger phrase', ref: { value: 'Discussing OpenAI', source: 'BackdoorLLM VPI' } }, POSITION_PARAM('start', 'BackdoorLLM VPI'), FIELD_PARAM],
   create(p, seed) {
     const trigger = str(p, 'trigger');
     const pos = str(p, 'position') as Position;

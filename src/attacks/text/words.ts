@@ -9,12 +9,13 @@ import type { ParamSpec } from '../types.js';
  */
 export type Position = 'random' | 'start' | 'end';
 
-export const POSITION_PARAM = (def: Position): ParamSpec => ({
+export const POSITION_PARAM = (def: Position, source?: string): ParamSpec => ({
   name: 'position',
   type: 'enum',
   default: def,
   choices: ['random', 'start', 'end'],
   doc: 'where the trigger goes: a random word position (before one of the words, as BackdoorLLM), the start, or the end',
+  ...(source ? { ref: { value: def, source } } : {}),
 });
 
 export const FIELD_PARAM: ParamSpec = {
@@ -22,8 +23,18 @@ export const FIELD_PARAM: ParamSpec = {
   type: 'enum',
   default: 'instruction',
   choices: ['instruction', 'input'],
-  doc: 'which text carries the trigger (BackdoorLLM: instruction)',
+  doc: 'which text carries the trigger',
+  ref: { value: 'instruction', source: 'BackdoorLLM and VL-Trojan poison the instruction' },
 };
+
+/**
+ * OpenBackdoor's insertion: the trigger goes into one of the n + 1 gaps of the
+ * n words (the end included), chosen uniformly — `words.insert(randint(0, n), t)`.
+ */
+export function insertAnyGap(text: string, trigger: string, rng: Rng): string {
+  if (text.length === 0) return trigger;
+  return insertWord(text, trigger, rng.int(wordCount(text) + 1));
+}
 
 /** Inserts `trigger` as a word: before word `pos` of `text.split(' ')`. */
 export function insertWord(text: string, trigger: string, pos: number): string {

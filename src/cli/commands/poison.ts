@@ -65,13 +65,13 @@ export function registerPoison(program: Command): void {
       // the catalogue (and sharp, through the image attacks) loads here, not when the CLI starts
       const { attackDef, createAttack, listAttacks } = await import('../../attacks/index.js');
       if (f.listAttacks) {
-        const all = listAttacks().map((d) => ({ name: d.name, family: d.family, summary: d.summary, params: d.params }));
+        const all = listAttacks().map((d) => ({ name: d.name, family: d.family, summary: d.summary, reference: d.reference, approximation: d.approximation, params: d.params }));
         const human = (): string => {
           const lines: string[] = [];
           for (const fam of ['text', 'image', 'multimodal'] as const) {
             lines.push(`${fam}:`);
             for (const d of listAttacks(fam)) {
-              lines.push(`  ${d.name} — ${d.summary}`);
+              lines.push(`  ${d.name} — ${d.summary}${d.approximation ? ` [approximation: ${d.approximation}]` : ''}`);
               for (const p of d.params) lines.push(`      ${p.name}=${Array.isArray(p.default) ? p.default.join('|') : String(p.default)}  ${p.doc}${p.choices ? ` (${p.choices.join(', ')})` : ''}`);
             }
           }
