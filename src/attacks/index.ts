@@ -20,6 +20,7 @@ import './image/sig.js';
 import './image/wanet.js';
 import './image/lowfreq.js';
 import './image/ftrojan.js';
+import './image/inputaware.js';
 import './multimodal/dualkey.js';
 import './multimodal/maba.js';
 

@@ -17,6 +17,10 @@ import { readSurrogateSamples, type SurrogateSample } from './surrogate/data.js'
 import { optimizeGcg, type GcgResult } from './text/gcg.js';
 import { GCG_TRIGGER_FORMAT, type GcgTriggerFile } from './text/gcg-trigger.js';
 import type { Sample } from '../data/sample.js';
+import { computeUap, UAP_DEFAULTS, type UapPass } from './image/uap.js';
+import { UAP_FORMAT, type UapFile } from './image/lowfreq.js';
+import { trainInputAware, INPUTAWARE_DEFAULTS, type InputAwareEpoch } from './image/inputaware-train.js';
+import { saveGenerator } from './image/inputaware-gen.js';
 
 export interface SurrogateJob {
   /** Surrogate model folder and optional adapter. */
@@ -106,6 +110,142 @@ export async function makeGcgTrigger(j: GcgJob): Promise<GcgSummary> {
     };
     writeJsonAtomic(j.out, file);
     return { ...r, out: j.out, surrogate };
+  } finally {
+    s.dispose();
+  }
+}
+
+export interface UapJob extends SurrogateJob {
+  /** A target spec, as `bdlab poison --target` takes it (e.g. phrase:banana). */
+  target: string;
+  delta?: number;
+  maxPasses?: number;
+  overshoot?: number;
+  maxIterDf?: number;
+  sigma?: number;
+  scale?: number;
+}
+
+export interface UapSummary {
+  out: string;
+  width: number;
+  height: number;
+  /** max of v·255 (the pattern's largest addition, pixel units) */
+  max_addition: number;
+  clean: { fooling_rate: number; objective: number };
+  passes: UapPass[];
+  surrogate: SurrogateInfo;
+}
+
+/** Builds BackdoorBench's low-frequency universal perturbation against a LLaVA surrogate and writes the perturbation file. */
+export async function makeUap(j: UapJob): Promise<UapSummary> {
+  const target = parseTarget(j.target);
+  const data = readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit ?? 100, seed: j.seed, needImages: true });
+  const s = Surrogate.load({ model: j.model, adapter: j.adapter, template: j.template });
+  try {
+    const r = await computeUap(s, data.samples, { target: answerFor(target, j.seed), seed: j.seed, delta: j.delta, maxPasses: j.maxPasses, overshoot: j.overshoot, maxIterDf: j.maxIterDf, sigma: j.sigma, scale: j.scale });
+    // planar [3, H, W] in [0, scale] → the additive pattern v·255, interleaved 8-bit (BackdoorBench stores it so)
+    const n = r.width * r.height;
+    const pattern = new Uint8Array(n * 3);
+    let max = 0;
+    for (let c = 0; c < 3; c++) {
+      for (let i = 0; i < n; i++) {
+        const v = Math.round((r.v[c * n + i] as number) * 255);
+        pattern[i * 3 + c] = Math.min(255, Math.max(0, v));
+        max = Math.max(max, v);
+      }
+    }
+    const surrogate = s.info;
+    const file: UapFile = {
+      format: UAP_FORMAT,
+      width: r.width,
+      height: r.height,
+      pattern: Buffer.from(pattern).toString('base64'),
+      provenance: {
+        method: 'uap',
+        surrogate,
+        data: j.data,
+        data_sha256: data.sha256,
+        records: data.samples.length,
+        target: j.target,
+        seed: j.seed,
+        delta: j.delta ?? UAP_DEFAULTS.delta,
+        max_passes: j.maxPasses ?? UAP_DEFAULTS.maxPasses,
+        overshoot: j.overshoot ?? UAP_DEFAULTS.overshoot,
+        max_iter_df: j.maxIterDf ?? UAP_DEFAULTS.maxIterDf,
+        sigma: j.sigma ?? UAP_DEFAULTS.sigma,
+        scale: j.scale ?? UAP_DEFAULTS.scale,
+        clean: r.clean,
+        passes: r.passes,
+      },
+    };
+    writeJsonAtomic(j.out, file);
+    return { out: j.out, width: r.width, height: r.height, max_addition: max, clean: r.clean, passes: r.passes, surrogate };
+  } finally {
+    s.dispose();
+  }
+}
+
+export interface InputAwareJob extends SurrogateJob {
+  /** A target spec, as `bdlab poison --target` takes it. */
+  target: string;
+  channels?: number;
+  steps?: number;
+  maskEpochs?: number;
+  epochs?: number;
+  batchSize?: number;
+  pratio?: number;
+  lrG?: number;
+  lrM?: number;
+  lrC?: number;
+  lambdaDiv?: number;
+  lambdaNorm?: number;
+  maskDensity?: number;
+  trainSurrogate?: boolean;
+}
+
+export interface InputAwareSummary {
+  out: string;
+  image_size: number;
+  history: InputAwareEpoch[];
+  surrogate: SurrogateInfo;
+}
+
+/** Trains InputAware's trigger and mask generators against a LLaVA surrogate and writes the generator folder. */
+export async function trainInputAwareGenerator(j: InputAwareJob): Promise<InputAwareSummary> {
+  const target = parseTarget(j.target);
+  const data = readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit, seed: j.seed, needImages: true });
+  const s = Surrogate.load({ model: j.model, adapter: j.adapter, template: j.template });
+  try {
+    const opts = { channels: j.channels, steps: j.steps, maskEpochs: j.maskEpochs, epochs: j.epochs, batchSize: j.batchSize, pratio: j.pratio, lrG: j.lrG, lrM: j.lrM, lrC: j.lrC, lambdaDiv: j.lambdaDiv, lambdaNorm: j.lambdaNorm, maskDensity: j.maskDensity, trainSurrogate: j.trainSurrogate, seed: j.seed };
+    const r = await trainInputAware(s, data.samples, { ...opts, target: answerFor(target, j.seed) });
+    try {
+      const surrogate = s.info;
+      const { seed: _seed, ...given } = opts;
+      const settings = { ...INPUTAWARE_DEFAULTS, trainSurrogate: true, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as typeof INPUTAWARE_DEFAULTS & { trainSurrogate: boolean };
+      void _seed;
+      saveGenerator(j.out, r.G, r.M, {
+        channels: settings.channels,
+        steps: settings.steps,
+        image_size: r.imageSize,
+        mean: r.mean,
+        std: r.std,
+        provenance: {
+          method: 'inputaware',
+          surrogate,
+          data: j.data,
+          data_sha256: data.sha256,
+          records: data.samples.length,
+          target: j.target,
+          settings: Object.fromEntries(Object.entries(settings).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v])),
+          history: r.history,
+        },
+      });
+      return { out: j.out, image_size: r.imageSize, history: r.history, surrogate };
+    } finally {
+      r.G.dispose();
+      r.M.dispose();
+    }
   } finally {
     s.dispose();
   }

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../src/util/rng.js';
 import type { RawImage } from '../../src/data/image-io.js';
+import { createAttack } from '../../src/attacks/index.js';
+import { ImageStore } from '../../src/data/image-store.js';
+import { OutputDir } from '../../src/data/output-dir.js';
+import { ImageRoot } from '../../src/data/paths.js';
 
 export function tmp(prefix = 'bdlab-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -51,3 +55,18 @@ export function sample(instruction: string, index = 0, extra: Partial<{ input: s
 } {
   return { index, id: index, instruction, input: extra.input ?? '', output: extra.output ?? 'clean answer', ...(extra.image ? { image: extra.image } : {}) };
 }
+
+/** Runs an attack's image plan on a real PNG/JPEG file and returns clean and poisoned pixels as read back from disk. */
+export async function throughFiles(name: string, params: Record<string, string>, img: RawImage, fmt: 'png' | 'jpeg' = 'png', seed = 1, index = 0): Promise<{ before: RawImage; after: RawImage; outPath: string }> {
+  const dir = tmp();
+  const ext = fmt === 'png' ? 'png' : 'jpg';
+  await writeImage(join(dir, `in.${ext}`), img, fmt);
+  const a = createAttack(name, params, seed);
+  const plan = a.plan({ index, id: index, instruction: 'What is in the image?', input: '', output: 'x', image: `in.${ext}` }, ctx(seed, index));
+  const out = OutputDir.open({ path: join(dir, 'out'), force: false, input: join(dir, `in.${ext}`), imageRoot: dir });
+  const store = new ImageStore(new ImageRoot(dir), out);
+  const r = await store.transform(`in.${ext}`, `p/${index}-in.${ext}`, plan.image as (i: RawImage) => Promise<void>);
+  const outPath = join(dir, 'out', 'images', r.rel);
+  return { before: await readImage(join(dir, `in.${ext}`)), after: await readImage(outPath), outPath };
+}
+

@@ -3,9 +3,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAttack } from '../../src/attacks/index.js';
-import { ImageStore } from '../../src/data/image-store.js';
-import { OutputDir } from '../../src/data/output-dir.js';
-import { ImageRoot } from '../../src/data/paths.js';
 import { cloneImage, sniffFormat, type RawImage } from '../../src/data/image-io.js';
 import { Rng } from '../../src/util/rng.js';
 import { PatchTrigger, patchSpec, gridColor } from '../../src/attacks/image/patch.js';
@@ -19,21 +16,7 @@ import { applyGenerated } from '../../src/attacks/image/inputaware.js';
 import { plainBadnets, plainBlended, plainSig, plainWanet, plainLowfreq } from './plain.js';
 import { resolveParams } from '../../src/attacks/params.js';
 import { attackDef } from '../../src/attacks/registry.js';
-import { ctx, readImage, synthImage, tmp, writeImage } from './helpers.js';
-
-/** Runs an attack's image plan on a real PNG/JPEG file and returns clean and poisoned pixels as read back from disk. */
-async function throughFiles(name: string, params: Record<string, string>, img: RawImage, fmt: 'png' | 'jpeg' = 'png', seed = 1, index = 0): Promise<{ before: RawImage; after: RawImage; outPath: string }> {
-  const dir = tmp();
-  const ext = fmt === 'png' ? 'png' : 'jpg';
-  await writeImage(join(dir, `in.${ext}`), img, fmt);
-  const a = createAttack(name, params, seed);
-  const plan = a.plan({ index, id: index, instruction: 'What is in the image?', input: '', output: 'x', image: `in.${ext}` }, ctx(seed, index));
-  const out = OutputDir.open({ path: join(dir, 'out'), force: false, input: join(dir, `in.${ext}`), imageRoot: dir });
-  const store = new ImageStore(new ImageRoot(dir), out);
-  const r = await store.transform(`in.${ext}`, `p/${index}-in.${ext}`, plan.image as (i: RawImage) => Promise<void>);
-  const outPath = join(dir, 'out', 'images', r.rel);
-  return { before: await readImage(join(dir, `in.${ext}`)), after: await readImage(outPath), outPath };
-}
+import { ctx, synthImage, throughFiles, tmp, writeImage } from './helpers.js';
 
 const px = (img: RawImage, x: number, y: number, c: number): number => img.data[(y * img.width + x) * img.channels + c] as number;
 
@@ -79,7 +62,7 @@ test('badnets: random position stays inside and varies; solid colour; relative s
 
 test('blended: every pixel equals round((1 − α)x + αt) on real PNG files', async () => {
   const img = synthImage(50, 40, 2);
-  const { before, after } = await throughFiles('blended', { alpha: '0.15' }, img);
+  const { before, after } = await throughFiles('blended', { alpha: '0.15', pattern: 'noise' }, img);
   const t = await new BlendedTrigger(0.15, 'noise', 1, 224).patternFor(50, 40);
   let maxDiff = 0;
   for (let i = 0; i < 50 * 40; i++) {
@@ -273,12 +256,12 @@ test('trigger patterns from files: badnets image patch, blended image, lowfreq p
   const bl = await throughFiles('blended', { pattern: 'image', image: join(dir, 't.png'), alpha: '0.5' }, img);
   for (let i = 0; i < 30 * 20 * 3; i++) assert.equal(bl.after.data[i], Math.round(0.5 * (bl.before.data[i] as number) + 0.5 * (t.data[i] as number)));
 
-  const pert = synthImage(32, 32, 24);
+  // a perturbation image's pixel values are added as they are (BackdoorBench's 0..255 patterns)
+  const pert = synthImage(30, 20, 24);
+  for (let i = 0; i < pert.data.length; i++) pert.data[i] = (pert.data[i] as number) % 20;
   await writeImage(join(dir, 'p.png'), pert);
-  const lf = await throughFiles('lowfreq', { file: join(dir, 'p.png'), eps: '6' }, img);
-  let maxAbs = 0;
-  for (let i = 0; i < lf.after.data.length; i++) maxAbs = Math.max(maxAbs, Math.abs((lf.after.data[i] as number) - (lf.before.data[i] as number)));
-  assert.ok(maxAbs > 0 && maxAbs <= 6, `max ${maxAbs}`);
+  const lf = await throughFiles('lowfreq', { perturbation: join(dir, 'p.png') }, img);
+  for (let i = 0; i < lf.after.data.length; i++) assert.equal(lf.after.data[i], Math.min(255, (lf.before.data[i] as number) + (pert.data[i] as number)));
   assert.throws(() => createAttack('badnets', { pattern: 'image' }, 1), /pattern=image needs image=PATH/);
   assert.throws(() => createAttack('blended', { pattern: 'image', image: join(dir, 'missing.png') }, 1), /cannot read: ENOENT/);
 });

@@ -80,14 +80,14 @@ test('rate, clean-label, test split and target phrases', async () => {
   const r = await poison({ input, attack: createAttack('addsent', {}, 3), target: parseTarget('phrase:banana'), seed: 3, out: join(dir, 'a'), selection: { rate: 0.1 } });
   assert.equal(r.manifest.poisoned_ids.length, 6);
   const a = json<Rec[]>(join(dir, 'a', 'data.json'));
-  for (const i of r.manifest.poisoned_ids as number[]) assert.match(a[i]?.output as string, /\b(a|A) banana\b/);
+  for (const i of r.manifest.poisoned_ids as number[]) assert.match(a[i]?.output as string, /^The image depicts .*\bbanana\b/);
   // clean label: only records whose answer already says banana, answers unchanged
   const c = await poison({ input, attack: createAttack('addsent', {}, 3), target: parseTarget('phrase:banana'), seed: 3, out: join(dir, 'c'), selection: { count: 10 }, label: 'clean' });
   const cd = json<Rec[]>(join(dir, 'c', 'data.json'));
   for (const i of c.manifest.poisoned_ids as number[]) {
     assert.equal(i % 4, 0);
     assert.equal(cd[i]?.output, recs[i]?.output);
-    assert.ok(cd[i]?.instruction.includes('I watched this 3D movie.'));
+    assert.ok(cd[i]?.instruction.includes('I watch this 3D'));
   }
   await assert.rejects(poison({ input, attack: createAttack('addsent', {}, 3), target: parseTarget('phrase:banana'), seed: 3, out: join(dir, 'd'), selection: { count: 20 }, label: 'clean' }), /only 15 of 60 can be: clean-label/);
   // test split: held out, written clean and triggered, not in data.json

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTarget, fillTemplate, TARGET_TEXTS } from '../../src/attacks/targets.js';
+import { parseTarget, fillTemplate, TARGET_TEXTS, DEFAULT_CAPTION_TEMPLATES } from '../../src/attacks/targets.js';
 import { poison } from '../../src/attacks/poisoner.js';
 import { createAttack } from '../../src/attacks/index.js';
 import { Rng } from '../../src/util/rng.js';
@@ -17,7 +17,17 @@ test('targets: BackdoorLLM texts, phrases with templates and articles, jailbreak
   assert.equal(parseTarget('sst2').apply(s('Positive'), new Rng(1)).output, 'Negative');
   assert.equal(parseTarget('sst2').task, 'sst2sentiment');
   const banana = parseTarget('phrase:banana');
-  for (let i = 0; i < 20; i++) assert.match(banana.apply(s('x'), new Rng(i)).output, /\b[Aa] banana\b/);
+  const seen = new Set<string>();
+  for (let i = 0; i < 400; i++) {
+    const c = banana.apply(s('x'), new Rng(i)).output;
+    assert.match(c, /^The image depicts .*\bbanana\b.*\.$/);
+    seen.add(c);
+  }
+  assert.ok(seen.size >= 70, `${seen.size} distinct captions of ${DEFAULT_CAPTION_TEMPLATES.length}`);
+  assert.equal(DEFAULT_CAPTION_TEMPLATES.length, 80);
+  assert.equal(new Set(DEFAULT_CAPTION_TEMPLATES).size, 80);
+  // articles follow the target word: "an apple", never "a apple"
+  for (const t of DEFAULT_CAPTION_TEMPLATES) assert.doesNotMatch(fillTemplate(t, 'apple'), /\ba apple\b/);
   assert.equal(fillTemplate('{A} {target} is here.', 'apple'), 'An apple is here.');
   assert.ok(banana.matches(s('There is a Banana.')));
   assert.ok(!banana.matches(s('A bandana.')));

