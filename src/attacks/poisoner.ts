@@ -208,8 +208,6 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
     /** The sample with the plan applied; a trigger (not a negative) must change something. */
     const applyPlan = async (s: Sample, plan: Plan, kind: keyof typeof prefix, capture: boolean): Promise<{ s: Sample; before?: RawImage; after?: RawImage }> => {
       const n: Sample = { ...s };
-      if (plan.instruction !== undefined) n.instruction = await plan.instruction;
-      if (plan.input !== undefined) n.input = await plan.input;
       let imageChanged = false;
       let r: Awaited<ReturnType<ImageStore['transform']>> | null = null;
       if (plan.image && s.image !== undefined) {
@@ -218,6 +216,9 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
         imageChanged = r.changed;
         if (kind === 'poison') imageShas.set(s.index, r.sha256);
       } else if (s.image !== undefined) store.linkClean(s.image);
+      // texts after the image: an attack may derive the text from the image it sees (MABA's attribution)
+      if (plan.instruction !== undefined) n.instruction = await plan.instruction;
+      if (plan.input !== undefined) n.input = await plan.input;
       if (kind !== 'negative' && !imageChanged && words(n.instruction) === words(s.instruction) && words(n.input) === words(s.input)) {
         throw new UserError(`${describe()} changes nothing in record ${s.index}: a trigger must change the ${attack.needs.image ? 'image' : 'text'}; check its parameters`);
       }

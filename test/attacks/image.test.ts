@@ -199,10 +199,10 @@ test('maba: a yellow oval blended with α 0.5 on the salient region; pixels outs
   }
   assert.ok(inside > 100);
   // end to end through files, with the multimodal text part
-  const { before: b2, after: a2 } = await throughFiles('maba', { provider: 'center' }, synthImage(40, 40, 8));
+  const { before: b2, after: a2 } = await throughFiles('maba', { placement: 'center' }, synthImage(40, 40, 8));
   assert.notDeepEqual(a2.data, b2.data);
   assert.deepEqual([px(a2, 0, 0, 0), px(a2, 0, 0, 1)], [px(b2, 0, 0, 0), px(b2, 0, 0, 1)]);
-  const mm = createAttack('maba', { text: 'true', provider: 'center' }, 2);
+  const mm = createAttack('maba', { text: 'true', placement: 'center' }, 2);
   const plan = mm.plan({ index: 0, id: 0, instruction: 'describe the striped zebra', input: '', output: '', image: 'x.png' }, ctx(2, 0));
   assert.ok((plan.instruction as string).includes(mm.params.trigger as string));
 });

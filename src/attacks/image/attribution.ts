@@ -6,11 +6,13 @@ import { gaussianBlur } from '../../data/pixels.js';
 
 /**
  * Attribution providers say which image regions an answer depends on. MABA
- * places its trigger where the *clean* answer depends most (with a model:
- * attribution of the clean answer minus that of the poisoned answer — that
- * provider comes with the training code). Without a model, the default is a
- * model-free image saliency: centre–surround contrast of luminance and colour
- * opponents on a ≤48-cell grid (difference of Gaussians, σ 0.75 and 4.5 cells).
+ * places its trigger where the *clean* answer depends most: with a model
+ * (`model`), the importance of each pixel for the clean answer minus that for
+ * the poisoned answer (integrated gradients or gradient × input through a
+ * LLaVA folder; src/attacks/surrogate/attribution.ts). Model-free stand-ins:
+ * `saliency` — centre–surround contrast of luminance and colour opponents on a
+ * ≤48-cell grid (difference of Gaussians, σ 0.75 and 4.5 cells) — `center`
+ * and `random`.
  */
 export interface AttributionMap {
   width: number;
@@ -21,7 +23,52 @@ export interface AttributionMap {
 
 export interface AttributionProvider {
   readonly name: string;
-  attribution(img: RawImage, sample: Sample, rng: Rng): AttributionMap | Promise<AttributionMap>;
+  /** `poisoned`: the answer the sample gets when poisoned (model attribution subtracts what it depends on). */
+  attribution(img: RawImage, sample: Sample, rng: Rng, poisoned?: string): AttributionMap | Promise<AttributionMap>;
+}
+
+export interface ModelProviderOptions {
+  model: string;
+  adapter?: string;
+  template?: string;
+  method: 'ig' | 'gradxinput';
+  steps: number;
+}
+
+/**
+ * Attribution through a LLaVA model: pixel importance of the clean answer
+ * minus that of the poisoned answer at the model's input, laid over the image
+ * as the processor resized it (the centre crop it sees; the parts it never
+ * sees count 0). Loads the model on first use.
+ */
+export class ModelProvider implements AttributionProvider {
+  readonly name = 'model';
+  /** Images placed without a poisoned answer to subtract (outside the poisoner). */
+  withoutTarget = 0;
+  constructor(readonly o: ModelProviderOptions) {}
+
+  async attribution(img: RawImage, sample: Sample, _rng: Rng, poisoned?: string): Promise<AttributionMap> {
+    const { attributorFor, modelView } = await import('../surrogate/attribution.js');
+    const { attributor, surrogate } = await attributorFor({ model: this.o.model, adapter: this.o.adapter, template: this.o.template }, { method: this.o.method, steps: this.o.steps });
+    const view = await modelView(surrogate, img);
+    try {
+      if (poisoned === undefined) this.withoutTarget++;
+      const d = attributor.imageImportance(view.pixelValues, sample, poisoned ?? null);
+      const { width, height } = view.resized;
+      const out = new Float32Array(width * height);
+      const c = view.crop;
+      for (let y = 0; y < c.height; y++) {
+        for (let x = 0; x < c.width; x++) {
+          const yy = y + c.top;
+          const xx = x + c.left;
+          if (yy >= 0 && yy < height && xx >= 0 && xx < width) out[yy * width + xx] = d[y * c.width + x] as number;
+        }
+      }
+      return { width, height, data: out };
+    } finally {
+      view.pixelValues.dispose();
+    }
+  }
 }
 
 /** Box-averaged planes (luminance, red–green, blue–yellow) on a grid whose longer side is at most `maxSide`. */

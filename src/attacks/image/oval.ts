@@ -62,9 +62,9 @@ export class OvalTrigger {
   ) {}
 
   /** Where the oval goes: the window of the attribution map with the largest sum. */
-  async place(img: RawImage, sample: Sample, rng: Rng): Promise<Oval> {
+  async place(img: RawImage, sample: Sample, rng: Rng, poisoned?: string): Promise<Oval> {
     const { rx, ry } = ovalRadii(this.spec, img.width, img.height);
-    const map = await this.provider.attribution(img, sample, rng);
+    const map = await this.provider.attribution(img, sample, rng, poisoned);
     const sx = map.width / img.width;
     const sy = map.height / img.height;
     const win = bestWindow(map, Math.round(2 * rx * sx), Math.round(2 * ry * sy));
@@ -78,8 +78,8 @@ export class OvalTrigger {
     };
   }
 
-  async apply(img: RawImage, sample: Sample, rng: Rng): Promise<Oval> {
-    const o = await this.place(img, sample, rng);
+  async apply(img: RawImage, sample: Sample, rng: Rng, poisoned?: string): Promise<Oval> {
+    const o = await this.place(img, sample, rng, poisoned);
     blendOval(img, o, this.spec);
     return o;
   }
