@@ -34,6 +34,8 @@ export interface PlanNode {
   kind: string;
   params: unknown;
   inputs: Record<string, InputRef>;
+  /** What the stage does, for kinds this build lacks (the others describe themselves). */
+  about?: string;
 }
 
 /** A model to evaluate: a full model folder plus, when tuned, the train/defend artifact (adapter or weights). */
@@ -111,7 +113,7 @@ class Builder {
   private readonly ids = new Set<string>();
 
   /** Adds a stage (or finds the identical one) and returns its id. */
-  add(kind: string, name: string, params: unknown, inputs: Record<string, InputRef | undefined>): string {
+  add(kind: string, name: string, params: unknown, inputs: Record<string, InputRef | undefined>, about?: string): string {
     const clean: Record<string, InputRef> = {};
     for (const [k, v] of Object.entries(inputs)) if (v !== undefined) clean[k] = v;
     const sig = canonicalJson({ kind, params, inputs: clean });
@@ -121,7 +123,7 @@ class Builder {
     for (let i = 2; this.ids.has(id); i++) id = `${kind}/${name}#${i}`;
     this.ids.add(id);
     this.bySignature.set(sig, id);
-    this.nodes.push({ id, kind, params, inputs: clean });
+    this.nodes.push({ id, kind, params, inputs: clean, ...(about ? { about } : {}) });
     return id;
   }
 }
@@ -146,6 +148,7 @@ export function buildPlan(loaded: LoadedSpec): Plan {
 
   // ---- data and domains
   let train: InputRef | undefined;
+  // (no clean training set when every attack brings its own poisoned files)
   let trainImages: InputRef | undefined;
   let defense: InputRef | undefined;
   const domains: DomainData[] = [];
@@ -156,8 +159,10 @@ export function buildPlan(loaded: LoadedSpec): Plan {
     train = fileOf(worldId, WORLD_FILES.train);
     defense = fileOf(worldId, WORLD_FILES.defense);
   } else {
-    train = ext(spec.data.train as string, 'data.train');
-    if (vision) trainImages = ext(spec.data.image_root ?? dirname(spec.data.train as string), spec.data.image_root ? 'data.image_root' : 'data.train');
+    if (spec.data.train !== undefined) {
+      train = ext(spec.data.train, 'data.train');
+      if (vision) trainImages = ext(spec.data.image_root ?? dirname(spec.data.train), spec.data.image_root ? 'data.image_root' : 'data.train');
+    }
     if (spec.data.defense) defense = ext(spec.data.defense, 'data.defense');
   }
   const listed = domainSpecs.length > 0 ? domainSpecs : worldDomains(spec);
@@ -258,8 +263,10 @@ export function buildPlan(loaded: LoadedSpec): Plan {
           models.push(victim);
           measured.push({ model: victim, attacks: [a.label] });
           for (const d of spec.defenses) {
-            const defended = b.add('defend', `${d.name}/${tag}`, { name: d.name, params: paramStrings(d.params), seed, modality }, { base, tuned: { node: trained }, clean: defense, validation: spec.data.validation ? ext(spec.data.validation, 'data.validation') : undefined });
-            const m: PlannedModel = { id: `${d.name}/${tag}`, role: 'defended', seed, attack: a.label, target, rate, defense: d.name, stage: defended, ref: { base, tuned: { node: defended } } };
+            if (d.targets && !d.targets.includes(target)) continue;
+            const label = d.label ?? d.name;
+            const defended = b.add('defend', `${label}/${tag}`, { name: d.name, params: paramStrings(d.params), seed, modality }, { base, tuned: { node: trained }, clean: defense, validation: spec.data.validation ? ext(spec.data.validation, 'data.validation') : undefined }, `defend the victim with ${d.name}${Object.keys(d.params).length ? ` (${Object.entries(d.params).map(([k, v]) => `${k} ${String(v)}`).join(', ')})` : ''}`);
+            const m: PlannedModel = { id: `${label}/${tag}`, role: 'defended', seed, attack: a.label, target, rate, defense: label, stage: defended, ref: { base, tuned: { node: defended } } };
             models.push(m);
             measured.push({ model: m, attacks: [a.label] });
           }
@@ -287,7 +294,7 @@ export function buildPlan(loaded: LoadedSpec): Plan {
           accuracy.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
         }
         if (evaluations.has('captions')) {
-          const ev = b.add('captions', `${m.id}/${d.name}`, {}, { outputs: { node: cleanOut }, references: d.test });
+          const ev = b.add('captions', `${m.id}/${d.name}`, {}, { outputs: { node: cleanOut }, references: d.test }, 'caption metrics of the clean outputs (BLEU, CIDEr, ROUGE-L)');
           captions.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
         }
       }
@@ -297,7 +304,7 @@ export function buildPlan(loaded: LoadedSpec): Plan {
           consistency.push({ model: m.id, attack: label, target: m.target, domain: attackerDomain.name, node });
         }
         if (evaluations.has('detection') && m.role !== 'clean') {
-          const node = b.add('detect', `${m.id}/${label}`, { seed, modality }, { ...mi, validation: spec.data.validation ? ext(spec.data.validation, 'data.validation') : defense, clean: attackerDomain.test, triggered: triggered(label, attackerDomain.name) });
+          const node = b.add('detect', `${m.id}/${label}`, { seed, modality }, { ...mi, validation: spec.data.validation ? ext(spec.data.validation, 'data.validation') : defense, clean: attackerDomain.test, triggered: triggered(label, attackerDomain.name) }, 'detect triggered inputs by their layer-consistency profile (AUROC, TPR at a fixed FPR)');
           detection.push({ model: m.id, attack: label, target: m.target, domain: attackerDomain.name, node });
         }
       }

@@ -93,7 +93,7 @@ export const resultsSchema = z.object({
   seeds: z.array(z.number()).default([]),
   rates: z.array(z.number()).default([]),
   attacks: z.array(z.object({ label: z.string(), name: z.string(), params: z.record(z.string(), z.string()), targets: z.array(z.string()), prepoisoned: z.boolean() })).default([]),
-  defenses: z.array(z.object({ name: z.string(), params: z.record(z.string(), z.string()) })).default([]),
+  defenses: z.array(z.object({ label: z.string(), name: z.string(), params: z.record(z.string(), z.string()), targets: z.array(z.string()).nullable() })).default([]),
   domains: z.array(z.object({ name: z.string(), role: z.enum(['attacker', 'user']), description: z.string() })).default([]),
   models: z.array(z.object({ id: z.string(), ...cell, seed: z.number(), artifact: z.string().nullable() })).default([]),
   records: z.array(evalRecordSchema).default([]),

@@ -67,7 +67,7 @@ function resolveInput(ref: InputRef, markers: ReadonlyMap<string, Finished>, sto
 
 function describe(n: PlanNode): string {
   const k = stageKind(n.kind);
-  return k ? k.describe(n.params as never) : `${n.kind} ${JSON.stringify(n.params)}`;
+  return k ? k.describe(n.params as never) : (n.about ?? `${n.kind} ${JSON.stringify(n.params)}`);
 }
 
 function availability(n: PlanNode): string | null {

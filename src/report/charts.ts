@@ -135,6 +135,8 @@ export interface LinesOptions {
   columnTitle?: string;
   /** Column facets in this order (default: as they first appear in the data). */
   columnOrder?: string[];
+  /** Each column its own x scale (e.g. steps of runs of different lengths). */
+  independentX?: boolean;
   points?: boolean;
   xType?: 'quantitative' | 'ordinal';
   yZero?: boolean;
@@ -151,7 +153,12 @@ export function lines(values: readonly Row[], o: LinesOptions): TopLevelSpec {
   if (o.lo && o.hi) layer.push({ mark: { type: 'rule' }, encoding: { x, y: { field: o.lo, type: 'quantitative', title: o.yTitle }, y2: { field: o.hi }, color } });
   const inner = { width: o.width ?? 300, height: 200, layer };
   if (o.column) {
-    return { data: { values: values as Row[] }, facet: { column: { field: o.column, type: 'nominal', title: o.columnTitle ?? o.column, sort: o.columnOrder ?? null } }, spec: inner } as TopLevelSpec;
+    return {
+      data: { values: values as Row[] },
+      facet: { column: { field: o.column, type: 'nominal', title: o.columnTitle ?? o.column, sort: o.columnOrder ?? null } },
+      spec: inner,
+      ...(o.independentX ? { resolve: { scale: { x: 'independent' } } } : {}),
+    } as TopLevelSpec;
   }
   return { data: { values: values as Row[] }, ...inner } as TopLevelSpec;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type * as z from 'zod';
 import { UserError } from '../../util/errors.js';
 import type { Spec } from './schema.js';
@@ -27,10 +28,15 @@ export function ruleForTarget(target: string): { task: string } | { target: stri
   return null;
 }
 
-/** Whether the spec's data are text instructions or images with captions/questions. */
-export function dataModality(spec: Spec, imageAttack: (name: string) => boolean, worldModality: (name: string) => Modality | undefined): Modality {
+/**
+ * Whether the spec's data are text instructions or images with questions and
+ * captions: the world's kind, the given format, the training file's format
+ * when it is there, else what the attacks need.
+ */
+export function dataModality(spec: Spec, imageAttack: (name: string) => boolean, worldModality: (name: string) => Modality | undefined, fileFormat: (path: string) => string | null): Modality {
   if (spec.data.world) return worldModality(spec.data.world.name) ?? 'text';
-  if (spec.data.format) return spec.data.format.startsWith('llava') ? 'vision' : 'text';
+  const format = spec.data.format ?? (spec.data.train !== undefined ? fileFormat(spec.data.train) : null);
+  if (format) return format.startsWith('llava') || format === 'coco' ? 'vision' : 'text';
   return spec.attacks.some((a) => imageAttack(a.name)) ? 'vision' : 'text';
 }
 
@@ -56,7 +62,15 @@ export async function checkSpec(spec: Spec): Promise<{ issues: SpecIssue[]; moda
   const { worldDef, worldNames } = await import('../stages/index.js');
   const known = new Set(listAttacks().map((a) => a.name));
   const family = (name: string): string | undefined => (known.has(name) ? attackDef(name).family : undefined);
-  const modality = dataModality(spec, (n) => family(n) === 'image' || family(n) === 'multimodal', (n) => worldDef(n)?.modality);
+  const { detectFormat } = await import('../../data/formats.js');
+  const formatOf = (p: string): string | null => {
+    try {
+      return existsSync(p) ? detectFormat(p) : null;
+    } catch {
+      return null; // the training stage names the problem with the file
+    }
+  };
+  const modality = dataModality(spec, (n) => family(n) === 'image' || family(n) === 'multimodal', (n) => worldDef(n)?.modality, formatOf);
 
   // world
   const w = spec.data.world ? worldDef(spec.data.world.name) : undefined;
@@ -96,7 +110,7 @@ export async function checkSpec(spec: Spec): Promise<{ issues: SpecIssue[]; moda
     try {
       parseTarget(t);
     } catch (e) {
-      issues.push({ path, message: e instanceof UserError ? e.message.replace(/--target /g, '') : String(e) });
+      issues.push({ path, message: e instanceof UserError ? e.message.replace(/--target /g, 'target ') : String(e) });
       return;
     }
     if (ruleForTarget(t) === null) issues.push({ path, message: `target "${t}" changes no answer, so there is no attack success to measure` });
@@ -115,6 +129,14 @@ export async function checkSpec(spec: Spec): Promise<{ issues: SpecIssue[]; moda
     if (!r.success) issues.push(...zodIssues(['attacks', i, 'params'], r.error, a.params));
     if (a.target !== undefined) checkTarget(a.target, ['attacks', i, 'target']);
     if (def.family !== 'text' && modality === 'text') issues.push({ path: ['attacks', i, 'name'], message: `${a.name} is an ${def.family} attack, but the data are text instructions` });
+  });
+
+  // defenses: their names and parameters are checked by the defend stage when this build has it
+  const allTargets = new Set([...spec.targets, ...spec.attacks.flatMap((a) => (a.target !== undefined ? [a.target] : []))]);
+  spec.defenses.forEach((d, i) => {
+    d.targets?.forEach((t, j) => {
+      if (!allTargets.has(t)) issues.push({ path: ['defenses', i, 'targets', j], message: `no attack of this spec has target "${t}"` });
+    });
   });
 
   // evaluations

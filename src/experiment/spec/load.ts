@@ -48,6 +48,8 @@ function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
       if (value === undefined) return `missing (expected ${TYPE_NAMES[issue.expected] ?? issue.expected})`;
+      // the schema's own wording where it gives one
+      if (!issue.message.startsWith('Invalid input')) return `${issue.message}, got ${received(value)}`;
       return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${received(value)}`;
     case 'unrecognized_keys': {
       const k = issue.keys[0] as string;
@@ -68,7 +70,8 @@ function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
       const best = branches.sort((a, b) => (b[0]?.path.length ?? 0) - (a[0]?.path.length ?? 0))[0];
       const first = best?.[0];
       if (first && first.path.length > 0) return `${formatPath(first.path as PathPart[])}: ${issueMessage(first, valueAt(value, first.path as PathPart[]))}`;
-      return `expected ${typeof value === 'string' ? 'another value' : 'a different kind of value'}, got ${received(value)}`;
+      const kinds = [...new Set(issue.errors.flatMap((b) => b.filter((x) => x.code === 'invalid_type' && x.path.length === 0).map((x) => TYPE_NAMES[(x as { expected: string }).expected] ?? (x as { expected: string }).expected)))];
+      return kinds.length ? `expected ${kinds.join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${received(value)}` : `unexpected value ${received(value)}`;
     }
     default:
       return issue.message;
@@ -136,8 +139,10 @@ export async function loadSpec(file: string, sets: Readonly<Record<string, strin
     );
   }
   const spec = parsed.data;
-  const { issues, modality } = await checkSpec(spec);
-  issues.push(...resolvePaths(spec, dirname(resolve(file))));
+  const issues = resolvePaths(spec, dirname(resolve(file)));
+  const checked = await checkSpec(spec);
+  issues.push(...checked.issues);
+  const modality = checked.modality;
   if (issues.length > 0) fail(file, doc, lc, issues);
   return { spec, file: basename(file), sha256: sha256(canonicalJson(spec)), modality };
 }

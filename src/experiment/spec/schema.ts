@@ -37,7 +37,6 @@ export const dataSchema = z
   })
   .superRefine((d, ctx) => {
     if (d.world && d.train) ctx.addIssue({ code: 'custom', path: ['train'], message: 'give either data.world or data.train, not both' });
-    if (!d.world && !d.train) ctx.addIssue({ code: 'custom', path: [], message: 'give data.world (an embedded world) or data.train (files)' });
   });
 
 export const shiftSchema = z
@@ -50,7 +49,7 @@ export const shiftSchema = z
 
 export const domainSchema = z
   .strictObject({
-    name: name('domain name'),
+    name: name('domain name').describe('names the domain in results; the first domain is the attacker\'s'),
     description: z.string().optional().describe('one line for the report'),
     world: z.string().optional().describe('a domain of the embedded world'),
     test: path.optional().describe('clean test inputs; each attack makes triggered copies of them (paired by position)'),
@@ -93,7 +92,9 @@ export const victimSchema = z.strictObject({
 
 export const defenseSchema = z.strictObject({
   name: z.string().describe('a defense registry name (`bdlab defend --list`)'),
+  label: name('defense label').optional().describe('names this entry in results when one defense appears with different parameters (default: the name)'),
   params: params.describe('the defense\'s parameters'),
+  targets: z.array(z.string()).min(1).optional().describe('defend only the victims of these targets (e.g. CROW\'s α differs between sentiment and refusal); default: every victim'),
 });
 
 export const EVALUATIONS = ['asr', 'clean_accuracy', 'layer_consistency', 'detection', 'captions'] as const;
@@ -117,25 +118,27 @@ export const specSchema = z
     description: z.string().optional().describe('one paragraph for the report'),
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are identifiers'), z.string()).default({}).describe('values for `{name}` placeholders in paths; `bdlab run --set name=value` overrides'),
     seeds: z.array(z.number().int().min(0)).min(1).default([0]).describe('every seed runs the whole grid (poisoning, training order, triggers)'),
-    data: dataSchema,
+    data: dataSchema.describe('where the training data come from: an embedded world, or files'),
     domains: z.array(domainSchema).optional().describe('test domains; the first is the attacker\'s (default: the world\'s domains)'),
     targets: z.array(z.string()).min(1).default(['negsentiment']).describe('poisoned answers (`negsentiment`, `refusal`, `codeinjection`, `sst2sentiment`, `phrase:TEXT`, ...)'),
     attacks: z.array(attackSchema).min(1).describe('the attacks, each with its parameters'),
     rates: z.array(z.number().gt(0).max(1)).min(1).default([0.1]).describe('shares of the training set poisoned'),
-    victim: victimSchema,
-    defenses: z.array(defenseSchema).default([]).describe('defenses applied to every victim'),
+    victim: victimSchema.describe('the model under attack and how it is trained'),
+    defenses: z.array(defenseSchema).default([]).describe('defenses applied to every victim (or to those of an entry\'s `targets`)'),
     evaluations: z.array(evaluationSchema).default([{ name: 'asr', params: {} }]).describe('what is measured on every model'),
     generation: generationSchema.default({ max_new_tokens: 128, batch_size: 16 }).describe('how answers are generated'),
     controls: z
       .strictObject({
         clean_model: z.boolean().default(true).describe('also measure the clean model on every attack\'s triggered inputs'),
       })
-      .default({ clean_model: true }),
+      .default({ clean_model: true })
+      .describe('control measurements'),
     report: z
       .strictObject({
         contact_sheet: z.number().int().min(0).default(6).describe('poisoned images per attack and domain in the report'),
       })
-      .default({ contact_sheet: 6 }),
+      .default({ contact_sheet: 6 })
+      .describe('what the report shows'),
   })
   .superRefine((s, ctx) => {
     const dup = (xs: readonly string[], where: string): void => {
@@ -157,6 +160,19 @@ export const specSchema = z
       if (d.world !== undefined && !s.data.world) ctx.addIssue({ code: 'custom', path: ['domains', i, 'world'], message: 'needs data.world' });
     });
     if (!s.domains && !s.data.world) ctx.addIssue({ code: 'custom', path: ['domains'], message: 'give the test domains (only an embedded world brings its own)' });
+    if (!s.data.world && !s.data.train) {
+      const i = s.attacks.findIndex((a) => a.poisoned_train === undefined);
+      if (i >= 0) ctx.addIssue({ code: 'custom', path: ['data'], message: `give data.world or data.train: attacks[${i}] poisons the training set` });
+      if (s.victim.base_training) ctx.addIssue({ code: 'custom', path: ['victim', 'base_training'], message: 'a clean base needs clean training data (data.world or data.train)' });
+    }
+    // two entries of a defense for the same victims need labels to tell their results apart
+    s.defenses.forEach((d, i) => {
+      const label = d.label ?? d.name;
+      s.defenses.slice(0, i).forEach((e, j) => {
+        const overlap = !d.targets || !e.targets || d.targets.some((t) => e.targets!.includes(t));
+        if ((e.label ?? e.name) === label && overlap) ctx.addIssue({ code: 'custom', path: ['defenses', i, d.label ? 'label' : 'name'], message: `defenses[${j}] is also called "${label}" for the same victims; give each entry its own label` });
+      });
+    });
     // entries of one attack with different parameters need labels to tell their results apart
     s.attacks.forEach((a, i) => {
       const label = a.label ?? a.name;

@@ -7,7 +7,7 @@ import { attackLabel, varying } from './labels.js';
 export async function asrgSection(r: ExperimentResults): Promise<Section | null> {
   const rows = r.summary.asrg.filter((x) => x.role === 'victim');
   if (rows.length === 0) return null;
-  const v = varying(r);
+  const v = varying(rows);
   const values = rows.map((x) => ({
     attack: attackLabel(x, v),
     domain: x.domain,

@@ -1,5 +1,3 @@
-import type { ExperimentResults } from '../../experiment/results-schema.js';
-
 /** Short names for a model configuration in charts and tables. */
 export interface CellLike {
   role: 'clean' | 'victim' | 'defended';
@@ -11,10 +9,10 @@ export interface CellLike {
 
 export const ratePct = (r: number): string => `${Number((r * 100).toPrecision(6))} %`;
 
-/** Which parts of a label vary in this results file (a part that never varies is left out). */
-export function varying(r: ExperimentResults): { targets: boolean; rates: boolean } {
-  const targets = new Set(r.attacks.flatMap((a) => a.targets));
-  const rates = new Set(r.models.flatMap((m) => (m.rate === null ? [] : [m.rate])));
+/** Which parts of a label vary among the rows shown together (a part that never varies is left out). */
+export function varying(rows: readonly CellLike[]): { targets: boolean; rates: boolean } {
+  const targets = new Set(rows.flatMap((m) => (m.target === null ? [] : [m.target])));
+  const rates = new Set(rows.flatMap((m) => (m.rate === null ? [] : [m.rate])));
   return { targets: targets.size > 1, rates: rates.size > 1 };
 }
 

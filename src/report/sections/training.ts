@@ -6,7 +6,7 @@ import { modelLabel, varying } from './labels.js';
 /** Training loss per optimiser step of every trained model (clean bases and victims). */
 export async function trainingSection(r: ExperimentResults): Promise<Section | null> {
   if (r.training.length === 0) return null;
-  const v = varying(r);
+  const v = varying(r.training);
   const seeds = new Set(r.training.map((t) => t.seed)).size > 1;
   let thinned = false;
   const values = r.training.flatMap((t) => {
@@ -18,7 +18,7 @@ export async function trainingSection(r: ExperimentResults): Promise<Section | n
   const html = await figure(
     'training-loss',
     `Training loss (mean cross-entropy of the answer tokens) per optimiser step${thinned ? '; long runs are shown as means over equal blocks of steps' : ''}.`,
-    lines(values, { x: 'step', xTitle: 'optimiser step', y: 'loss', yTitle: 'training loss', series: 'model', seriesTitle: 'model', column: 'stage', columnTitle: 'training', yZero: true }),
+    lines(values, { x: 'step', xTitle: 'optimiser step', y: 'loss', yTitle: 'training loss', series: 'model', seriesTitle: 'model', column: 'stage', columnTitle: 'training', yZero: true, independentX: true }),
   );
   return { id: 'training', title: 'Training loss', html };
 }
