@@ -136,196 +136,237 @@ function derivedSeed(seed: number, ...parts: string[]): number {
   return new Rng(seed, ...parts).int(2 ** 31);
 }
 
-function rateName(r: number): string {
-  return `r${r}`;
+interface DataRefs {
+  /** The clean training set (absent when every attack brings its own poisoned files). */
+  train?: InputRef;
+  trainImages?: InputRef;
+  defense?: InputRef;
+  validation?: InputRef;
+  domains: DomainData[];
+}
+
+/** The expansion of one spec; each method adds one part of the graph. */
+class Planner {
+  readonly b = new Builder();
+  readonly models: PlannedModel[] = [];
+  readonly asr: PlannedRecord[] = [];
+  readonly accuracy: PlannedRecord[] = [];
+  readonly consistency: PlannedRecord[] = [];
+  readonly detection: PlannedRecord[] = [];
+  readonly captions: PlannedRecord[] = [];
+  readonly triggers: PlannedTrigger[] = [];
+  readonly attacks: PlannedAttack[];
+  readonly data: DataRefs;
+  private readonly evaluations: Set<string>;
+  private readonly gen: { modality: Modality; max_new_tokens: number; batch_size: number };
+
+  constructor(
+    readonly spec: Spec,
+    readonly modality: Modality,
+    readonly domainSpecs: NonNullable<Spec['domains']>,
+  ) {
+    this.attacks = spec.attacks.map((a: AttackSpec) => ({
+      label: a.label ?? a.name,
+      name: a.name,
+      params: paramStrings(a.params),
+      targets: a.target !== undefined ? [a.target] : spec.targets,
+      prepoisoned: a.poisoned_train !== undefined,
+    }));
+    this.evaluations = new Set(spec.evaluations.map((e) => e.name));
+    this.gen = { modality, max_new_tokens: spec.generation.max_new_tokens, batch_size: spec.generation.batch_size };
+    this.data = this.planData();
+  }
+
+  private get vision(): boolean {
+    return this.modality === 'vision';
+  }
+
+  /** Training data, the defender's clean set, and each domain's test (and utility) inputs. */
+  private planData(): DataRefs {
+    const { spec, b } = this;
+    const refs: DataRefs = { domains: [] };
+    let worldId: string | null = null;
+    if (spec.data.world) {
+      worldId = b.add('world', spec.data.world.name, { name: spec.data.world.name, params: spec.data.world.params }, {});
+      refs.train = fileOf(worldId, WORLD_FILES.train);
+      refs.defense = fileOf(worldId, WORLD_FILES.defense);
+    } else {
+      if (spec.data.train !== undefined) {
+        refs.train = ext(spec.data.train, 'data.train');
+        if (this.vision) refs.trainImages = ext(spec.data.image_root ?? dirname(spec.data.train), spec.data.image_root ? 'data.image_root' : 'data.train');
+      }
+      if (spec.data.defense) refs.defense = ext(spec.data.defense, 'data.defense');
+    }
+    if (spec.data.validation) refs.validation = ext(spec.data.validation, 'data.validation');
+    this.domainSpecs.forEach((d, i) => {
+      const field = `domains[${i}]`;
+      if (d.world !== undefined && worldId) {
+        refs.domains.push({ name: d.name, test: fileOf(worldId, WORLD_FILES.test(d.world)), utility: fileOf(worldId, WORLD_FILES.utility(d.world)) });
+      } else if (d.test !== undefined) {
+        refs.domains.push({
+          name: d.name,
+          test: ext(d.test, `${field}.test`),
+          ...(d.utility ? { utility: ext(d.utility, `${field}.utility`) } : {}),
+          ...(this.vision ? { images: ext(d.image_root ?? dirname(d.test), d.image_root ? `${field}.image_root` : `${field}.test`) } : {}),
+        });
+      } else {
+        const from = refs.domains.find((x) => x.name === d.from) as DomainData;
+        const s = d.shift!;
+        const params = { question: s.question ?? null, answer: s.answer ?? null, image_styles: s.image_styles ?? [], seed: 0 };
+        const shifted = (src: InputRef, what: string): string => b.add('shift', `${d.name}/${what}`, params, { data: src, images: from.images });
+        const test = shifted(from.test, 'test');
+        refs.domains.push({
+          name: d.name,
+          test: fileOf(test, 'data.json'),
+          ...(from.utility ? { utility: fileOf(shifted(from.utility, 'utility'), 'data.json') } : {}),
+          ...(this.vision ? { images: fileOf(test, 'images') } : {}),
+        });
+      }
+    });
+    return refs;
+  }
+
+  /** The clean model of a seed: the given or generated model, trained on clean data first if the spec says so. */
+  private cleanModel(seed: number): PlannedModel {
+    const { spec, b } = this;
+    const m = spec.victim.model;
+    let base: InputRef = m.path !== undefined ? ext(m.path, 'victim.model.path') : { node: b.add('model', `${m.arch}-${m.preset}/s${seed}`, { arch: m.arch, preset: m.preset, seed }, {}) };
+    let stage: string | null = null;
+    if (spec.victim.base_training) {
+      stage = b.add('train', `base/s${seed}`, trainParams('base', this.modality, seed, spec.victim.base_training), { base, data0: this.data.train });
+      base = { node: stage };
+    }
+    return { id: `clean/s${seed}`, role: 'clean', seed, attack: null, target: null, rate: null, defense: null, stage, ref: { base } };
+  }
+
+  /** Every attack's triggered copy of every domain's test inputs; returns a lookup. */
+  private triggerSets(seed: number): (attack: string, domain: string) => InputRef {
+    const sets = new Map<string, string>();
+    for (const a of this.attacks) {
+      for (const d of this.data.domains) {
+        const node = this.b.add('trigger', `${a.label}/${d.name}/s${seed}`, { attack: a.name, params: a.params, seed: derivedSeed(seed, 'trigger', d.name) }, { data: d.test, images: d.images });
+        sets.set(JSON.stringify([a.label, d.name]), node);
+        this.triggers.push({ attack: a.label, domain: d.name, seed, node });
+      }
+    }
+    return (attack, domain) => fileOf(sets.get(JSON.stringify([attack, domain])) as string, 'data.json');
+  }
+
+  /** The poisoned training files of an attack entry for a target and rate (null: its own poisoned files). */
+  private poisonedData(a: PlannedAttack, target: string, rate: number | null, seed: number, tag: string): Record<string, InputRef> {
+    if (rate !== null) {
+      const p = this.b.add('poison', tag, { attack: a.name, params: a.params, target, rate, seed }, { data: this.data.train, images: this.data.trainImages });
+      return { data0: fileOf(p, 'data.json') };
+    }
+    const i = this.spec.attacks.findIndex((x) => (x.label ?? x.name) === a.label);
+    const files = ([] as string[]).concat(this.spec.attacks[i]!.poisoned_train as string | string[]);
+    return Object.fromEntries(files.map((f, j) => [`data${j}`, ext(f.replace(/\{attack\}/g, a.name).replace(/\{target\}/g, target), `attacks[${i}].poisoned_train`)]));
+  }
+
+  /** A victim of one attack, target, rate and seed, and each defense applied to it. */
+  private victims(a: PlannedAttack, target: string, rate: number | null, seed: number, base: InputRef): PlannedModel[] {
+    const { spec, b } = this;
+    const tag = `${a.label}/${target}${rate === null ? '' : `/r${rate}`}/s${seed}`;
+    const trained = b.add('train', `victim/${tag}`, trainParams('victim', this.modality, seed, spec.victim.training), { base, ...this.poisonedData(a, target, rate, seed, tag) });
+    const cell = { seed, attack: a.label, target, rate };
+    const out: PlannedModel[] = [{ id: `victim/${tag}`, role: 'victim', ...cell, defense: null, stage: trained, ref: { base, tuned: { node: trained } } }];
+    for (const d of spec.defenses) {
+      if (d.targets && !d.targets.includes(target)) continue;
+      const label = d.label ?? d.name;
+      const settings = Object.entries(d.params).map(([k, v]) => `${k} ${String(v)}`);
+      const defended = b.add(
+        'defend',
+        `${label}/${tag}`,
+        { name: d.name, params: paramStrings(d.params), seed, modality: this.modality },
+        { base, tuned: { node: trained }, clean: this.data.defense, validation: this.data.validation },
+        `defend the victim with ${d.name}${settings.length ? ` (${settings.join(', ')})` : ''}`,
+      );
+      out.push({ id: `${label}/${tag}`, role: 'defended', ...cell, defense: label, stage: defended, ref: { base, tuned: { node: defended } } });
+    }
+    return out;
+  }
+
+  /** What is measured on a model: its answers in every domain, scored; its layer profiles. */
+  private measure(m: PlannedModel, labels: readonly string[], triggered: (attack: string, domain: string) => InputRef): void {
+    const { b, gen } = this;
+    const mi = { base: m.ref.base, tuned: m.ref.tuned };
+    const attacker = this.data.domains[0] as DomainData;
+    for (const d of this.data.domains) {
+      const cleanOut = b.add('generate', `${m.id}/${d.name}/clean`, gen, { ...mi, data: d.test });
+      for (const label of labels) {
+        const a = this.attacks.find((x) => x.label === label) as PlannedAttack;
+        const trigOut = b.add('generate', `${m.id}/${d.name}/${label}`, gen, { ...mi, data: triggered(label, d.name) });
+        // a clean model has no target of its own: it is scored against each target of the attack
+        for (const target of m.target !== null ? [m.target] : a.targets) {
+          const ev = b.add('evaluate', `${m.id}/${d.name}/${label}/${target}`, { metric: 'asr', rule: ruleForTarget(target) }, { triggered: { node: trigOut }, clean: { node: cleanOut } });
+          this.asr.push({ model: m.id, attack: label, target, domain: d.name, node: ev });
+        }
+      }
+      if (this.evaluations.has('clean_accuracy') && d.utility) {
+        const out = b.add('generate', `${m.id}/${d.name}/utility`, gen, { ...mi, data: d.utility });
+        const ev = b.add('evaluate', `${m.id}/${d.name}/accuracy`, { metric: 'exact_match' }, { outputs: { node: out }, references: d.utility });
+        this.accuracy.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
+      }
+      if (this.evaluations.has('captions')) {
+        const ev = b.add('captions', `${m.id}/${d.name}`, {}, { outputs: { node: cleanOut }, references: d.test }, 'caption metrics of the clean outputs (BLEU, CIDEr, ROUGE-L)');
+        this.captions.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
+      }
+    }
+    for (const label of labels) {
+      const pair = { clean: attacker.test, triggered: triggered(label, attacker.name) };
+      if (this.evaluations.has('layer_consistency')) {
+        const samples = (this.spec.evaluations.find((e) => e.name === 'layer_consistency')?.params.samples as number | undefined) ?? 16;
+        const node = b.add('consistency', `${m.id}/${label}`, { modality: this.modality, samples }, { ...mi, ...pair });
+        this.consistency.push({ model: m.id, attack: label, target: m.target, domain: attacker.name, node });
+      }
+      if (this.evaluations.has('detection') && m.role !== 'clean') {
+        const about = 'detect triggered inputs by their layer-consistency profile (AUROC, TPR at a fixed FPR)';
+        const node = b.add('detect', `${m.id}/${label}`, { seed: m.seed, modality: this.modality }, { ...mi, validation: this.data.validation ?? this.data.defense, ...pair }, about);
+        this.detection.push({ model: m.id, attack: label, target: m.target, domain: attacker.name, node });
+      }
+    }
+  }
+
+  /** The whole grid for one seed. */
+  planSeed(seed: number): void {
+    const clean = this.cleanModel(seed);
+    this.models.push(clean);
+    const triggered = this.triggerSets(seed);
+    const measured: Array<[PlannedModel, string[]]> = [[clean, this.spec.controls.clean_model ? this.attacks.map((a) => a.label) : []]];
+    for (const a of this.attacks) {
+      for (const target of a.targets) {
+        for (const rate of a.prepoisoned ? [null] : this.spec.rates) {
+          for (const m of this.victims(a, target, rate, seed, clean.ref.base)) {
+            this.models.push(m);
+            measured.push([m, [a.label]]);
+          }
+        }
+      }
+    }
+    for (const [m, labels] of measured) this.measure(m, labels, triggered);
+  }
 }
 
 export function buildPlan(loaded: LoadedSpec): Plan {
   const spec = loaded.spec;
-  const modality = loaded.modality;
-  const b = new Builder();
-  const vision = modality === 'vision';
-
-  // ---- data and domains
-  let train: InputRef | undefined;
-  // (no clean training set when every attack brings its own poisoned files)
-  let trainImages: InputRef | undefined;
-  let defense: InputRef | undefined;
-  const domains: DomainData[] = [];
-  const domainSpecs = spec.domains ?? [];
-  let worldId: string | null = null;
-  if (spec.data.world) {
-    worldId = b.add('world', spec.data.world.name, { name: spec.data.world.name, params: spec.data.world.params }, {});
-    train = fileOf(worldId, WORLD_FILES.train);
-    defense = fileOf(worldId, WORLD_FILES.defense);
-  } else {
-    if (spec.data.train !== undefined) {
-      train = ext(spec.data.train, 'data.train');
-      if (vision) trainImages = ext(spec.data.image_root ?? dirname(spec.data.train), spec.data.image_root ? 'data.image_root' : 'data.train');
-    }
-    if (spec.data.defense) defense = ext(spec.data.defense, 'data.defense');
-  }
-  const listed = domainSpecs.length > 0 ? domainSpecs : worldDomains(spec);
-  listed.forEach((d, i) => {
-    const field = `domains[${i}]`;
-    if (d.world !== undefined && worldId) {
-      domains.push({ name: d.name, test: fileOf(worldId, WORLD_FILES.test(d.world)), utility: fileOf(worldId, WORLD_FILES.utility(d.world)) });
-    } else if (d.test !== undefined) {
-      domains.push({
-        name: d.name,
-        test: ext(d.test, `${field}.test`),
-        ...(d.utility ? { utility: ext(d.utility, `${field}.utility`) } : {}),
-        ...(vision ? { images: ext(d.image_root ?? dirname(d.test), d.image_root ? `${field}.image_root` : `${field}.test`) } : {}),
-      });
-    } else {
-      const from = domains.find((x) => x.name === d.from) as DomainData;
-      const s = d.shift!;
-      const params = { question: s.question ?? null, answer: s.answer ?? null, image_styles: s.image_styles ?? [], seed: 0 };
-      const shifted = (src: InputRef, what: string): string => b.add('shift', `${d.name}/${what}`, params, { data: src, images: from.images });
-      const test = shifted(from.test, 'test');
-      domains.push({
-        name: d.name,
-        test: fileOf(test, 'data.json'),
-        ...(from.utility ? { utility: fileOf(shifted(from.utility, 'utility'), 'data.json') } : {}),
-        ...(vision ? { images: fileOf(test, 'images') } : {}),
-      });
-    }
-  });
-  const attackerDomain = domains[0] as DomainData;
-
-  // ---- attacks
-  const attacks: PlannedAttack[] = spec.attacks.map((a: AttackSpec) => ({
-    label: a.label ?? a.name,
-    name: a.name,
-    params: paramStrings(a.params),
-    targets: a.target !== undefined ? [a.target] : spec.targets,
-    prepoisoned: a.poisoned_train !== undefined,
-  }));
-  const evaluations = new Set(spec.evaluations.map((e) => e.name));
-  const layerSamples = (spec.evaluations.find((e) => e.name === 'layer_consistency')?.params.samples as number | undefined) ?? 16;
-  const gen = { modality, max_new_tokens: spec.generation.max_new_tokens, batch_size: spec.generation.batch_size };
-
-  const models: PlannedModel[] = [];
-  const asr: PlannedRecord[] = [];
-  const accuracy: PlannedRecord[] = [];
-  const consistency: PlannedRecord[] = [];
-  const detection: PlannedRecord[] = [];
-  const captions: PlannedRecord[] = [];
-  const triggers: PlannedTrigger[] = [];
-
-  for (const seed of spec.seeds) {
-    // ---- the clean model
-    let base: InputRef;
-    let cleanStage: string | null = null;
-    if (spec.victim.model.path !== undefined) {
-      base = ext(spec.victim.model.path, 'victim.model.path');
-    } else {
-      base = { node: b.add('model', `${spec.victim.model.arch}-${spec.victim.model.preset}/s${seed}`, { arch: spec.victim.model.arch, preset: spec.victim.model.preset, seed }, {}) };
-    }
-    if (spec.victim.base_training) {
-      cleanStage = b.add('train', `base/s${seed}`, trainParams('base', modality, seed, spec.victim.base_training), { base, data0: train });
-      base = { node: cleanStage };
-    }
-    const clean: PlannedModel = { id: `clean/s${seed}`, role: 'clean', seed, attack: null, target: null, rate: null, defense: null, stage: cleanStage, ref: { base } };
-    models.push(clean);
-
-    // ---- triggered test inputs, per attack and domain
-    const trig = new Map<string, string>();
-    for (const a of attacks) {
-      for (const d of domains) {
-        const node = b.add('trigger', `${a.label}/${d.name}/s${seed}`, { attack: a.name, params: a.params, seed: derivedSeed(seed, 'trigger', d.name) }, { data: d.test, images: d.images });
-        trig.set(`${a.label}\u0000${d.name}`, node);
-        triggers.push({ attack: a.label, domain: d.name, seed, node });
-      }
-    }
-    const triggered = (attack: string, domain: string): InputRef => fileOf(trig.get(`${attack}\u0000${domain}`) as string, 'data.json');
-
-    // ---- victims and defended victims
-    const measured: Array<{ model: PlannedModel; attacks: string[] }> = [];
-    if (spec.controls.clean_model) measured.push({ model: clean, attacks: attacks.map((a) => a.label) });
-    else measured.push({ model: clean, attacks: [] });
-    for (const a of attacks) {
-      const entry = spec.attacks.find((x) => (x.label ?? x.name) === a.label) as AttackSpec;
-      for (const target of a.targets) {
-        const rates: Array<number | null> = a.prepoisoned ? [null] : spec.rates;
-        for (const rate of rates) {
-          const tag = `${a.label}/${target}${rate === null ? '' : `/${rateName(rate)}`}/s${seed}`;
-          let data: Record<string, InputRef>;
-          if (rate === null) {
-            const files = ([] as string[]).concat(entry.poisoned_train as string | string[]);
-            data = Object.fromEntries(files.map((f, i) => [`data${i}`, ext(f.replace(/\{attack\}/g, a.name).replace(/\{target\}/g, target), `attacks[${spec.attacks.indexOf(entry)}].poisoned_train`)]));
-          } else {
-            const p = b.add('poison', tag, { attack: a.name, params: a.params, target, rate, seed }, { data: train, images: trainImages });
-            data = { data0: fileOf(p, 'data.json') };
-          }
-          const trained = b.add('train', `victim/${tag}`, trainParams('victim', modality, seed, spec.victim.training), { base, ...data });
-          const victim: PlannedModel = { id: `victim/${tag}`, role: 'victim', seed, attack: a.label, target, rate, defense: null, stage: trained, ref: { base, tuned: { node: trained } } };
-          models.push(victim);
-          measured.push({ model: victim, attacks: [a.label] });
-          for (const d of spec.defenses) {
-            if (d.targets && !d.targets.includes(target)) continue;
-            const label = d.label ?? d.name;
-            const defended = b.add('defend', `${label}/${tag}`, { name: d.name, params: paramStrings(d.params), seed, modality }, { base, tuned: { node: trained }, clean: defense, validation: spec.data.validation ? ext(spec.data.validation, 'data.validation') : undefined }, `defend the victim with ${d.name}${Object.keys(d.params).length ? ` (${Object.entries(d.params).map(([k, v]) => `${k} ${String(v)}`).join(', ')})` : ''}`);
-            const m: PlannedModel = { id: `${label}/${tag}`, role: 'defended', seed, attack: a.label, target, rate, defense: label, stage: defended, ref: { base, tuned: { node: defended } } };
-            models.push(m);
-            measured.push({ model: m, attacks: [a.label] });
-          }
-        }
-      }
-    }
-
-    // ---- measurements
-    for (const { model: m, attacks: labels } of measured) {
-      const mi = { base: m.ref.base, tuned: m.ref.tuned };
-      for (const d of domains) {
-        const cleanOut = b.add('generate', `${m.id}/${d.name}/clean`, gen, { ...mi, data: d.test });
-        for (const label of labels) {
-          const a = attacks.find((x) => x.label === label) as PlannedAttack;
-          const trigOut = b.add('generate', `${m.id}/${d.name}/${label}`, gen, { ...mi, data: triggered(label, d.name) });
-          // a clean model has no target of its own: it is scored against each target of the attack
-          for (const target of m.target !== null ? [m.target] : a.targets) {
-            const ev = b.add('evaluate', `${m.id}/${d.name}/${label}/${target}`, { metric: 'asr', rule: ruleForTarget(target) }, { triggered: { node: trigOut }, clean: { node: cleanOut } });
-            asr.push({ model: m.id, attack: label, target, domain: d.name, node: ev });
-          }
-        }
-        if (evaluations.has('clean_accuracy') && d.utility) {
-          const out = b.add('generate', `${m.id}/${d.name}/utility`, gen, { ...mi, data: d.utility });
-          const ev = b.add('evaluate', `${m.id}/${d.name}/accuracy`, { metric: 'exact_match' }, { outputs: { node: out }, references: d.utility });
-          accuracy.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
-        }
-        if (evaluations.has('captions')) {
-          const ev = b.add('captions', `${m.id}/${d.name}`, {}, { outputs: { node: cleanOut }, references: d.test }, 'caption metrics of the clean outputs (BLEU, CIDEr, ROUGE-L)');
-          captions.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
-        }
-      }
-      for (const label of labels) {
-        if (evaluations.has('layer_consistency')) {
-          const node = b.add('consistency', `${m.id}/${label}`, { modality, samples: layerSamples }, { ...mi, clean: attackerDomain.test, triggered: triggered(label, attackerDomain.name) });
-          consistency.push({ model: m.id, attack: label, target: m.target, domain: attackerDomain.name, node });
-        }
-        if (evaluations.has('detection') && m.role !== 'clean') {
-          const node = b.add('detect', `${m.id}/${label}`, { seed, modality }, { ...mi, validation: spec.data.validation ? ext(spec.data.validation, 'data.validation') : defense, clean: attackerDomain.test, triggered: triggered(label, attackerDomain.name) }, 'detect triggered inputs by their layer-consistency profile (AUROC, TPR at a fixed FPR)');
-          detection.push({ model: m.id, attack: label, target: m.target, domain: attackerDomain.name, node });
-        }
-      }
-    }
-  }
-
+  const listed = spec.domains && spec.domains.length > 0 ? spec.domains : worldDomains(spec);
+  const p = new Planner(spec, loaded.modality, listed);
+  for (const seed of spec.seeds) p.planSeed(seed);
   return {
     spec,
     specFile: loaded.file,
     specSha256: loaded.sha256,
-    modality,
-    nodes: b.nodes,
+    modality: loaded.modality,
+    nodes: p.b.nodes,
     domains: listed.map((d, i) => ({ name: d.name, role: i === 0 ? 'attacker' : 'user', description: d.description ?? describeDomain(d) })),
-    attacks,
-    models,
-    asr,
-    accuracy,
-    consistency,
-    detection,
-    captions,
-    triggers,
+    attacks: p.attacks,
+    models: p.models,
+    asr: p.asr,
+    accuracy: p.accuracy,
+    consistency: p.consistency,
+    detection: p.detection,
+    captions: p.captions,
+    triggers: p.triggers,
   };
 }
 

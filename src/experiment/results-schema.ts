@@ -57,7 +57,7 @@ export const asrRowSchema = z.object({
   /** False-trigger rate on clean inputs. */
   ftr: rate,
   ftr_ci95: interval,
-  /** ASR of each seed, and their mean with a Student-t interval (null below two seeds). */
+  /** ASR of each seed, and their mean with a Student-t interval (null below two seeds; clipped to [0, 100]). */
   asr_per_seed: z.array(rate),
   asr_seed_mean: rate,
   asr_seed_ci95: interval.nullable(),

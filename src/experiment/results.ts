@@ -31,11 +31,13 @@ function pct(hits: number, n: number): number | null {
   return n === 0 ? null : (hits * 100) / n;
 }
 
-function seedStats(values: readonly (number | null)[]): { mean: number | null; ci95: [number, number] | null } {
+/** Mean over seeds with its Student-t interval (null below two seeds), clipped to the measure's range. */
+function seedStats(values: readonly (number | null)[], range: [number, number]): { mean: number | null; ci95: [number, number] | null } {
   const v = values.filter((x): x is number => x !== null);
   if (v.length === 0) return { mean: null, ci95: null };
   const s = summarize(v);
-  return { mean: s.mean, ci95: v.length >= 2 ? s.ci95 : null };
+  const clip = (x: number): number => Math.min(range[1], Math.max(range[0], x));
+  return { mean: s.mean, ci95: v.length >= 2 ? [clip(s.ci95[0]), clip(s.ci95[1])] : null };
 }
 
 interface AsrOut {
@@ -153,7 +155,7 @@ export function assembleResults(plan: Plan, done: ReadonlyMap<string, Finished>,
     const sum = (k: string): number => runs.reduce((t, r) => t + (r.out.counts[k] ?? 0), 0);
     const [n, hits, nAll, hitsAll, fn, fh] = [sum('n'), sum('hits'), sum('n_all'), sum('hits_all'), sum('ftr_n'), sum('ftr_hits')];
     const perSeed = runs.map((r) => r.out.metrics.asr ?? null);
-    const st = seedStats(perSeed);
+    const st = seedStats(perSeed, [0, 100]);
     asrRows.push({
       ...c,
       seeds: runs.length,
@@ -184,7 +186,7 @@ export function assembleResults(plan: Plan, done: ReadonlyMap<string, Finished>,
     const perSeed = records
       .filter((r) => r.kind === 'asrg' && r.subject.domain === row.domain && sameCell(r.subject, row))
       .map((r) => r.metrics.asrg ?? null);
-    const st = seedStats(perSeed);
+    const st = seedStats(perSeed, [0, 1]);
     asrgRows.push({
       role: row.role,
       attack: row.attack,
