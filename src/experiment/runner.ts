@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -36,12 +36,14 @@ interface Resolver {
   externals: Map<string, { sha256: string } | { missing: string }>;
 }
 
-function externalsOf(plan: Plan, store: ArtifactStore): Resolver['externals'] {
+/** The files and folders the spec names, hashed (or, with `hash` false, only looked for). */
+function externalsOf(plan: Plan, store: ArtifactStore, hash = true): Resolver['externals'] {
   const out: Resolver['externals'] = new Map();
   for (const n of plan.nodes) {
     for (const ref of Object.values(n.inputs)) {
       if (ref.external === undefined || out.has(ref.external)) continue;
-      out.set(ref.external, existsSync(ref.external) ? { sha256: store.memo.path(ref.external) } : { missing: `${ref.field}: ${ref.external}: no such file or folder` });
+      if (!existsSync(ref.external)) out.set(ref.external, { missing: `${ref.field}: ${ref.external}: no such file or folder` });
+      else out.set(ref.external, { sha256: hash ? store.memo.path(ref.external) : '' });
     }
   }
   store.memo.save();
@@ -80,7 +82,9 @@ function availability(n: PlanNode): string | null {
 /** What a run would do now: every stage with its state (cached, to run, unavailable, ...). */
 export function statusOf(plan: Plan, out: string): StageStatus[] {
   const store = new ArtifactStore(join(out, 'artifacts'), true);
-  const externals = externalsOf(plan, store);
+  // a folder without artifacts caches nothing: no need to read (possibly large) inputs for their keys
+  const fresh = !existsSync(store.root);
+  const externals = externalsOf(plan, store, !fresh);
   const known = new Map<string, Finished>();
   const states = new Map<string, StageState>();
   return plan.nodes.map((n) => {
@@ -95,6 +99,7 @@ export function statusOf(plan: Plan, out: string): StageStatus[] {
     if (unavailable) [state, reason] = ['unavailable', unavailable];
     else if (missing) [state, reason] = ['missing', missing.missing];
     else if (upstream.some((s) => s === 'unavailable' || s === 'blocked' || s === 'missing')) [state, reason] = ['blocked', 'an input cannot be made in this build'];
+    else if (fresh) state = refs.every((r) => r.external !== undefined) ? 'run' : 'waiting';
     else {
       const inputs = inputsOf(n, known, store, externals);
       if (!inputs) state = 'waiting';
@@ -148,6 +153,10 @@ export async function runPlan(plan: Plan, o: RunOptions): Promise<ExperimentResu
   const pool = new ModelPool();
   try {
     const ownerFile = join(o.out, 'experiment.json');
+    const others = readdirSync(o.out).filter((f) => f !== '.lock');
+    if (!existsSync(ownerFile) && others.length > 0 && !o.force) {
+      throw new UserError(`${o.out}: not empty and not a bdlab run folder (it holds ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}); give another --out, or --force to use it`);
+    }
     if (existsSync(ownerFile)) {
       const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as Ownership;
       if (owner.sha256 !== plan.specSha256 && !o.force) {

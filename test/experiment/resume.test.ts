@@ -98,6 +98,11 @@ test('a run killed with SIGKILL resumes without redoing finished stages, and giv
   const log = readFileSync(join(out, 'stages.log'), 'utf8');
   assert.equal((log.match(/ start /g) ?? []).length, all.length + 1, 'stages.log: every stage started once, the interrupted one twice');
 
+  const dry = spawnSync(process.execPath, [bdlab, 'run', spec, '--out', out, '--dry-run', '--json'], { encoding: 'utf8', env });
+  const states = (JSON.parse(dry.stdout) as { stages: Array<{ state: string; key: string }> }).stages;
+  assert.equal(states.length, all.length);
+  assert.ok(states.every((x) => x.state === 'cached' && /^[0-9a-f]{20}$/.test(x.key)), '--dry-run: every stage cached');
+
   const third = runToEnd(spec, out);
   assert.equal(third.json.stages.ran, 0, 'a finished run reruns nothing');
   assert.equal(withoutTiming(join(out, 'results.json')), withoutTiming(join(dir, 'reference', 'results.json')));

@@ -53,6 +53,14 @@ report: { contact_sheet: 3 }
   assert.match(refused.stderr, /^bdlab: 16 stage\(s\) are not available in this build \(train, generate; .*--skip-unavailable/);
   assert.ok(!existsSync(join(out, 'artifacts')), 'nothing ran');
 
+  const busy = join(dir, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'results.json'), '{}');
+  const notOurs = spawnSync(process.execPath, [bdlab, 'run', spec, '--out', busy, '--skip-unavailable'], { encoding: 'utf8' });
+  assert.equal(notOurs.status, 1);
+  assert.match(notOurs.stderr, /busy: not empty and not a bdlab run folder \(it holds results\.json\); give another --out, or --force/);
+  assert.equal(readFileSync(join(busy, 'results.json'), 'utf8'), '{}');
+
   // the model is only read by stages this build lacks, so the rest runs without it
 
   const r = spawnSync(process.execPath, [bdlab, 'run', spec, '--out', out, '--skip-unavailable', '--json'], { encoding: 'utf8', env: { ...process.env, BDLAB_PROGRESS: '0' } });
