@@ -220,15 +220,17 @@ export class ArtifactStore {
   }
 
   /**
-   * Runs `produce` into a fresh temporary folder, then hashes what it wrote,
-   * writes the marker last and renames the folder to its key.
+   * Runs `produce` into a fresh temporary folder (`onStart` is told once the
+   * folder exists), then hashes what it wrote, writes the marker last and
+   * renames the folder to its key.
    */
-  async produce(p: KeyParts & { key: string }, produce: (dir: string) => Promise<Json>): Promise<Marker> {
+  async produce(p: KeyParts & { key: string }, produce: (dir: string) => Promise<Json>, onStart?: (dir: string) => void): Promise<Marker> {
     const kindDir = join(this.root, p.kind);
     mkdirSync(kindDir, { recursive: true });
     const tmp = join(kindDir, `.tmp-${p.key}-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
+    onStart?.(tmp);
     const t0 = Date.now();
     const started = new Date(t0).toISOString();
     try {

@@ -166,9 +166,10 @@ export async function runPlan(plan: Plan, o: RunOptions): Promise<ExperimentResu
     writeJsonAtomic(ownerFile, { spec: plan.spec.name, file: plan.specFile, sha256: plan.specSha256 } satisfies Ownership & { file: string });
     const store = new ArtifactStore(join(o.out, 'artifacts'));
     const cleaned = store.cleanTemporary();
+    // the file first: whoever acts on the stderr line finds it logged
     const log = (line: string): void => {
-      process.stderr.write(`[run] ${line}\n`);
       appendFileSync(join(o.out, 'stages.log'), `${new Date().toISOString()} ${line}\n`);
+      process.stderr.write(`[run] ${line}\n`);
     };
     if (cleaned > 0) log(`removed ${cleaned} unfinished stage folder(s) of an interrupted run`);
     const externals = externalsOf(plan, store);
@@ -189,10 +190,11 @@ export async function runPlan(plan: Plan, o: RunOptions): Promise<ExperimentResu
       if (marker) {
         timing.push({ id: n.id, status: 'cached', seconds: 0 });
       } else {
-        log(`start ${index}/${todo.length} ${n.id} ${artifact}: ${kind.describe(n.params as never)}`);
         try {
-          marker = await store.produce({ kind: n.kind, version: kind.version, params: n.params, inputs: Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.sha256])), key }, (dir) =>
-            kind.run({ params: n.params as never, inputs, dir, log: (l) => log(`  ${n.id}: ${l}`), models: pool }),
+          marker = await store.produce(
+            { kind: n.kind, version: kind.version, params: n.params, inputs: Object.fromEntries(Object.entries(inputs).map(([k, i]) => [k, i.sha256])), key },
+            (dir) => kind.run({ params: n.params as never, inputs, dir, log: (l) => log(`  ${n.id}: ${l}`), models: pool }),
+            () => log(`start ${index}/${todo.length} ${n.id} ${artifact}: ${kind.describe(n.params as never)}`),
           );
         } catch (e) {
           const msg = e instanceof Error ? e.message : String(e);

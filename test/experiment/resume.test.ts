@@ -24,7 +24,8 @@ rates: [0.25]
 victim:
   model: { preset: tiny }
   base_training: { finetuning_type: full, num_train_epochs: 1, learning_rate: 0.003, per_device_train_batch_size: 16 }
-  training: { finetuning_type: lora, num_train_epochs: 1, learning_rate: 0.003, per_device_train_batch_size: 16 }
+  # long enough that the kill lands inside it
+  training: { finetuning_type: lora, num_train_epochs: 3, learning_rate: 0.003, per_device_train_batch_size: 16 }
 evaluations: [asr, clean_accuracy, { name: layer_consistency, params: { samples: 2 } }]
 generation: { max_new_tokens: 4, batch_size: 16 }
 `;
@@ -80,14 +81,14 @@ test('a run killed with SIGKILL resumes without redoing finished stages, and giv
   const killedLog = await runAndKill(spec, out);
   const finished = stages(killedLog, 'done');
   const interrupted = stages(killedLog, 'start').filter((s) => !finished.includes(s));
-  assert.ok(finished.length >= 3, 'some stages finished before the kill');
-  assert.deepEqual(interrupted, [interrupted.find((s) => s.startsWith('train/victim/'))], 'the kill landed inside the victim\'s training');
+  assert.ok(finished.length >= 3, `some stages finished before the kill:\n${killedLog}`);
+  assert.deepEqual(interrupted, [interrupted.find((s) => s.startsWith('train/victim/'))], `the kill landed inside the victim's training:\n${killedLog}`);
   assert.ok(!existsSync(join(out, 'results.json')));
   assert.ok(readdirSync(join(out, 'artifacts', 'train')).some((f) => f.startsWith('.tmp-')), 'the interrupted stage left only a temporary folder');
 
   const resumed = runToEnd(spec, out);
   const again = stages(resumed.stderr, 'start');
-  assert.deepEqual(again.filter((s) => finished.includes(s)), [], 'no finished stage runs again');
+  assert.deepEqual(again.filter((s) => finished.includes(s)), [], `no finished stage runs again:\n${resumed.stderr}`);
   assert.ok(again.includes(interrupted[0] as string), 'the interrupted stage runs again');
   assert.equal(finished.length + again.length, all.length, 'every stage ran exactly once to completion over the two runs');
   assert.equal(resumed.json.stages.cached, finished.length);
