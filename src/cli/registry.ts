@@ -8,9 +8,11 @@ import { registerModel } from './commands/model.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTrain } from './commands/train.js';
+import { registerRun } from './commands/run.js';
+import { registerReport } from './commands/report.js';
 
 /**
  * Every top-level command, in help order. A new command is one file in
  * commands/ exporting `register(program)` plus a line here.
  */
-export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerTrain];
+export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerTrain, registerRun, registerReport];
