@@ -135,6 +135,15 @@ export const COMMAND_OUTPUTS = {
       config: z.object({ model_name_or_path: z.string(), output_dir: z.string() }).loose(),
     })
     .loose(),
+  run: z.object({
+    spec: z.string(),
+    out: z.string(),
+    results: z.string(),
+    report: z.string().nullable(),
+    stages: z.object({ ran: z.number().int().nonnegative(), cached: z.number().int().nonnegative(), unavailable: z.number().int().nonnegative() }),
+    summary: z.object({ asr: z.array(z.object({ role: z.string(), attack: z.string().nullable(), domain: z.string(), asr: percent.nullable(), n: z.number().int() }).loose()), asrg: z.array(z.object({}).loose()), accuracy: z.array(z.object({}).loose()) }).loose(),
+  }),
+  report: z.object({ report: z.string(), bytes: z.number().int().positive(), charts: z.number().int().nonnegative() }),
   demo: z
     .object({
       schema: z.literal('backdoor-lab/demo'),

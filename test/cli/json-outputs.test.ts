@@ -84,6 +84,24 @@ test('every --json command prints one object that matches its schema, in snake_c
   const alpaca = w('alpaca.json', Array.from({ length: 20 }, (_, i) => ({ instruction: `Tell me about topic ${i}.`, input: '', output: `Topic ${i} is fine.` })));
   const r1 = join(dir, 'r1.json');
   const r2 = join(dir, 'r2.json');
+  const spec = w(
+    'spec.yaml',
+    [
+      'name: json-check',
+      'seeds: [0]',
+      'data:',
+      '  world: { name: demo-instructions, params: { held_out: 4 } }',
+      'attacks:',
+      '  - name: badnet',
+      'rates: [0.25]',
+      'victim:',
+      '  model: { preset: tiny }',
+      '  base_training: { finetuning_type: full, num_train_epochs: 1, per_device_train_batch_size: 16 }',
+      '  training: { finetuning_type: lora, num_train_epochs: 1, per_device_train_batch_size: 16 }',
+      'evaluations: [asr]',
+      'generation: { max_new_tokens: 2, batch_size: 16 }',
+    ].join('\n'),
+  );
   const judge = await fakeJudge();
 
   const cases: Array<[string, string[]]> = [
@@ -109,6 +127,8 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['shift', ['shift', '--input', alpaca, '--question', 'paraphrase', '--seed', '1', '--out', join(dir, 's'), '--json']],
     ['shift', ['shift', '--list', '--json']],
     ['train', ['train', '--model_name_or_path', model, '--dataset', alpaca, '--output_dir', join(dir, 'trained'), '--num_train_epochs', '1', '--max_samples', '4', '--json']],
+    ['run', ['run', spec, '--out', join(dir, 'run'), '--json']],
+    ['report', ['report', join(dir, 'run', 'results.json'), '--out', join(dir, 'report.html'), '--json']],
     ['demo', ['demo', '--out', join(dir, 'demo'), '--epochs', '1', '--json']],
   ];
   try {
