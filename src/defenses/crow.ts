@@ -1,0 +1,216 @@
+// CROW (Min et al., "CROW: Eliminating Backdoors from Large Language Models
+// via Internal Consistency Regularization", ICML 2025): the training objective
+// and the consistency measure it is built on.
+//
+// Contract (the published consistency_trainer.py, checked value by value):
+//   e      = the input's token embeddings
+//   h_0..h_L = Hugging Face's hidden_states (h_0 = e, h_l = block l's output,
+//            h_L = the final norm's output)
+//   C(e)   = mean over pairs (l, l+1) for l in hidden_states[1:-2] and tokens t
+//            of 1 − cos(h_l[t], h_{l+1}[t])  (cosine eps 1e-8)
+//   δ      = ε · sign(∇_e C(e))                               (FGSM, ε 0.1)
+//   loss   = LM loss (prompt tokens masked) + α · C(e + δ)    (α 5.5)
+// The published code runs three forward passes (C(e) with grad for ∇_e C, the
+// perturbed pass, then the plain LM pass). The clean pass here serves both
+// C(e) and the LM loss: its logits are those of the third pass (the same
+// weights on the same embeddings; with right padding the masked and unmasked
+// passes agree on every real token), so two passes give the same numbers.
+// ∇_e C is taken with autograd.grad (retaining the graph for the LM loss), so
+// no parameter gradient comes from C(e), as the published code's zero_grad ensures.
+//
+// Padding: the published code passes no attention mask to the first two
+// passes and averages 1 − cos over padding positions too (`padding: included`).
+// The default (`masked`) attends and averages over real tokens only.
+import * as T from '../engine/index.js';
+import type { CausalLM } from '../models/llama.js';
+import { causalLmLoss, type Batch } from '../train/sft.js';
+import type { Objective } from '../train/trainer.js';
+import { UserError } from '../util/errors.js';
+
+export const PADDING_MODES = ['masked', 'included'] as const;
+export type PaddingMode = (typeof PADDING_MODES)[number];
+
+/**
+ * Which consecutive hidden states are compared, as a Python slice over
+ * hidden_states for the first member of each pair: `1:-2` (the published
+ * choice) compares h_1..h_{L-2} with h_2..h_{L-1}; `0:-1` compares every
+ * consecutive pair, embeddings and final norm included.
+ */
+export interface LayerSlice {
+  start: number;
+  end: number;
+}
+
+export const PUBLISHED_LAYERS: LayerSlice = { start: 1, end: -2 };
+
+export interface CrowOptions {
+  epsilon: number;
+  alpha: number;
+  layers: LayerSlice;
+  padding: PaddingMode;
+}
+
+export const DEFAULT_CROW: CrowOptions = { epsilon: 0.1, alpha: 5.5, layers: PUBLISHED_LAYERS, padding: 'masked' };
+
+/** Parses `START:END` (Python slice bounds, negative from the end). */
+export function parseLayerSlice(s: string): LayerSlice {
+  const m = /^\s*(-?\d+)\s*:\s*(-?\d+)\s*$/.exec(s);
+  if (!m) throw new UserError(`layers "${s}": expected START:END over hidden_states, e.g. 1:-2 (the published pairs) or 0:-1 (every pair)`);
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+export function formatLayerSlice(l: LayerSlice): string {
+  return `${l.start}:${l.end}`;
+}
+
+/**
+ * The pairs (l, l + 1) of hidden-state indices a slice selects on a model
+ * with `numLayers` blocks (numLayers + 1 hidden states).
+ */
+export function layerPairs(slice: LayerSlice, numLayers: number): Array<[number, number]> {
+  const n = numLayers + 1;
+  const at = (i: number): number => Math.min(n, Math.max(0, i < 0 ? n + i : i));
+  const start = at(slice.start);
+  const end = Math.min(at(slice.end), n - 1); // the second member must exist
+  const pairs: Array<[number, number]> = [];
+  for (let l = start; l < end; l++) pairs.push([l, l + 1]);
+  if (pairs.length === 0) {
+    throw new UserError(
+      `layers ${formatLayerSlice(slice)} selects no pair of consecutive hidden states on a model with ${numLayers} layers` +
+        (numLayers < 3 && slice.start === 1 && slice.end === -2 ? ' (the published pairs need 3 or more layers)' : ''),
+    );
+  }
+  return pairs;
+}
+
+/**
+ * 1 − cos(h_l[t], h_{l+1}[t]) for each selected pair, as [pairs, batch, seq]
+ * in float32 (PyTorch's cosine_similarity, eps 1e-8).
+ */
+export function layerDistances(hiddenStates: readonly T.Tensor[], pairs: ReadonlyArray<[number, number]>): T.Tensor {
+  const a = T.stack(pairs.map(([l]) => (hiddenStates[l] as T.Tensor).float()));
+  const b = T.stack(pairs.map(([, m]) => (hiddenStates[m] as T.Tensor).float()));
+  return T.cosineSimilarity(a, b, -1, 1e-8).neg().add(1);
+}
+
+/**
+ * C: the mean of layerDistances over pairs and tokens; with `mask` ([B, T],
+ * 1 = real token) only real tokens count.
+ */
+export function consistency(hiddenStates: readonly T.Tensor[], pairs: ReadonlyArray<[number, number]>, mask?: T.Tensor): T.Tensor {
+  const d = layerDistances(hiddenStates, pairs);
+  if (!mask) return d.mean();
+  const m = mask.to(d.dtype);
+  return d.mul(m).sum().div(m.sum().mul(pairs.length));
+}
+
+/** Refuses left or inner padding: the two-pass equivalence needs real tokens first in every row. */
+function checkRightPadded(mask: T.Tensor): void {
+  if (mask.size(1) < 2) return;
+  const bad = T.noGrad(() => {
+    const t = mask.size(1);
+    return mask.narrow(1, 1, t - 1).gt(mask.narrow(1, 0, t - 1)).any().item();
+  });
+  if (bad) throw new Error('CROW: the batch is not right-padded (a real token follows padding)');
+}
+
+export interface CrowInput {
+  inputIds: T.Tensor;
+  /** [B, T], 1 = real token, right padding only; absent = no padding. */
+  attentionMask?: T.Tensor;
+  /** Labels for the LM loss (-100 = not scored); absent = no LM loss. */
+  labels?: T.Tensor;
+}
+
+export interface CrowTerms {
+  /** C(e) (a value: no parameter gradient flows from it). */
+  consistency: T.Tensor;
+  /** ∇_e C(e), [B, T, d]. */
+  gradient: T.Tensor;
+  /** δ = ε · sign(∇_e C(e)). */
+  delta: T.Tensor;
+  /** C(e + δ), in the graph unless `train` is false. */
+  perturbedConsistency: T.Tensor;
+  /** The LM loss on the clean pass (null without labels). */
+  lmLoss: T.Tensor | null;
+  /** lmLoss + α · C(e + δ) (α · C(e + δ) without labels). */
+  loss: T.Tensor;
+  pairs: Array<[number, number]>;
+}
+
+/**
+ * CROW's terms for one batch, in two forward passes. Needs gradient mode on
+ * (for ∇_e C). With `train` false the perturbed pass runs without recording
+ * (validation), and nothing keeps a graph.
+ */
+export function crowTerms(model: CausalLM, input: CrowInput, o: CrowOptions, train = true): CrowTerms {
+  if (!T.isGradEnabled()) throw new Error('crowTerms needs gradient mode (∇_e C(e)); call it outside noGrad');
+  if (!(o.epsilon >= 0) || !Number.isFinite(o.epsilon)) throw new UserError(`CROW: epsilon must be a finite number ≥ 0, got ${o.epsilon}`);
+  if (!(o.alpha >= 0) || !Number.isFinite(o.alpha)) throw new UserError(`CROW: alpha must be a finite number ≥ 0, got ${o.alpha}`);
+  const pairs = layerPairs(o.layers, model.textConfig.numHiddenLayers);
+  const mask = o.padding === 'masked' ? input.attentionMask : undefined;
+  // without a mask the padded positions are attended; right padding keeps them behind every real token
+  if (input.attentionMask && !mask) checkRightPadded(input.attentionMask);
+  let e = model.embedTokens(input.inputIds);
+  if (!e.requiresGrad) e = e.requiresGrad_(true); // frozen embeddings: e is a leaf, as in the published code
+  const clean = model.forward({ inputsEmbeds: e, attentionMask: mask, outputHiddenStates: true, logitsToKeep: input.labels ? 0 : 1 });
+  const c = consistency(clean.hiddenStates as T.Tensor[], pairs, mask);
+  const [g] = T.grad(c, e, { retainGraph: train && input.labels !== undefined });
+  const gradient = g as T.Tensor;
+  const delta = T.noGrad(() => gradient.sign().mul(o.epsilon));
+  const perturbed = (): T.Tensor => {
+    const out = model.forward({ inputsEmbeds: e.add(delta), attentionMask: mask, outputHiddenStates: true, logitsToKeep: 1 });
+    return consistency(out.hiddenStates as T.Tensor[], pairs, mask);
+  };
+  const cp = train ? perturbed() : T.noGrad(perturbed);
+  const lmLoss = input.labels ? causalLmLoss(clean.logits, input.labels) : null;
+  const lm = lmLoss && !train ? lmLoss.detach() : lmLoss;
+  const loss = lm ? lm.add(cp.mul(o.alpha)) : cp.mul(o.alpha);
+  return { consistency: c.detach(), gradient, delta, perturbedConsistency: cp, lmLoss: lm, loss, pairs };
+}
+
+/**
+ * CROW as a trainer objective: the loss of crowTerms on the batch, weighted by
+ * its answer tokens like the plain SFT loss; logs the LM loss, C(e) and C(e + δ).
+ */
+export function crowObjective(o: CrowOptions): Objective {
+  return (model, batch: Batch) => {
+    const t = crowTerms(model, batch, o);
+    return {
+      loss: t.loss,
+      weight: batch.tokens,
+      metrics: {
+        lm_loss: (t.lmLoss as T.Tensor).item(),
+        consistency: t.consistency.item(),
+        perturbed_consistency: t.perturbedConsistency.item(),
+      },
+    };
+  };
+}
+
+export interface CrowInspection {
+  /** Hugging Face's LlamaForCausalLM(ids, labels=ids).loss: mean next-token cross entropy. */
+  loss: number;
+  consistency: number;
+  perturbed_consistency: number;
+  epsilon: number;
+  pairs: Array<[number, number]>;
+}
+
+/** CROW's numbers for one unpadded sequence (what `bdlab inspect --crow` prints). */
+export function inspectCrow(model: CausalLM, ids: readonly number[], o: Pick<CrowOptions, 'epsilon' | 'layers'>): CrowInspection {
+  return T.enableGrad(() =>
+    T.scope(() => {
+      const device = (model.parameters()[0]?.device ?? 'cpu') as T.Device;
+      const inputIds = T.tensor([[...ids]], { dtype: 'int64', device });
+      const t = crowTerms(model, { inputIds, labels: inputIds }, { ...DEFAULT_CROW, ...o, alpha: 0, padding: 'masked' }, false);
+      return {
+        loss: (t.lmLoss as T.Tensor).item(),
+        consistency: t.consistency.item(),
+        perturbed_consistency: t.perturbedConsistency.item(),
+        epsilon: o.epsilon,
+        pairs: t.pairs,
+      };
+    }),
+  );
+}
