@@ -7,6 +7,7 @@ import { UserError } from '../util/errors.js';
 import { textConfig } from './config.js';
 import { readImageProcessorConfig, preprocessImages } from './image-processor.js';
 import { loadModel } from './load.js';
+import type { CausalLM } from './llama.js';
 import { LlavaForConditionalGeneration } from './llava.js';
 import { TextTokenizer } from './tokenizer.js';
 
@@ -20,19 +21,22 @@ export interface InspectIdsResult {
   hidden_states: number[][][];
 }
 
+/** More figures from the loaded model, computed after the forward pass (e.g. CROW's objective). */
+export type InspectExtra<R> = (model: CausalLM) => R;
+
 function rows2(t: Tensor): number[][] {
   return t.tolist() as number[][];
 }
 
-/** Logits [T][V] and hidden states [L+1][T][d] of one sequence, as float32 numbers. */
-export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): InspectIdsResult {
+/** Logits [T][V] and hidden states [L+1][T][d] of one sequence, as float32 numbers, plus what `extra` computes. */
+export function inspectIds<R extends object = object>(dir: string, ids: number[], o: InspectOptions = {}, extra?: InspectExtra<R>): InspectIdsResult & Partial<R> {
   if (ids.length === 0) throw new UserError('no token ids given');
   const { model, config } = loadModel(resolve(dir), o);
   try {
     const vocab = textConfig(config).vocabSize;
     const bad = ids.find((i) => i >= vocab);
     if (bad !== undefined) throw new UserError(`token id ${bad} is outside the vocabulary (size ${vocab}) of ${dir}`);
-    return noGrad(() =>
+    const base = noGrad(() =>
       scope(() => {
         const input = tensor([ids], { dtype: 'int64', device: o.device ?? 'cpu' });
         const out = model.forward({ inputIds: input, outputHiddenStates: true });
@@ -42,6 +46,7 @@ export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): 
         };
       }),
     );
+    return { ...base, ...(extra ? extra(model) : {}) } as InspectIdsResult & Partial<R>;
   } finally {
     model.dispose();
   }
