@@ -26,6 +26,10 @@ import type { CausalLM } from '../models/llama.js';
 import { causalLmLoss, type Batch } from '../train/sft.js';
 import type { Objective } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
+import { num, str } from '../attacks/params.js';
+import { registerDefense } from './registry.js';
+import { runTrainingDefense, TRAIN_PARAMS, type BatchValue } from './tune.js';
+import type { ParamSpec, Params } from './types.js';
 
 export const PADDING_MODES = ['masked', 'included'] as const;
 export type PaddingMode = (typeof PADDING_MODES)[number];
@@ -214,3 +218,47 @@ export function inspectCrow(model: CausalLM, ids: readonly number[], o: Pick<Cro
     }),
   );
 }
+
+// ---- the defense -------------------------------------------------------------------
+
+export const CROW_PARAMS: ParamSpec[] = [
+  { name: 'epsilon', type: 'number', default: 0.1, min: 0, doc: 'FGSM step ε on the input embeddings (published 0.1)' },
+  { name: 'alpha', type: 'number', default: 5.5, min: 0, doc: 'weight α of C(e + δ) (published 5.5 for sentiment and code injection, 11 for targeted refusal)' },
+  { name: 'layers', type: 'string', default: '1:-2', doc: 'hidden_states slice of the first member of each compared pair: 1:-2 = the published pairs (block outputs 1..L-1), 0:-1 = every pair' },
+  {
+    name: 'padding',
+    type: 'enum',
+    default: 'masked',
+    choices: [...PADDING_MODES],
+    doc: 'masked: padding neither attends nor counts in C; included: as the published code, no attention mask in the two consistency passes and C averaged over padding too',
+  },
+];
+
+export function crowOptions(p: Params): CrowOptions {
+  return { epsilon: num(p, 'epsilon'), alpha: num(p, 'alpha'), layers: parseLayerSlice(str(p, 'layers')), padding: str(p, 'padding') as PaddingMode };
+}
+
+/** The validation objective: LM loss + α · C(e + δ) on held-out records, no gradient to the weights. */
+export function crowValue(o: CrowOptions): BatchValue {
+  return (model, batch) =>
+    T.enableGrad(() => {
+      const t = crowTerms(model, batch, o, false);
+      return { value: t.loss.item(), weight: batch.tokens };
+    });
+}
+
+registerDefense({
+  name: 'crow',
+  summary: "CROW (Min et al., ICML 2025): LoRA fine-tuning on clean records with LM loss + α·C(e + ε·sign(∇_e C)), C = mean 1 − cos of consecutive hidden states",
+  output: 'adapter',
+  params: [...CROW_PARAMS, ...TRAIN_PARAMS],
+  run(input, p) {
+    const o = crowOptions(p);
+    return runTrainingDefense(input, p, {
+      label: 'crow',
+      objective: crowObjective(o),
+      value: crowValue(o),
+      fixed: { epsilon: o.epsilon, alpha: o.alpha, layers: formatLayerSlice(o.layers), padding: o.padding },
+    });
+  },
+});
