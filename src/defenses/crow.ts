@@ -18,6 +18,13 @@
 // ∇_e C is taken with autograd.grad (retaining the graph for the LM loss), so
 // no parameter gradient comes from C(e), as the published code's zero_grad ensures.
 //
+// The published code's FGSM step is a no-op: it takes
+// `gradients = inputs_embeds.grad.detach()` (a view of the gradient's
+// storage) and then zeroes `inputs_embeds.grad` in place before computing
+// `epsilon * gradients.sign()`, so its δ is 0 and it trains LM + α·C(e).
+// Here δ is the paper's ε·sign(∇_e C(e)); ε = 0 reproduces the released
+// code's numbers (and skips the second pass, since C(e + 0) = C(e)).
+//
 // Padding: the published code passes no attention mask to the first two
 // passes and averages 1 − cos over padding positions too (`padding: included`).
 // The default (`masked`) attends and averages over real tokens only.
@@ -129,10 +136,10 @@ export interface CrowInput {
 export interface CrowTerms {
   /** C(e) (a value: no parameter gradient flows from it). */
   consistency: T.Tensor;
-  /** ∇_e C(e), [B, T, d]. */
-  gradient: T.Tensor;
-  /** δ = ε · sign(∇_e C(e)). */
-  delta: T.Tensor;
+  /** ∇_e C(e), [B, T, d]; null when ε = 0 (not needed). */
+  gradient: T.Tensor | null;
+  /** δ = ε · sign(∇_e C(e)); null when ε = 0. */
+  delta: T.Tensor | null;
   /** C(e + δ), in the graph unless `train` is false. */
   perturbedConsistency: T.Tensor;
   /** The LM loss on the clean pass (null without labels). */
@@ -156,6 +163,15 @@ export function crowTerms(model: CausalLM, input: CrowInput, o: CrowOptions, tra
   // without a mask the padded positions are attended; right padding keeps them behind every real token
   if (input.attentionMask && !mask) checkRightPadded(input.attentionMask);
   let e = model.embedTokens(input.inputIds);
+  if (o.epsilon === 0) {
+    // δ = 0: C(e + δ) is the clean pass's C(e), in the graph
+    const out = model.forward({ inputsEmbeds: e, attentionMask: mask, outputHiddenStates: true, logitsToKeep: input.labels ? 0 : 1 });
+    const c0 = consistency(out.hiddenStates as T.Tensor[], pairs, mask);
+    const cp0 = train ? c0 : c0.detach();
+    const lm0 = input.labels ? causalLmLoss(out.logits, input.labels) : null;
+    const lmv = lm0 && !train ? lm0.detach() : lm0;
+    return { consistency: c0.detach(), gradient: null, delta: null, perturbedConsistency: cp0, lmLoss: lmv, loss: lmv ? lmv.add(cp0.mul(o.alpha)) : cp0.mul(o.alpha), pairs };
+  }
   if (!e.requiresGrad) e = e.requiresGrad_(true); // frozen embeddings: e is a leaf, as in the published code
   const clean = model.forward({ inputsEmbeds: e, attentionMask: mask, outputHiddenStates: true, logitsToKeep: input.labels ? 0 : 1 });
   const c = consistency(clean.hiddenStates as T.Tensor[], pairs, mask);
@@ -222,7 +238,7 @@ export function inspectCrow(model: CausalLM, ids: readonly number[], o: Pick<Cro
 // ---- the defense -------------------------------------------------------------------
 
 export const CROW_PARAMS: ParamSpec[] = [
-  { name: 'epsilon', type: 'number', default: 0.1, min: 0, doc: 'FGSM step ε on the input embeddings (published 0.1)' },
+  { name: 'epsilon', type: 'number', default: 0.1, min: 0, doc: "FGSM step ε on the input embeddings (the paper's 0.1; 0 reproduces the released code, whose perturbation is zeroed before use)" },
   { name: 'alpha', type: 'number', default: 5.5, min: 0, doc: 'weight α of C(e + δ) (published 5.5 for sentiment and code injection, 11 for targeted refusal)' },
   { name: 'layers', type: 'string', default: '1:-2', doc: 'hidden_states slice of the first member of each compared pair: 1:-2 = the published pairs (block outputs 1..L-1), 0:-1 = every pair' },
   {

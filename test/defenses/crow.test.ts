@@ -131,8 +131,8 @@ function checkAgainstReference(name: string, c: Case): void {
           const t = crowTerms(model, { inputIds: b.ids, attentionMask: b.mask, labels: b.labels }, o, false);
           return {
             c: t.consistency.item(),
-            grad: t.gradient.tolist() as number[][][],
-            delta: t.delta.tolist() as number[][][],
+            grad: (t.gradient as T.Tensor).tolist() as number[][][],
+            delta: (t.delta as T.Tensor).tolist() as number[][][],
             cp: t.perturbedConsistency.item(),
             lm: (t.lmLoss as T.Tensor).item(),
             loss: t.loss.item(),
@@ -249,7 +249,7 @@ test('layer slices: published 1:-2, every pair 0:-1, and a clear error when none
  * passes, C(e).backward(retain_graph) then zero_grad, the perturbed pass
  * without a mask, the LM pass on input ids with the mask, total backward.
  */
-function threePassGrads(model: CausalLM, ids: T.Tensor, mask: T.Tensor, labels: T.Tensor, o: CrowOptions, params: T.Tensor[]): number[][] {
+function threePassGrads(model: CausalLM, ids: T.Tensor, mask: T.Tensor, labels: T.Tensor, o: CrowOptions, params: T.Tensor[], released = false): number[][] {
   return T.scope(() => {
     const pairs = layerPairs(o.layers, CFG.num_hidden_layers);
     const c = (hs: T.Tensor[]): T.Tensor => {
@@ -262,7 +262,9 @@ function threePassGrads(model: CausalLM, ids: T.Tensor, mask: T.Tensor, labels: 
     c1.backward(undefined, { retainGraph: true });
     const g = (e.grad as T.Tensor).detach().clone();
     for (const p of params) p.zeroGrad();
-    const cp = c(model.forward({ inputsEmbeds: e.add(g.sign().mul(o.epsilon)), outputHiddenStates: true }).hiddenStates as T.Tensor[]);
+    // `released`: the published line's view of e.grad is zeroed before use, so δ = 0
+    const delta = released ? g.mul(0) : g.sign().mul(o.epsilon);
+    const cp = c(model.forward({ inputsEmbeds: e.add(delta), outputHiddenStates: true }).hiddenStates as T.Tensor[]);
     const logits = model.forward({ inputIds: ids, attentionMask: mask }).logits;
     const [b, t, v] = logits.shape as [number, number, number];
     const lm = T.crossEntropy(logits.narrow(1, 0, t - 1).reshape([-1, v]), labels.narrow(1, 1, t - 1).reshape([-1]), { ignoreIndex: IGNORE_INDEX });
@@ -301,6 +303,23 @@ test('the two-pass objective gives the published three-pass algorithm\'s paramet
     });
     const e = relErr(ours, theirs);
     assert.ok(e < 1e-5, `parameter gradients differ: relative ${e}`);
+    // ε = 0 gives what the released code computes (its perturbation is zeroed before use), in one pass
+    const oursZero = T.scope(() => {
+      const b = batchOf(c);
+      const t = crowTerms(model, { inputIds: b.ids, attentionMask: b.mask, labels: b.labels }, { ...o, epsilon: 0 });
+      assert.equal(t.perturbedConsistency.item(), t.consistency.item());
+      t.loss.backward();
+      const out = params.map((p) => (p.grad as T.Tensor).flatten().tolist() as number[]);
+      for (const p of params) p.zeroGrad();
+      return out;
+    });
+    const released = T.scope(() => {
+      const b = batchOf(c);
+      return threePassGrads(model, b.ids, b.mask, b.labels, o, params, true);
+    });
+    const e0 = relErr(oursZero, released);
+    assert.ok(e0 < 1e-5, `ε = 0 vs the released code: relative ${e0}`);
+    assert.ok(relErr(oursZero, theirs) > 1e-3, 'the FGSM step changes the gradients');
     model.dispose();
   } finally {
     cleanup();
