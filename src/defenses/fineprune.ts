@@ -10,6 +10,7 @@ import * as T from '../engine/index.js';
 import type { CausalLM } from '../models/llama.js';
 import { num, str } from '../attacks/params.js';
 import { UserError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
 import { mergeLora } from '../nn/adapters.js';
 import { calibrationSet, decoderLinears, inputStats, linearWeight } from './calibrate.js';
 import { largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, validationLoss, type Victim } from './common.js';
@@ -85,12 +86,14 @@ registerDefense({
       const meanAbs = new Map([...stats].map(([k, s]) => [k, s.sumAbs.map((v) => v / Math.max(1, s.tokens))]));
       const lossBefore = (await validationLoss(base.model, base.tok, split.validation, maxLength)) as number;
       const tried: Array<{ prune_ratio: number; validation_loss: number }> = [];
+      const progress = new Progress({ label: 'fineprune', total: fixed !== null ? 1 : GRID.length, unit: 'candidate' });
       const prunedAt = async (ratio: number): Promise<{ v: Victim; loss: number; channels: Map<string, number[]> }> => {
         const v = await loadVictim(input, { mergeAdapter: true });
         const channels = dormantChannels(meanAbs, ratio);
         removeChannels(v.model, channels);
         const loss = (await validationLoss(v.model, v.tok, split.validation, maxLength)) as number;
         tried.push({ prune_ratio: ratio, validation_loss: loss });
+        progress.tick(1, `ratio ${ratio}: validation loss ${loss.toFixed(4)} (unpruned ${lossBefore.toFixed(4)})`);
         return { v, loss, channels };
       };
       let chosen: { ratio: number; channels: Map<string, number[]>; loss: number } = { ratio: 0, channels: new Map(), loss: lossBefore };
@@ -111,6 +114,7 @@ registerDefense({
           return true;
         });
       }
+      progress.finish();
       const model = kept ?? base;
       T.manualSeed(input.seed);
       prepareLora(model.model, false, t, input.seed);

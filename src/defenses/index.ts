@@ -13,3 +13,6 @@ import './quantize.js';
 export { registerDefense, listDefenses, defenseDef, defenseParams } from './registry.js';
 export { runDefense, RECORD_FILE, type DefenseRecord } from './run.js';
 export type { DefenseDef, DefenseInput, DefenseOutcome, OutputKind } from './types.js';
+export { crowTerms, crowObjective, consistency, layerDistances, layerPairs, parseLayerSlice, inspectCrow, DEFAULT_CROW, type CrowOptions, type CrowTerms } from './crow.js';
+export { detect, consistencyProfiles, fitScorer, DEFAULT_DETECT, type DetectOptions, type DetectResult } from './detect.js';
+export { auroc, thresholdAtFpr } from './roc.js';

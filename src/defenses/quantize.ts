@@ -13,6 +13,7 @@ import * as T from '../engine/index.js';
 import type { CausalLM } from '../models/llama.js';
 import { num, str, bool } from '../attacks/params.js';
 import { UserError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
 import { decoderLinears, linearWeight } from './calibrate.js';
 import { largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, validationLoss, type Victim } from './common.js';
 import { registerDefense } from './registry.js';
@@ -98,11 +99,13 @@ registerDefense({
     try {
       const lossBefore = (await validationLoss(base.model, base.tok, split.validation, maxLength)) as number;
       const tried: Array<{ bits: number; validation_loss: number }> = [];
+      const progress = new Progress({ label: 'quantize', total: bitsText === 'auto' ? AUTO_BITS.length : 1, unit: 'candidate' });
       const quantizedWith = async (bits: number): Promise<{ v: Victim; loss: number }> => {
         const v = await loadVictim(input, { mergeAdapter: true });
         quantizeModel(v.model, spec(bits));
         const loss = (await validationLoss(v.model, v.tok, split.validation, maxLength)) as number;
         tried.push({ bits, validation_loss: loss });
+        progress.tick(1, `${bits} bits: validation loss ${loss.toFixed(4)} (unquantised ${lossBefore.toFixed(4)})`);
         return { v, loss };
       };
       let chosen: { bits: number; loss: number } | null = null;
@@ -123,6 +126,7 @@ registerDefense({
           return true;
         });
       }
+      progress.finish();
       const out = kept ?? base;
       const c = chosen as { bits: number; loss: number } | null;
       await saveModelFolder(out, input.model, input.out);

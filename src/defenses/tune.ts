@@ -130,6 +130,8 @@ export interface EpochLog {
   train_loss: number;
   /** The validation objective after the epoch (null without validation data). */
   validation: number | null;
+  /** The objective's own figures over the epoch, token-weighted (CROW: lm_loss, consistency, perturbed_consistency). */
+  metrics?: Record<string, number>;
 }
 
 export interface TuneResult {
@@ -165,20 +167,34 @@ export function tune(
   let best: { value: number; epoch: number; weights: T.Tensor[] } | null = null;
   let epochLoss = 0;
   let epochSteps = 0;
+  let sums: Record<string, number> = {};
+  let weights = 0;
+  const inner = o.objective;
+  const objective: Objective | undefined = inner
+    ? (m, batch) => {
+        const r = inner(m, batch);
+        for (const [k, v] of Object.entries(r.metrics ?? {})) sums[k] = (sums[k] ?? 0) + v * r.weight;
+        if (r.metrics) weights += r.weight;
+        return r;
+      }
+    : undefined;
   try {
     const res = trainInstructions(model, tok, train, {
       ...t.train,
       seed: o.seed,
-      objective: o.objective,
+      objective,
       label: o.label,
       onStep: (info) => {
         epochLoss += info.loss;
         epochSteps++;
         if (info.step % stepsPerEpoch !== 0) return;
         const v = valueNow();
-        epochs.push({ epoch: info.epoch + 1, train_loss: epochLoss / epochSteps, validation: v });
+        const metrics = weights > 0 ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, x / weights])) : undefined;
+        epochs.push({ epoch: info.epoch + 1, train_loss: epochLoss / epochSteps, validation: v, ...(metrics ? { metrics } : {}) });
         epochLoss = 0;
         epochSteps = 0;
+        sums = {};
+        weights = 0;
         if (t.select === 'best' && v !== null && (best === null || v < best.value)) {
           for (const w of best?.weights ?? []) w.dispose();
           best = { value: v, epoch: info.epoch + 1, weights: T.noGrad(() => params.map((p) => T.keep(p.detach().clone()))) };

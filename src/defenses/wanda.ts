@@ -12,6 +12,7 @@ import type { CausalLM } from '../models/llama.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { num, str } from '../attacks/params.js';
 import { UserError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
 import { calibrationSet, decoderLinears, inputStats, linearWeight, type CalibrationSet } from './calibrate.js';
 import { largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, validationLoss, type Victim } from './common.js';
 import { registerDefense } from './registry.js';
@@ -110,10 +111,13 @@ registerDefense({
     try {
       const lossBefore = (await validationLoss(base.model, base.tok, split.validation, maxLength)) as number;
       const tried: Array<{ sparsity: number; validation_loss: number }> = [];
+      const progress = new Progress({ label: 'wanda', total: fixed !== null || pat.kind === 'nm' ? 1 : GRID.length, unit: 'candidate' });
       const prunedWith = async (pattern: SparsityPattern): Promise<{ v: Victim; sparsity: number; loss: number }> => {
         const v = await loadVictim(input, { mergeAdapter: true });
         const sparsity = wandaPrune(v.model, v.tok, set, pattern);
-        return { v, sparsity, loss: (await validationLoss(v.model, v.tok, split.validation, maxLength)) as number };
+        const loss = (await validationLoss(v.model, v.tok, split.validation, maxLength)) as number;
+        progress.tick(1, `sparsity ${sparsity.toFixed(2)}: validation loss ${loss.toFixed(4)} (unpruned ${lossBefore.toFixed(4)})`);
+        return { v, sparsity, loss };
       };
       let chosen: number | null;
       let result = { sparsity: 0, loss: lossBefore };
@@ -140,6 +144,7 @@ registerDefense({
         });
         chosen = sel.chosen;
       }
+      progress.finish();
       await saveModelFolder(kept, input.model, input.out);
       const notes = chosen === null ? [`no sparsity of the grid kept the validation loss within ${tolerance} nats: the model is written unpruned`] : [];
       return {
