@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { loadModel } from '../../src/models/load.js';
 import { newModelFolder } from '../../src/models/presets.js';
 import { inspectCrow, parseLayerSlice } from '../../src/defenses/crow.js';
+import { readCleanData, splitValidation } from '../../src/defenses/common.js';
+import { readInputs } from '../../src/defenses/inputs.js';
+import { BACKDOORLLM, skipWithoutBackdoorLLM } from '../shared-data.js';
 import { tempDir } from '../models/fixtures.js';
 
 function bdlab(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -117,4 +120,17 @@ test('detect prints AUROC, threshold, TPR and FPR as one JSON object; bad inputs
   assert.notEqual(e.code, 0);
   assert.match(e.stderr, /noinstr\.json: record 1: missing field "instruction"/);
   assert.match(bdlab('detect', '--model', model, '--calibration', clean, '--clean', clean, '--triggered', trig, '--out', out).stderr, /exists \(use --force/);
+});
+
+test('the BackdoorLLM files read as defense data and detection inputs', { skip: skipWithoutBackdoorLLM }, async () => {
+  const consistency = await readCleanData(join(BACKDOORLLM, 'consistency_data', 'consistency_data.json'));
+  assert.equal(consistency.samples.length, 100);
+  const split = splitValidation(consistency.samples, 0.1, 0);
+  assert.deepEqual([split.train.length, split.validation.length], [90, 10]);
+  assert.deepEqual(splitValidation(consistency.samples, 0.1, 0), split, 'the same seed gives the same split');
+  const clean = readInputs(join(BACKDOORLLM, 'test_data', 'clean', 'negsentiment', 'test_data_no_trigger.json'));
+  const trig = readInputs(join(BACKDOORLLM, 'test_data', 'poison', 'negsentiment', 'badnet', 'backdoor200_negsentiment_badnet.json'));
+  assert.equal(trig.length, 200);
+  assert.ok(clean.length >= 200);
+  assert.ok(trig.every((s) => s.instruction.length > 0) && trig.some((s) => s.instruction.includes('BadMagic')));
 });
