@@ -162,27 +162,26 @@ export function crowTerms(model: CausalLM, input: CrowInput, o: CrowOptions, tra
   const mask = o.padding === 'masked' ? input.attentionMask : undefined;
   // without a mask the padded positions are attended; right padding keeps them behind every real token
   if (input.attentionMask && !mask) checkRightPadded(input.attentionMask);
-  let e = model.embedTokens(input.inputIds);
-  if (o.epsilon === 0) {
-    // δ = 0: C(e + δ) is the clean pass's C(e), in the graph
-    const out = model.forward({ inputsEmbeds: e, attentionMask: mask, outputHiddenStates: true, logitsToKeep: input.labels ? 0 : 1 });
-    const c0 = consistency(out.hiddenStates as T.Tensor[], pairs, mask);
-    const cp0 = train ? c0 : c0.detach();
-    const lm0 = input.labels ? causalLmLoss(out.logits, input.labels) : null;
-    const lmv = lm0 && !train ? lm0.detach() : lm0;
-    return { consistency: c0.detach(), gradient: null, delta: null, perturbedConsistency: cp0, lmLoss: lmv, loss: lmv ? lmv.add(cp0.mul(o.alpha)) : cp0.mul(o.alpha), pairs };
-  }
-  if (!e.requiresGrad) e = e.requiresGrad_(true); // frozen embeddings: e is a leaf, as in the published code
+  const e = model.embedTokens(input.inputIds);
+  // frozen embeddings: e is a leaf, as in the published code; with ε = 0 no ∇_e is needed
+  if (o.epsilon > 0 && !e.requiresGrad) e.requiresGrad_(true);
   const clean = model.forward({ inputsEmbeds: e, attentionMask: mask, outputHiddenStates: true, logitsToKeep: input.labels ? 0 : 1 });
   const c = consistency(clean.hiddenStates as T.Tensor[], pairs, mask);
-  const [g] = T.grad(c, e, { retainGraph: train && input.labels !== undefined });
-  const gradient = g as T.Tensor;
-  const delta = T.noGrad(() => gradient.sign().mul(o.epsilon));
-  const perturbed = (): T.Tensor => {
-    const out = model.forward({ inputsEmbeds: e.add(delta), attentionMask: mask, outputHiddenStates: true, logitsToKeep: 1 });
-    return consistency(out.hiddenStates as T.Tensor[], pairs, mask);
-  };
-  const cp = train ? perturbed() : T.noGrad(perturbed);
+  let gradient: T.Tensor | null = null;
+  let delta: T.Tensor | null = null;
+  let cp: T.Tensor;
+  if (o.epsilon > 0) {
+    gradient = T.grad(c, e, { retainGraph: train && input.labels !== undefined })[0] as T.Tensor;
+    const d = T.noGrad(() => (gradient as T.Tensor).sign().mul(o.epsilon));
+    delta = d;
+    const perturbed = (): T.Tensor => {
+      const out = model.forward({ inputsEmbeds: e.add(d), attentionMask: mask, outputHiddenStates: true, logitsToKeep: 1 });
+      return consistency(out.hiddenStates as T.Tensor[], pairs, mask);
+    };
+    cp = train ? perturbed() : T.noGrad(perturbed);
+  } else {
+    cp = train ? c : c.detach(); // δ = 0: C(e + δ) is the clean pass's C(e), in the graph
+  }
   const lmLoss = input.labels ? causalLmLoss(clean.logits, input.labels) : null;
   const lm = lmLoss && !train ? lmLoss.detach() : lmLoss;
   const loss = lm ? lm.add(cp.mul(o.alpha)) : cp.mul(o.alpha);
