@@ -164,7 +164,8 @@ export function crowTerms(model: CausalLM, input: CrowInput, o: CrowOptions, tra
   if (input.attentionMask && !mask) checkRightPadded(input.attentionMask);
   const e = model.embedTokens(input.inputIds);
   // frozen embeddings: e is a leaf, as in the published code; with ε = 0 no ∇_e is needed
-  if (o.epsilon > 0 && !e.requiresGrad) e.requiresGrad_(true);
+  const ownLeaf = o.epsilon > 0 && !e.requiresGrad;
+  if (ownLeaf) e.requiresGrad_(true);
   const clean = model.forward({ inputsEmbeds: e, attentionMask: mask, outputHiddenStates: true, logitsToKeep: input.labels ? 0 : 1 });
   const c = consistency(clean.hiddenStates as T.Tensor[], pairs, mask);
   let gradient: T.Tensor | null = null;
@@ -175,7 +176,8 @@ export function crowTerms(model: CausalLM, input: CrowInput, o: CrowOptions, tra
     const d = T.noGrad(() => (gradient as T.Tensor).sign().mul(o.epsilon));
     delta = d;
     const perturbed = (): T.Tensor => {
-      const out = model.forward({ inputsEmbeds: e.add(d), attentionMask: mask, outputHiddenStates: true, logitsToKeep: 1 });
+      // a leaf of our own needs no gradient from this pass (the weights' gradients are the same either way)
+      const out = model.forward({ inputsEmbeds: (ownLeaf ? e.detach() : e).add(d), attentionMask: mask, outputHiddenStates: true, logitsToKeep: 1 });
       return consistency(out.hiddenStates as T.Tensor[], pairs, mask);
     };
     cp = train ? perturbed() : T.noGrad(perturbed);
