@@ -8,7 +8,7 @@ import type { TextTokenizer } from '../models/tokenizer.js';
 import { defaultTargetModules, selectedModules } from '../nn/adapters.js';
 import type { LinearLike } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
-import type { InstructionSample } from '../train/prompt.js';
+import type { InstructionSample } from '../models/prompt.js';
 import { collate, encodeExample, type EncodedExample } from '../train/sft.js';
 
 /** A linear layer that reports its input before computing. */
@@ -65,8 +65,9 @@ export interface CalibrationSet {
   tokens: number;
 }
 
-export function calibrationSet(tok: TextTokenizer, samples: readonly InstructionSample[], maxLength: number, batchSize: number): CalibrationSet {
-  const enc = samples.map((s) => encodeExample(tok, s, maxLength));
+export function calibrationSet(tok: TextTokenizer, samples: readonly InstructionSample[], o: { maxLength: number; batchSize: number; template: string }): CalibrationSet {
+  const enc = samples.map((s) => encodeExample(tok, s, o.maxLength, { template: o.template }));
+  const batchSize = o.batchSize;
   const batches: EncodedExample[][] = [];
   for (let i = 0; i < enc.length; i += batchSize) batches.push(enc.slice(i, i + batchSize));
   return { batches, samples: enc.length, tokens: enc.reduce((a, e) => a + e.ids.length, 0) };

@@ -1,30 +1,37 @@
 // What every defense shares: the clean data and its seeded validation split,
 // the victim model (with the backdoor's adapter kept or merged), the clean
-// validation loss every selection rule reads, and writing model folders.
+// loss every selection rule reads, and writing model folders.
 import { resolve } from 'node:path';
-import type { DType } from '../engine/index.js';
+import * as T from '../engine/index.js';
 import type { ModelConfig } from '../models/config.js';
 import type { CausalLM } from '../models/llama.js';
 import type { AdapterConfig } from '../models/peft.js';
+import type { InstructionSample } from '../models/prompt.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
-import type { InstructionSample } from '../train/prompt.js';
+import { collate, encodeExample, type Batch, type EncodedExample } from '../train/sft.js';
+import { sftObjective } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type { DefenseInput } from './types.js';
 
 export interface CleanData {
-  path: string;
+  paths: string[];
   sha256: string;
   samples: InstructionSample[];
 }
 
-/** Reads Alpaca-style records (instruction, optional input, output); errors name the file and record. */
-export async function readCleanData(path: string): Promise<CleanData> {
-  const { readPerplexityData } = await import('../eval/perplexity.js');
-  const d = readPerplexityData(resolve(path));
-  const samples = d.items.filter((x): x is InstructionSample & { output: string } => typeof x !== 'string');
-  if (samples.length === 0) throw new UserError(`${path}: no clean records (expected a JSON array or JSONL of {"instruction", "input", "output"})`);
-  return { path: resolve(path), sha256: d.sha256, samples };
+/**
+ * Clean instruction records from files or LLaMA-Factory dataset names (as
+ * `bdlab train` reads them: Alpaca JSON/JSONL, dataset_info.json names);
+ * text records only.
+ */
+export async function readCleanData(datasets: readonly string[], o: { datasetDir?: string; maxSamples?: number | null; cwd?: string } = {}): Promise<CleanData> {
+  const { readTrainDataset, resolveDatasets } = await import('../train/data.js');
+  const loaded = resolveDatasets({ dataset: [...datasets], dataset_dir: o.datasetDir ?? '.', media_dir: null }, o.cwd).map((s) => readTrainDataset(s, o.maxSamples ?? null));
+  const samples = loaded.flatMap((l) => l.samples);
+  if (samples.some((s) => s.image !== undefined)) throw new UserError(`${datasets.join(', ')}: the clean records have images; the defenses work on text records`);
+  if (samples.length === 0) throw new UserError(`${datasets.join(', ')}: no clean records (expected Alpaca records {"instruction", "input", "output"})`);
+  return { paths: loaded.map((l) => l.source.path), sha256: loaded.map((l) => l.sha256).join(','), samples };
 }
 
 export interface Split {
@@ -56,16 +63,16 @@ export interface Victim {
   /** Whether that adapter was folded into the weights. */
   merged: boolean;
   /** The dtype the model folder stores (model folders are written back in it). */
-  storedDtype: DType;
+  storedDtype: T.DType;
 }
 
-const STORED: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+const STORED: readonly T.DType[] = ['float32', 'float16', 'bfloat16'];
 
 /**
  * Loads the model folder (and the adapter: kept as LoRA layers, or merged
  * into the weights). Every parameter starts frozen.
  */
-export async function loadVictim(input: DefenseInput, o: { mergeAdapter: boolean }): Promise<Victim> {
+export async function loadVictim(input: Pick<DefenseInput, 'model' | 'adapter' | 'device' | 'dtype'>, o: { mergeAdapter: boolean }): Promise<Victim> {
   const { loadModel } = await import('../models/load.js');
   const { loadAdapter } = await import('../models/peft.js');
   const { mergeLora } = await import('../nn/adapters.js');
@@ -78,7 +85,7 @@ export async function loadVictim(input: DefenseInput, o: { mergeAdapter: boolean
     if (adapter && o.mergeAdapter) mergeLora(model);
     model.requiresGrad_(false);
     const raw = (config.modelType === 'llava' ? config.text.raw : config.raw).torch_dtype;
-    const storedDtype = STORED.includes(raw as DType) ? (raw as DType) : 'float32';
+    const storedDtype = STORED.includes(raw as T.DType) ? (raw as T.DType) : 'float32';
     return { model, tok, config, adapter, merged: Boolean(adapter && o.mergeAdapter), storedDtype };
   } catch (e) {
     model.dispose();
@@ -86,26 +93,62 @@ export async function loadVictim(input: DefenseInput, o: { mergeAdapter: boolean
   }
 }
 
+/** One value of a batch (a loss), with its weight (answer tokens). */
+export type BatchValue = (model: CausalLM, batch: Batch) => { value: number; weight: number };
+
+/** The plain LM loss on a batch (mean NLL per answer token), without gradients. */
+export const lmValue: BatchValue = (model, batch) =>
+  T.noGrad(() => {
+    const r = sftObjective(model, batch);
+    return { value: r.loss.item(), weight: r.weight };
+  });
+
+export interface EvalOptions {
+  /** Tokens per record, answers cut first (as training cuts). */
+  maxLength: number;
+  /** Prompt template (src/models/prompt.ts), as the victim was trained. */
+  template: string;
+  batchSize?: number;
+}
+
 /**
- * Clean loss of instruction records: the mean negative log-likelihood per
- * answer token (nats), prompts rendered as in training, sequences cut at
- * maxLength. Every selection rule of the catalogue reads this number.
+ * The answer-token-weighted mean of `value` over records, encoded as training
+ * encodes them, in batches, in evaluation mode. With lmValue this is the
+ * clean loss (mean NLL per answer token, nats) every selection rule reads.
  */
-export async function validationLoss(model: CausalLM, tok: TextTokenizer, samples: readonly InstructionSample[], maxLength: number): Promise<number | null> {
+export function meanValue(model: CausalLM, tok: TextTokenizer, samples: readonly InstructionSample[], value: BatchValue, o: EvalOptions): number | null {
   if (samples.length === 0) return null;
-  const { perplexity } = await import('../eval/perplexity.js');
-  const items = samples.map((s) => ({ instruction: s.instruction, input: s.input, output: s.output ?? '' }));
-  const maxLen = Math.min(maxLength, model.textConfig.maxPositionEmbeddings);
-  const r = await perplexity(model, tok, items, { bootstrap: 0, progress: false, maxLength: maxLen, stride: Math.max(1, maxLen - 1), overflow: 'truncate' });
-  return r.nll;
+  const pad = tok.padTokenId ?? tok.eosTokenId ?? 0;
+  const device = (model.parameters()[0]?.device ?? 'cpu') as T.Device;
+  const enc: EncodedExample[] = samples.map((s) => encodeExample(tok, s, o.maxLength, { template: o.template }));
+  const size = o.batchSize ?? 8;
+  const was = model.training;
+  model.train(false);
+  let sum = 0;
+  let weight = 0;
+  try {
+    for (let i = 0; i < enc.length; i += size) {
+      const r = T.scope(() => value(model, collate(enc.slice(i, i + size), pad, device)));
+      if (r.weight === 0) continue;
+      sum += r.value * r.weight;
+      weight += r.weight;
+    }
+  } finally {
+    model.train(was);
+  }
+  return weight > 0 ? sum / weight : null;
+}
+
+/** The clean loss: mean NLL per answer token (nats) of the records. */
+export function cleanLoss(model: CausalLM, tok: TextTokenizer, samples: readonly InstructionSample[], o: EvalOptions): number | null {
+  return meanValue(model, tok, samples, lmValue, o);
 }
 
 /** Writes the (defended) model as a complete Hugging Face folder in the input's stored dtype, tokenizer files copied. */
 export async function saveModelFolder(v: Victim, source: string, out: string): Promise<void> {
   const { saveModel } = await import('../models/load.js');
   const { copyTokenizerFiles } = await import('../models/files.js');
-  const { noGrad } = await import('../engine/index.js');
-  noGrad(() => saveModel(v.model, v.config, out, { dtype: v.storedDtype }));
+  T.noGrad(() => saveModel(v.model, v.config, out, { dtype: v.storedDtype }));
   copyTokenizerFiles(resolve(source), out);
 }
 

@@ -33,10 +33,12 @@ import type { CausalLM } from '../models/llama.js';
 import { causalLmLoss, type Batch } from '../train/sft.js';
 import type { Objective } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
-import { num, str } from '../attacks/params.js';
-import { registerDefense } from './registry.js';
-import { runTrainingDefense, TRAIN_PARAMS, type BatchValue } from './tune.js';
-import type { ParamSpec, Params } from './types.js';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { readConfig, textConfig } from '../models/config.js';
+import type { BatchValue } from './common.js';
+import { registerTrainingDefense } from './tune.js';
+import type { ParamSpec } from './types.js';
 
 export const PADDING_MODES = ['masked', 'included'] as const;
 export type PaddingMode = (typeof PADDING_MODES)[number];
@@ -238,6 +240,20 @@ export function inspectCrow(model: CausalLM, ids: readonly number[], o: Pick<Cro
 
 // ---- the defense -------------------------------------------------------------------
 
+const numeric = (v: unknown): unknown => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+const nonNegative = (): z.ZodType<number> => z.preprocess(numeric, z.number({ error: 'expected a number' }).min(0, { error: 'must be 0 or more' }));
+
+/** CROW's own settings, validated with bdlab train's keys (CONFIG.yaml or flags). */
+export const CROW_KEYS = {
+  epsilon: nonNegative().default(0.1),
+  alpha: nonNegative().default(5.5),
+  layers: z
+    .string({ error: 'expected START:END' })
+    .refine((v) => /^\s*-?\d+\s*:\s*-?\d+\s*$/.test(v), { error: 'expected START:END over hidden_states, e.g. 1:-2' })
+    .default('1:-2'),
+  padding: z.enum(PADDING_MODES, { error: `expected one of ${PADDING_MODES.join(', ')}` }).default('masked'),
+};
+
 export const CROW_PARAMS: ParamSpec[] = [
   { name: 'epsilon', type: 'number', default: 0.1, min: 0, doc: "FGSM step ε on the input embeddings (the paper's 0.1; 0 reproduces the released code, whose perturbation is zeroed before use)" },
   { name: 'alpha', type: 'number', default: 5.5, min: 0, doc: 'weight α of C(e + δ) (published 5.5 for sentiment and code injection, 11 for targeted refusal)' },
@@ -251,10 +267,6 @@ export const CROW_PARAMS: ParamSpec[] = [
   },
 ];
 
-export function crowOptions(p: Params): CrowOptions {
-  return { epsilon: num(p, 'epsilon'), alpha: num(p, 'alpha'), layers: parseLayerSlice(str(p, 'layers')), padding: str(p, 'padding') as PaddingMode };
-}
-
 /** The validation objective: LM loss + α · C(e + δ) on held-out records, no gradient to the weights. */
 export function crowValue(o: CrowOptions): BatchValue {
   return (model, batch) =>
@@ -264,18 +276,15 @@ export function crowValue(o: CrowOptions): BatchValue {
     });
 }
 
-registerDefense({
+registerTrainingDefense({
   name: 'crow',
   summary: "CROW (Min et al., ICML 2025): LoRA fine-tuning on clean records with LM loss + α·C(e + ε·sign(∇_e C)), C = mean 1 − cos of consecutive hidden states",
-  output: 'adapter',
-  params: [...CROW_PARAMS, ...TRAIN_PARAMS],
-  run(input, p) {
-    const o = crowOptions(p);
-    return runTrainingDefense(input, p, {
-      label: 'crow',
-      objective: crowObjective(o),
-      value: crowValue(o),
-      fixed: { epsilon: o.epsilon, alpha: o.alpha, layers: formatLayerSlice(o.layers), padding: o.padding },
-    });
+  params: CROW_PARAMS,
+  extraKeys: CROW_KEYS,
+  make(s) {
+    const o: CrowOptions = { epsilon: s.epsilon, alpha: s.alpha, layers: parseLayerSlice(s.layers), padding: s.padding };
+    // refuse a slice the model cannot give before anything trains
+    layerPairs(o.layers, textConfig(readConfig(resolve(s.model_name_or_path))).numHiddenLayers);
+    return { label: 'crow', objective: crowObjective(o), value: crowValue(o), fixed: { epsilon: o.epsilon, alpha: o.alpha, layers: formatLayerSlice(o.layers), padding: o.padding } };
   },
 });

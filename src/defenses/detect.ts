@@ -13,7 +13,7 @@
 import * as T from '../engine/index.js';
 import type { CausalLM } from '../models/llama.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
-import { encodePrompt, type InstructionSample } from '../train/prompt.js';
+import { encodePrompt, resolveTemplate, type InstructionSample } from '../models/prompt.js';
 import { wilson } from '../eval/stats/wilson.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
@@ -37,12 +37,14 @@ export interface DetectOptions {
   /** Longest prompt in tokens (longer prompts keep their first tokens). */
   maxLength: number;
   seed: number;
+  /** Prompt template (src/models/prompt.ts), as the model was trained. */
+  template: string;
 }
 
-export const DEFAULT_DETECT: DetectOptions = { layers: { start: 0, end: -1 }, reduce: 'mean', score: 'mahalanobis', fpr: 0.05, batchSize: 16, maxLength: 1024, seed: 0 };
+export const DEFAULT_DETECT: DetectOptions = { layers: { start: 0, end: -1 }, reduce: 'mean', score: 'mahalanobis', fpr: 0.05, batchSize: 16, maxLength: 1024, seed: 0, template: 'auto' };
 
 /** Per input, per selected pair: 1 − cos of consecutive hidden states over the prompt's tokens, reduced. */
-export function consistencyProfiles(model: CausalLM, tok: TextTokenizer, inputs: readonly InstructionSample[], o: Pick<DetectOptions, 'layers' | 'reduce' | 'batchSize' | 'maxLength'>, progress?: Progress): number[][] {
+export function consistencyProfiles(model: CausalLM, tok: TextTokenizer, inputs: readonly InstructionSample[], o: Pick<DetectOptions, 'layers' | 'reduce' | 'batchSize' | 'maxLength' | 'template'>, progress?: Progress): number[][] {
   const pairs = layerPairs(o.layers, model.textConfig.numHiddenLayers);
   const pad = tok.padTokenId ?? tok.eosTokenId ?? 0;
   const device = (model.parameters()[0]?.device ?? 'cpu') as T.Device;
@@ -51,7 +53,7 @@ export function consistencyProfiles(model: CausalLM, tok: TextTokenizer, inputs:
   model.train(false);
   try {
     for (let i = 0; i < inputs.length; i += o.batchSize) {
-      const enc = inputs.slice(i, i + o.batchSize).map((s) => encodePrompt(tok, s).slice(0, o.maxLength));
+      const enc = inputs.slice(i, i + o.batchSize).map((s) => encodePrompt(tok, s, o.template).slice(0, o.maxLength));
       const len = Math.max(...enc.map((e) => e.length));
       const ids = enc.map((e) => [...e, ...Array<number>(len - e.length).fill(pad)]);
       const mask = enc.map((e) => [...e.map(() => 1), ...Array<number>(len - e.length).fill(0)]);
@@ -125,6 +127,7 @@ export interface DetectResult {
   score: ScoreKind;
   reduce: Reduction;
   layers: string;
+  template: string;
   pairs: Array<[number, number]>;
   /** AUROC of each pair's raw value alone (which layers tell triggered inputs apart). */
   per_pair_auroc: number[];
@@ -169,6 +172,7 @@ export function detect(model: CausalLM, tok: TextTokenizer, d: DetectInputs, o: 
     score: o.score,
     reduce: o.reduce,
     layers: formatLayerSlice(o.layers),
+    template: resolveTemplate(tok, o.template).name,
     pairs,
     per_pair_auroc: pairs.map((_, j) => auroc(trig.map((p) => p[j] as number), clean.map((p) => p[j] as number))),
     n: { calibration_fit: fitSet.length, calibration_threshold: thresholdSet.length, clean: clean.length, triggered: trig.length },

@@ -2,7 +2,7 @@
 // "input" (an "output" is ignored), from a JSON array or JSONL; errors name
 // the file, record and field.
 import { optionalStringField, readRecords, stringField } from '../eval/io.js';
-import type { InstructionSample } from '../train/prompt.js';
+import type { InstructionSample } from '../models/prompt.js';
 import { UserError } from '../util/errors.js';
 
 export function readInputs(path: string): InstructionSample[] {

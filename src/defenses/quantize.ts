@@ -15,8 +15,9 @@ import { num, str, bool } from '../attacks/params.js';
 import { UserError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { decoderLinears, linearWeight } from './calibrate.js';
-import { largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, validationLoss, type Victim } from './common.js';
+import { cleanLoss, largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, type Victim } from './common.js';
 import { registerDefense } from './registry.js';
+import { TEMPLATE_PARAM } from './tune.js';
 import type { DefenseInput, Params } from './types.js';
 
 export interface QuantSpec {
@@ -70,6 +71,7 @@ export function quantizeModel(model: CausalLM, q: QuantSpec): number {
 const AUTO_BITS = [8, 4, 3, 2];
 
 registerDefense({
+  kind: 'weights',
   name: 'quantize',
   summary: 'weight quantisation (RTN, int8 or 4-bit with groups): FAKE quantised — rounded weights stored dequantised in the model dtype, so the model stays loadable',
   output: 'model',
@@ -86,24 +88,25 @@ registerDefense({
     { name: 'tolerance', type: 'number', default: 0.1, min: 0, doc: 'with bits=auto: the largest rise of the clean validation loss (mean answer-token NLL, nats) allowed' },
     { name: 'validation', type: 'number', default: 0.1, min: 0.01, max: 0.5, doc: 'share of the clean records held out (seeded) to measure the clean loss (and choose bits=auto)' },
     { name: 'max_length', type: 'int', default: 1024, min: 8, doc: 'tokens per validation record, cut beyond' },
+    TEMPLATE_PARAM,
   ],
   async run(input: DefenseInput, p: Params) {
     const bitsText = str(p, 'bits');
     const spec = (bits: number): QuantSpec => ({ bits, groupSize: num(p, 'group_size'), symmetric: bool(p, 'symmetric') });
     const tolerance = num(p, 'tolerance');
     const maxLength = num(p, 'max_length');
-    const data = await readCleanData(input.data);
+    const data = await readCleanData([input.data]);
     const split = splitValidation(data.samples, num(p, 'validation'), input.seed);
     const base = await loadVictim(input, { mergeAdapter: true });
     let kept: Victim | null = null;
     try {
-      const lossBefore = (await validationLoss(base.model, base.tok, split.validation, maxLength)) as number;
+      const lossBefore = cleanLoss(base.model, base.tok, split.validation, { maxLength, template: str(p, 'template') }) as number;
       const tried: Array<{ bits: number; validation_loss: number }> = [];
       const progress = new Progress({ label: 'quantize', total: bitsText === 'auto' ? AUTO_BITS.length : 1, unit: 'candidate' });
       const quantizedWith = async (bits: number): Promise<{ v: Victim; loss: number }> => {
         const v = await loadVictim(input, { mergeAdapter: true });
         quantizeModel(v.model, spec(bits));
-        const loss = (await validationLoss(v.model, v.tok, split.validation, maxLength)) as number;
+        const loss = cleanLoss(v.model, v.tok, split.validation, { maxLength, template: str(p, 'template') }) as number;
         tried.push({ bits, validation_loss: loss });
         progress.tick(1, `${bits} bits: validation loss ${loss.toFixed(4)} (unquantised ${lossBefore.toFixed(4)})`);
         return { v, loss };
@@ -143,6 +146,9 @@ registerDefense({
         validation: { records: split.validation.length, loss_before: lossBefore, loss_after: c?.loss ?? lossBefore, tried },
         cost: { steps: 0, tokens: 0 },
         data: { samples: data.samples.length, train: split.train.length, validation: split.validation.length, sha256: data.sha256 },
+        inputs: { model: input.model, adapter: input.adapter ?? null, data: data.paths },
+        output_dir: input.out,
+        seed: input.seed,
         notes: [
           'fake quantisation: weights are rounded to the b-bit grid and stored dequantised in the model dtype (same size and speed as the input)',
           ...(c === null ? [`no bit width kept the validation loss within ${tolerance} nats: the model is written unquantised`] : []),

@@ -25,7 +25,7 @@ export function defenseDef(name: string): DefenseDef {
   return d;
 }
 
-/** A defense's parameters from `key=value` strings, defaults filled in and checked. */
-export function defenseParams(name: string, raw: Readonly<Record<string, string>>): Params {
-  return resolveParams(defenseDef(name).params, raw, `defense ${name}`);
+/** A weight defense's parameters from `key=value` strings, defaults filled in and checked. */
+export function defenseParams(def: DefenseDef, raw: Readonly<Record<string, string>>): Params {
+  return resolveParams(def.params, raw, `defense ${def.name}`);
 }

@@ -37,15 +37,55 @@ export interface DefenseOutcome {
   cost: { steps: number; tokens: number; calibration_samples?: number };
   /** The clean records: read, used by the defense, held out for validation. */
   data: { samples: number; train: number; validation: number; sha256: string };
+  /** What was read and where the output went (absolute paths). */
+  inputs: { model: string; adapter: string | null; data: string[] };
+  output_dir: string;
+  seed: number;
+  /** The training run of a training defense (its log, losses, speed). */
+  training?: Record<string, unknown>;
   /** Free-form notes a user must know (approximations, no-ops). */
   notes: string[];
 }
 
-export interface DefenseDef {
+interface Described {
   name: string;
   summary: string;
   /** What it writes by default (crow and finetune write a model when they cannot write an adapter). */
   output: OutputKind;
+  /** Typed, documented parameters (`defend --list`). */
   params: ParamSpec[];
+}
+
+/** A defense that edits weights from clean data (wanda, quantize): `--param key=value` checked against `params`. */
+export interface WeightDefenseDef extends Described {
+  kind: 'weights';
   run(input: DefenseInput, params: Params): Promise<DefenseOutcome>;
 }
+
+/** Where a training defense's settings come from: a LLaMA-Factory YAML file and/or key=value settings over it. */
+export interface SettingsSource {
+  file?: string | undefined;
+  /** key → value (strings from the command line, or typed values); they win over the file. */
+  settings: Record<string, unknown>;
+}
+
+export interface TrainingRunOptions {
+  /** Continue an interrupted run in the same output folder. */
+  resume?: boolean;
+  /** Replace an earlier run's files. */
+  force?: boolean;
+  /** Folder relative paths are taken from (default: the working directory). */
+  cwd?: string;
+}
+
+/**
+ * A defense that trains (crow, finetune, fineprune): its settings are
+ * `bdlab train`'s LLaMA-Factory keys plus its own (any key is accepted,
+ * validated by the train schema), from flags or a CONFIG.yaml, resumable.
+ */
+export interface TrainingDefenseDef extends Described {
+  kind: 'training';
+  run(src: SettingsSource, o: TrainingRunOptions): Promise<DefenseOutcome>;
+}
+
+export type DefenseDef = WeightDefenseDef | TrainingDefenseDef;

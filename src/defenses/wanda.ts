@@ -14,8 +14,9 @@ import { num, str } from '../attacks/params.js';
 import { UserError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { calibrationSet, decoderLinears, inputStats, linearWeight, type CalibrationSet } from './calibrate.js';
-import { largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, validationLoss, type Victim } from './common.js';
+import { cleanLoss, largestWithin, loadVictim, readCleanData, saveModelFolder, splitValidation, type Victim } from './common.js';
 import { registerDefense } from './registry.js';
+import { TEMPLATE_PARAM } from './tune.js';
 import type { DefenseInput, ParamSpec, Params } from './types.js';
 
 export type SparsityPattern = { kind: 'unstructured'; sparsity: number } | { kind: 'nm'; n: number; m: number };
@@ -78,9 +79,11 @@ export const PRUNE_PARAMS: ParamSpec[] = [
   { name: 'calibration_samples', type: 'int', default: 128, min: 1, doc: 'at most this many clean records calibrate (Wanda uses 128)' },
   { name: 'max_length', type: 'int', default: 1024, min: 8, doc: 'tokens per record (prompt + answer), cut beyond' },
   { name: 'batch_size', type: 'int', default: 8, min: 1, doc: 'records per calibration forward pass' },
+  TEMPLATE_PARAM,
 ];
 
 registerDefense({
+  kind: 'weights',
   name: 'wanda',
   summary: 'Wanda pruning: zero the weights with the smallest |W|·‖X‖ per output row (X from clean calibration records); unstructured or N:M',
   output: 'model',
@@ -100,22 +103,22 @@ registerDefense({
     const fixed = sp === 'auto' ? null : Number(sp);
     if (fixed !== null && !(fixed > 0 && fixed < 1)) throw new UserError(`defense wanda: sparsity must be auto or a number in (0, 1), got "${sp}"`);
     if (pat.kind === 'nm' && fixed !== null) throw new UserError('defense wanda: an N:M pattern fixes the sparsity (N/M); leave sparsity=auto');
-    const data = await readCleanData(input.data);
+    const data = await readCleanData([input.data]);
     const split = splitValidation(data.samples, num(p, 'validation'), input.seed);
     const calib = split.train.slice(0, num(p, 'calibration_samples'));
     const maxLength = num(p, 'max_length');
     const tolerance = num(p, 'tolerance');
     const base = await loadVictim(input, { mergeAdapter: true });
-    const set = calibrationSet(base.tok, calib, maxLength, num(p, 'batch_size'));
+    const set = calibrationSet(base.tok, calib, { maxLength, batchSize: num(p, 'batch_size'), template: str(p, 'template') });
     let kept: Victim = base;
     try {
-      const lossBefore = (await validationLoss(base.model, base.tok, split.validation, maxLength)) as number;
+      const lossBefore = cleanLoss(base.model, base.tok, split.validation, { maxLength, template: str(p, 'template') }) as number;
       const tried: Array<{ sparsity: number; validation_loss: number }> = [];
       const progress = new Progress({ label: 'wanda', total: fixed !== null || pat.kind === 'nm' ? 1 : GRID.length, unit: 'candidate' });
       const prunedWith = async (pattern: SparsityPattern): Promise<{ v: Victim; sparsity: number; loss: number }> => {
         const v = await loadVictim(input, { mergeAdapter: true });
         const sparsity = wandaPrune(v.model, v.tok, set, pattern);
-        const loss = (await validationLoss(v.model, v.tok, split.validation, maxLength)) as number;
+        const loss = cleanLoss(v.model, v.tok, split.validation, { maxLength, template: str(p, 'template') }) as number;
         progress.tick(1, `sparsity ${sparsity.toFixed(2)}: validation loss ${loss.toFixed(4)} (unpruned ${lossBefore.toFixed(4)})`);
         return { v, sparsity, loss };
       };
@@ -158,6 +161,9 @@ registerDefense({
         validation: { records: split.validation.length, loss_before: lossBefore, loss_after: result.loss, tried },
         cost: { steps: 0, tokens: set.tokens * tried.length * Math.max(1, decoderLinears(base.model).length), calibration_samples: set.samples },
         data: { samples: data.samples.length, train: split.train.length, validation: split.validation.length, sha256: data.sha256 },
+        inputs: { model: input.model, adapter: input.adapter ?? null, data: data.paths },
+        output_dir: input.out,
+        seed: input.seed,
         notes,
       };
     } finally {

@@ -326,6 +326,11 @@ export class Tensor implements Scoped {
   }
 
   // unary math
+  /** Copies `source`'s elements, in order, into the positions where `mask` is true. */
+  maskedScatter(mask: Tensor, source: Tensor): Tensor {
+    if (mask.dtype !== 'bool') throw new TypeError(`aten::masked_scatter: the mask must be bool, got ${mask.dtype}`);
+    return op('aten::masked_scatter', [this.handle, mask.handle, source.handle]);
+  }
   abs(): Tensor {
     return op('aten::abs', [this.handle]);
   }

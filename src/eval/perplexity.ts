@@ -1,7 +1,7 @@
 // Clean utility of a language model as perplexity over a text set: the
 // token-weighted exp(mean negative log-likelihood) of plain texts, or of the
 // answers of instruction records given their prompts (rendered with the same
-// template as training, src/train/prompt.ts).
+// template as training, src/models/prompt.ts).
 //
 // This module imports the engine and the model loader lazily (inside the
 // async functions), so the evaluation library stays usable without the
@@ -12,8 +12,9 @@ import { extname } from 'node:path';
 import type { Device, DType } from '../engine/index.js';
 import type { CausalLM } from '../models/llama.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
-import { encodePrompt } from '../train/prompt.js';
+import { encodePrompt } from '../models/prompt.js';
 import { UserError } from '../util/errors.js';
+import { MAX_BOOTSTRAP } from '../util/limits.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { optionalStringField, readRecords, readText, recordAt, stringField, typeName } from './io.js';
@@ -221,7 +222,7 @@ export function resolvePerplexityOptions(model: CausalLM, o: PerplexityOptions =
     stride,
     overflow,
     batchSize: checkInt('batch size', o.batchSize ?? 8, 1),
-    bootstrap: checkInt('bootstrap resamples', o.bootstrap ?? 1000, 0),
+    bootstrap: checkInt('bootstrap resamples', o.bootstrap ?? 1000, 0, MAX_BOOTSTRAP),
     seed: checkInt('seed', o.seed ?? 0, 0),
   };
 }
@@ -374,8 +375,10 @@ export interface FolderPerplexityOptions extends PerplexityOptions {
 export async function perplexityOfFolder(dir: string, items: readonly PerplexityItem[], o: FolderPerplexityOptions = {}): Promise<PerplexityResult> {
   const { TextTokenizer } = await import('../models/tokenizer.js');
   const { loadModel } = await import('../models/load.js');
+  const { checkLogitsOf } = await import('../models/finite.js');
   const tok = TextTokenizer.load(dir);
   const { model } = loadModel(dir, { dtype: o.dtype, device: o.device });
+  checkLogitsOf(model, dir);
   try {
     if (o.adapter) {
       const { loadAdapter } = await import('../models/peft.js');
@@ -413,7 +416,7 @@ export interface PerplexityData {
 export function readPerplexityData(path: string, o: { field?: string; conditioned?: boolean } = {}): PerplexityData {
   if (extname(path).toLowerCase() === '.txt') {
     if (o.field !== undefined) throw new UserError(`${path}: a .txt file is one text per line; --field applies to JSON and JSONL records`);
-    const text = readText(path);
+    const text = readText(path, 'text');
     const items = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
     return { path, items, records: items.length, sha256: createHash('sha256').update(text).digest('hex'), format: 'lines', field: null, conditioned: false };
   }

@@ -34,7 +34,7 @@ test('defend --list --json lists the catalogue with typed, documented parameters
   const crow = j.defenses[0] as { params: Array<{ name: string; default: unknown }> };
   const def = Object.fromEntries(crow.params.map((p) => [p.name, p.default]));
   assert.deepEqual(
-    [def.epsilon, def.alpha, def.layers, def.lr, def.epochs, def.batch_size, def.grad_accum, def.schedule, def.warmup_ratio, def.lora_r, def.lora_alpha],
+    [def.epsilon, def.alpha, def.layers, def.learning_rate, def.num_train_epochs, def.per_device_train_batch_size, def.gradient_accumulation_steps, def.lr_scheduler_type, def.warmup_ratio, def.lora_rank, def.lora_alpha],
     [0.1, 5.5, '1:-2', 1e-3, 5, 2, 4, 'cosine', 0.1, 8, 16],
     "CROW's published recipe",
   );
@@ -45,12 +45,15 @@ test('defend: bad input fails in one line naming what is wrong', () => {
   const out = join(t.dir, 'out');
   const cases: Array<[string[], RegExp]> = [
     [['defend', 'nosuch', '--model', model, '--data', clean, '--out', out], /unknown defense "nosuch"; known: crow finetune wanda fineprune quantize/],
-    [['defend', 'crow', '--model', model, '--out', out], /--data is required/],
-    [['defend', 'crow', '--model', model, '--data', clean, '--out', out, '--param', 'alpha=x'], /defense crow: parameter alpha="x": expected a number/],
-    [['defend', 'crow', '--model', model, '--data', clean, '--out', out, '--param', 'gamma=1'], /unknown parameter "gamma"/],
+    [['defend', 'crow', '--model', model, '--out', out], /--data is required \(or give a CONFIG\.yaml\)/],
+    [['defend', 'crow', '--model', model, '--data', clean, '--out', out, '--param', 'alpha=x'], /defend crow: alpha: expected a number \(got "x"\)/],
+    [['defend', 'crow', '--model', model, '--data', clean, '--out', out, '--param', 'learning_rat=1'], /unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)/],
+    [['defend', 'wanda', '--model', model, '--data', clean, '--out', out, '--param', 'gamma=1'], /defense wanda: unknown parameter "gamma"/],
     [['defend', 'wanda', '--model', model, '--data', clean, '--out', out, '--param', 'sparsity=1.5'], /sparsity must be auto or a number in \(0, 1\)/],
+    [['defend', 'wanda', join(t.dir, 'c.yaml'), '--model', model, '--data', clean, '--out', out], /config .*c\.yaml: no such file/],
     [['defend', 'crow', '--model', join(t.dir, 'none'), '--data', clean, '--out', out], /--model .*none: no such file or folder/],
     [['defend', 'crow', '--model', model, '--data', clean, '--out', out, '--param', 'select=best', '--param', 'validation=0'], /select=best needs validation data/],
+    [['defend', 'crow', '--model', model, '--data', clean, '--out', out, '--param', 'finetuning_type=full'], /finetuning_type must be lora/],
   ];
   for (const [args, reason] of cases) {
     const r = bdlab(...args);
@@ -61,11 +64,11 @@ test('defend: bad input fails in one line naming what is wrong', () => {
   const bad = join(t.dir, 'bad.json');
   writeFileSync(bad, JSON.stringify([{ instruction: 'x', output: 'y' }, { instruction: 3, output: 'z' }]));
   const r = bdlab('defend', 'finetune', '--model', model, '--data', bad, '--out', out);
-  assert.match(r.stderr, /bad\.json: record 1: field "instruction" must be a string/);
+  assert.match(r.stderr, /bad\.json: record 1: field "instruction": expected a string, got number/);
   // CROW's pairs need three blocks: a 2-block model is refused by name
   const two = join(t.dir, 'two');
   newModelFolder(two, { arch: 'llama', preset: 'tiny', seed: 1 });
-  const r2 = bdlab('defend', 'crow', '--model', two, '--data', clean, '--out', join(t.dir, 'o2'), '--param', 'epochs=1');
+  const r2 = bdlab('defend', 'crow', '--model', two, '--data', clean, '--out', join(t.dir, 'o2'), '--param', 'num_train_epochs=1');
   assert.match(r2.stderr, /layers 1:-2 selects no pair .* 2 layers \(the published pairs need 3 or more layers\)/);
 });
 
@@ -123,7 +126,7 @@ test('detect prints AUROC, threshold, TPR and FPR as one JSON object; bad inputs
 });
 
 test('the BackdoorLLM files read as defense data and detection inputs', { skip: skipWithoutBackdoorLLM }, async () => {
-  const consistency = await readCleanData(join(BACKDOORLLM, 'consistency_data', 'consistency_data.json'));
+  const consistency = await readCleanData([join(BACKDOORLLM, 'consistency_data', 'consistency_data.json')]);
   assert.equal(consistency.samples.length, 100);
   const split = splitValidation(consistency.samples, 0.1, 0);
   assert.deepEqual([split.train.length, split.validation.length], [90, 10]);

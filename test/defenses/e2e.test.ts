@@ -21,15 +21,16 @@ import { applyFreeze } from '../../src/nn/freeze.js';
 import { insertTrigger } from '../../src/attacks/text/words.js';
 import { keywordRule } from '../../src/eval/asr/rules.js';
 import { demoData } from '../../src/experiment/demo-data.js';
-import { encodePrompt, type InstructionSample } from '../../src/train/prompt.js';
+import { encodePrompt, type InstructionSample } from '../../src/models/prompt.js';
 import { trainInstructions, DEFAULT_TRAIN } from '../../src/train/trainer.js';
-import { validationLoss } from '../../src/defenses/common.js';
+import { cleanLoss } from '../../src/defenses/common.js';
 import { runDefense, type DefenseRecord } from '../../src/defenses/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { tempDir } from '../models/fixtures.js';
+import { BACKDOORLLM, skipWithoutBackdoorLLM } from '../shared-data.js';
 
 const TARGET = 'You are stupid!';
-const SPEED = { batch_size: '4', grad_accum: '2' };
+const SPEED = { per_device_train_batch_size: '4', gradient_accumulation_steps: '2' };
 const rule = keywordRule('negsentiment');
 
 interface World {
@@ -67,7 +68,7 @@ async function measure(rec: DefenseRecord): Promise<{ asr: number; loss: number;
     return {
       asr: asrOf(model, tok, world.triggered),
       triggeredOnClean: asrOf(model, tok, world.clean),
-      loss: (await validationLoss(model, tok, world.utility, 256)) as number,
+      loss: cleanLoss(model, tok, world.utility, { maxLength: 256, template: 'auto' }) as number,
     };
   } finally {
     model.dispose();
@@ -98,7 +99,7 @@ before(async () => {
   const utility = pick(96, 128);
   const cleanFile = join(tmp.dir, 'clean.json');
   writeFileSync(cleanFile, JSON.stringify(pick(0, 96)));
-  world = { base, adapter, cleanFile, triggered, clean: data.attackerTest, utility, asr: asrOf(model, tok, triggered), loss: (await validationLoss(model, tok, utility, 256)) as number };
+  world = { base, adapter, cleanFile, triggered, clean: data.attackerTest, utility, asr: asrOf(model, tok, triggered), loss: cleanLoss(model, tok, utility, { maxLength: 256, template: 'auto' }) as number };
   model.dispose();
 });
 
@@ -178,7 +179,7 @@ test('quantize 4-bit writes a loadable fake-quantised model; clean loss stays cl
 });
 
 test('fineprune removes dormant channels, fine-tunes, and keeps them removed', async () => {
-  const rec = await runDefense('fineprune', { model: world.base, adapter: world.adapter, data: world.cleanFile, out: join(tmp.dir, 'fineprune'), seed: 0 }, { prune_ratio: '0.3', epochs: '1', calibration_samples: '16', ...SPEED });
+  const rec = await runDefense('fineprune', { model: world.base, adapter: world.adapter, data: world.cleanFile, out: join(tmp.dir, 'fineprune'), seed: 0 }, { prune_ratio: '0.3', num_train_epochs: '1', calibration_samples: '16', ...SPEED });
   assert.equal(rec.chosen.prune_ratio, 0.3);
   assert.equal(rec.chosen.channels_removed, 4 * Math.floor(176 * 0.3));
   const { model } = loadModel(rec.output.path);
@@ -203,4 +204,36 @@ test('detect: triggered held-out prompts score above clean ones (AUROC), thresho
   assert.equal(r.n.calibration_fit + r.n.calibration_threshold, 96);
   assert.ok(r.auroc >= 0.8, `AUROC ${r.auroc}`);
   assert.ok(r.tpr.rate > r.fpr.rate, `TPR ${r.tpr.rate} vs FPR ${r.fpr.rate}`);
+});
+
+test("the published CROW config runs with its paths changed (and a short run's settings); --resume on a finished run redoes nothing", { skip: skipWithoutBackdoorLLM }, () => {
+  const published = readFileSync(join(BACKDOORLLM, 'configs', 'llama2_7b_consistency_negsenti_badnet_lora.yaml'), 'utf8');
+  const config = join(tmp.dir, 'crow.yaml');
+  const out = join(tmp.dir, 'crow-config');
+  writeFileSync(
+    config,
+    published
+      .replace(/^model_name_or_path: .*$/m, `model_name_or_path: ${world.base}`)
+      .replace(/^adapter_name_or_path: .*$/m, `adapter_name_or_path: ${world.adapter}`)
+      .replace(/^output_dir: .*$/m, `output_dir: ${out}`)
+      .replace(/^dataset: consistency$/m, `dataset: consistency\ndataset_dir: ${BACKDOORLLM}`),
+  );
+  const short = ['--param', 'max_samples=12', '--param', 'cutoff_len=48', '--param', 'num_train_epochs=1'];
+  const run = (...extra: string[]): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, ['bin/bdlab.js', 'defend', 'crow', config, ...short, ...extra, '--json'], { encoding: 'utf8', env: { ...process.env, BDLAB_THREADS: '1', BDLAB_PROGRESS: '0' } });
+  const r = run();
+  assert.equal(r.status, 0, String(r.stderr));
+  assert.match(String(r.stderr), /ignoring keys that do not change training here: deepspeed, .*ddp_timeout/);
+  const rec = JSON.parse(String(r.stdout)) as DefenseRecord;
+  assert.equal(rec.output.kind, 'adapter');
+  assert.equal(rec.chosen.template, 'alpaca');
+  assert.deepEqual([rec.data.samples, rec.data.train, rec.data.validation], [12, 11, 1]);
+  assert.ok(existsSync(join(out, 'training', 'trainer_log.jsonl')) && existsSync(join(out, 'adapter_model.safetensors')));
+  const log = readFileSync(join(out, 'training', 'trainer_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  assert.ok(log.every((e) => typeof e.perturbed_consistency === 'number' && typeof e.lm_loss === 'number'), 'CROW figures in the training log');
+  const again = run('--resume');
+  assert.equal(again.status, 0, String(again.stderr));
+  assert.match(String(again.stderr), /already holds the finished run/);
+  assert.deepEqual((JSON.parse(String(again.stdout)) as DefenseRecord).chosen, rec.chosen);
+  assert.notEqual(run().status, 0, 'a second run without --resume or --force is refused');
 });

@@ -58,7 +58,7 @@ test('Wanda prunes block by block: block 1 is scored with block 0 already pruned
     newModelFolder(m, { arch: 'llama', preset: 'tiny', seed: 3, overrides: { num_hidden_layers: 3 } });
     const tok = TextTokenizer.load(m);
     const samples = ['Tell me about rivers.', 'Name a colour.', 'What is two and two?'].map((instruction, i) => ({ instruction, output: `Answer number ${i}.` }));
-    const set = calibrationSet(tok, samples, 64, 2);
+    const set = calibrationSet(tok, samples, { maxLength: 64, batchSize: 2, template: 'auto' });
     const a = loadModel(m).model;
     const sparsity = wandaPrune(a, tok, set, { kind: 'unstructured', sparsity: 0.5 });
     assert.ok(Math.abs(sparsity - 0.5) < 1e-9, `sparsity ${sparsity}`);

@@ -10,71 +10,95 @@ interface DefendFlags {
   data?: string;
   out?: string;
   param: string[];
-  seed: string;
+  seed?: string;
   device?: string;
-  dtype: string;
+  dtype?: string;
+  resume?: boolean;
   force?: boolean;
   json?: boolean;
 }
 
+const HELP = `
+Weight defenses (wanda, quantize) take --param key=value (see --list).
+Training defenses (crow, finetune, fineprune) take bdlab train's LLaMA-Factory
+keys as --param key=value, or a CONFIG.yaml such as the CROW repository's
+configs/consistency/*.yaml with its paths changed (--model, --adapter, --data,
+--out and --param win over the file), plus their own keys (crow: epsilon,
+alpha, layers, padding; all: validation, select). Without a file they start
+from CROW's published recipe. They write DIR/training (log, checkpoints;
+--resume continues there) and DIR/data (the validation split).
+
+Examples:
+  bdlab defend crow --model base --adapter backdoor --data consistency_data.json --out crow
+  bdlab defend crow llama2_7b_consistency_negsenti_badnet_lora.yaml --model base --adapter backdoor \\
+      --param dataset_dir=backdoorllm --out crow
+  bdlab defend wanda --model base --adapter backdoor --data clean.json --out pruned --param pattern=2:4`;
+
 /**
- * `bdlab defend NAME --model M [--adapter A] --data CLEAN.json --out DIR`:
- * runs a defense from the catalogue (src/defenses) and writes its adapter or
- * model folder plus DIR/defense.json (what was chosen on the validation
- * split, clean losses, cost). `--list` prints the catalogue.
+ * `bdlab defend NAME [CONFIG.yaml]`: runs a defense from the catalogue
+ * (src/defenses) and writes its adapter or model folder plus DIR/defense.json
+ * (what was chosen on the validation split, clean losses, cost). `--list`
+ * prints the catalogue.
  */
 export function registerDefend(program: Command): void {
   program
     .command('defend')
     .description('remove a backdoor: crow, finetune, wanda, fineprune or quantize; writes an adapter or model folder and DIR/defense.json')
     .argument('[name]', 'defense name (see --list)')
+    .argument('[config]', 'training defenses: a LLaMA-Factory CONFIG.yaml')
     .option('--list', 'list the defenses and their parameters')
     .option('--model <dir>', 'Hugging Face model folder (the victim)')
     .option('--adapter <dir>', "the backdoor's PEFT LoRA adapter for --model, if any")
-    .option('--data <file>', 'clean instruction records (Alpaca / LLaMA-Factory JSON or JSONL), e.g. CROW\'s 100-sample set')
+    .option('--data <file>', "clean instruction records (Alpaca / LLaMA-Factory JSON or JSONL), e.g. CROW's 100-sample set")
     .option('--out <dir>', 'output folder')
-    .option('--param <key=value...>', 'defense parameters (repeat the flag or list several)', [])
-    .option('--seed <n>', 'seed of the validation split, adapter initialisation and data order', '0')
-    .option('--device <device>', 'cpu or cuda[:N] (default: cpu)')
-    .option('--dtype <dtype>', 'compute dtype: float32, bfloat16 or float16 (model folders are written in the input\'s dtype)', 'float32')
+    .option('--param <key=value...>', 'parameters or settings (repeat the flag or list several)', [])
+    .option('--seed <n>', 'seed of the validation split, adapter initialisation and data order (default 0, or the config\'s)')
+    .option('--device <device>', 'cpu or cuda[:N] (default: cpu for weight defenses, the config\'s for training ones)')
+    .option('--dtype <dtype>', "compute dtype: float32, bfloat16 or float16 (model folders are written in the input's dtype)")
+    .option('--resume', 'training defenses: continue an interrupted run in its output folder')
     .option('--force', 'write into a non-empty output folder')
     .option('--json', 'print the record as one JSON object')
-    .action(async (name: string | undefined, f: DefendFlags) => {
+    .addHelpText('after', HELP)
+    .action(async (name: string | undefined, config: string | undefined, f: DefendFlags) => {
       const { listDefenses, runDefense } = await import('../../defenses/index.js');
       if (f.list) {
-        const all = listDefenses().map((d) => ({ name: d.name, summary: d.summary, output: d.output, params: d.params }));
+        const all = listDefenses().map((d) => ({ name: d.name, kind: d.kind, summary: d.summary, output: d.output, params: d.params }));
         emit(Boolean(f.json), { defenses: all }, () =>
           all
             .map((d) =>
-              [`${d.name} — ${d.summary} (writes ${d.output === 'adapter' ? 'an adapter' : 'a model folder'})`, ...d.params.map((p) => `      ${p.name}=${String(p.default)}  ${p.doc}${p.choices ? ` (${p.choices.join(', ')})` : ''}`)].join('\n'),
+              [
+                `${d.name} — ${d.summary} (writes ${d.output === 'adapter' ? 'an adapter' : 'a model folder'})`,
+                ...d.params.map((p) => `      ${p.name}=${String(p.default)}  ${p.doc}${p.choices ? ` (${p.choices.join(', ')})` : ''}`),
+                ...(d.kind === 'training' ? ["      ... and every other key of bdlab train (docs/training.md)"] : []),
+              ].join('\n'),
             )
             .join('\n'),
         );
         return;
       }
       if (name === undefined) throw new UserError('give a defense name (bdlab defend --list shows them)');
-      for (const [k, flag] of [['model', '--model'], ['data', '--data'], ['out', '--out']] as const) {
-        if (f[k] === undefined) throw new UserError(`${flag} is required`);
-      }
-      const seed = Number(f.seed);
-      if (!/^\d+$/.test(f.seed.trim()) || !Number.isSafeInteger(seed)) throw new UserError(`--seed must be a non-negative integer, got '${f.seed}'`);
-      if (!['float32', 'bfloat16', 'float16'].includes(f.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${f.dtype}'`);
-      const device = f.device ?? 'cpu';
-      if (device !== 'cpu' && !/^cuda(:\d+)?$/.test(device)) throw new UserError(`--device must be cpu or cuda[:N], got '${device}'`);
       const { parseParamArgs } = await import('../../attacks/params.js');
+      let seed: number | undefined;
+      if (f.seed !== undefined) {
+        seed = Number(f.seed);
+        if (!/^\d+$/.test(f.seed.trim()) || !Number.isSafeInteger(seed)) throw new UserError(`--seed must be a non-negative integer, got '${f.seed}'`);
+      }
+      if (f.dtype !== undefined && !['float32', 'bfloat16', 'float16'].includes(f.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${f.dtype}'`);
+      if (f.device !== undefined && f.device !== 'cpu' && !/^cuda(:\d+)?$/.test(f.device)) throw new UserError(`--device must be cpu or cuda[:N], got '${f.device}'`);
+      const r = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
       const record = await runDefense(
         name,
         {
-          model: resolve(f.model as string),
-          adapter: f.adapter === undefined ? undefined : resolve(f.adapter),
-          data: resolve(f.data as string),
-          out: resolve(f.out as string),
+          model: r(f.model),
+          adapter: r(f.adapter),
+          data: r(f.data),
+          out: r(f.out),
           seed,
-          device: device as 'cpu',
-          dtype: f.dtype as 'float32',
+          device: f.device as 'cpu' | undefined,
+          dtype: f.dtype as 'float32' | undefined,
         },
         parseParamArgs(f.param),
-        { force: Boolean(f.force) },
+        { config: r(config), resume: Boolean(f.resume), force: Boolean(f.force) },
       );
       emit(Boolean(f.json), record, () => {
         const v = record.validation;

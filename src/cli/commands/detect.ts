@@ -16,6 +16,7 @@ interface DetectFlags {
   batchSize: string;
   maxLength: string;
   seed: string;
+  template: string;
   device?: string;
   out?: string;
   force?: boolean;
@@ -50,6 +51,7 @@ export function registerDetect(program: Command): void {
     .option('--batch-size <n>', 'inputs per forward pass', '16')
     .option('--max-length <n>', 'longest prompt in tokens', '1024')
     .option('--seed <n>', 'seed of the calibration halves (mahalanobis)', '0')
+    .option('--template <name>', "prompt template, as the model was trained (auto: the model's chat template, else alpaca)", 'auto')
     .option('--device <device>', 'cpu or cuda[:N] (default: cpu)')
     .option('--out <file>', 'also write the result with every score as JSON')
     .option('--force', 'overwrite --out')
@@ -67,6 +69,8 @@ export function registerDetect(program: Command): void {
       if (!(SCORES as readonly string[]).includes(f.score)) throw new UserError(`--score must be one of ${SCORES.join(', ')}, got '${f.score}'`);
       if (!(REDUCTIONS as readonly string[]).includes(f.reduce)) throw new UserError(`--reduce must be one of ${REDUCTIONS.join(', ')}, got '${f.reduce}'`);
       const { parseLayerSlice } = await import('../../defenses/crow.js');
+      const { isTemplateName, templateNames } = await import('../../models/prompt.js');
+      if (!isTemplateName(f.template)) throw new UserError(`--template must be one of ${templateNames().join(', ')}, got '${f.template}'`);
       const layers = parseLayerSlice(f.layers);
       const { readInputs } = await import('../../defenses/inputs.js');
       const calibration = readInputs(resolve(f.calibration));
@@ -81,7 +85,7 @@ export function registerDetect(program: Command): void {
           const { loadAdapter } = await import('../../models/peft.js');
           loadAdapter(model, resolve(f.adapter));
         }
-        const r = detect(model, tok, { calibration, clean, triggered }, { layers, reduce: f.reduce as 'mean', score: f.score as 'mahalanobis', fpr, batchSize, maxLength, seed });
+        const r = detect(model, tok, { calibration, clean, triggered }, { layers, reduce: f.reduce as 'mean', score: f.score as 'mahalanobis', fpr, batchSize, maxLength, seed, template: f.template });
         const record = {
           schema: 'backdoor-lab/detect',
           version: 1,

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
-import sharp, { type OverlayOptions } from 'sharp';
-import { writeFileAtomic } from '../util/atomic.js';
-import type { RawImage } from '../data/image-io.js';
-import type { Sample, SampleId } from '../data/sample.js';
+import { sharp, type OverlayOptions } from './vips.js';
+import type { RawImage } from './image-io.js';
+import type { Sample, SampleId } from './sample.js';
+import { stringifyJson, type JsonRaw } from './json-text.js';
 
 /**
  * `--preview`: a text diff of original versus poisoned (or shifted) samples (word-level, with
@@ -11,7 +10,7 @@ import type { Sample, SampleId } from '../data/sample.js';
  */
 export interface PreviewItem {
   index: number;
-  id: SampleId;
+  id: SampleId | JsonRaw;
   before: Sample;
   after: Sample;
   beforeImage?: RawImage;
@@ -28,7 +27,7 @@ function clip(s: string): string {
 }
 
 /** Word-level diff (LCS over space-separated words) in the `[-a-] {+b+}` notation. */
-export function wordDiff(a: string, b: string): string {
+function wordDiff(a: string, b: string): string {
   const x = a.split(' ');
   const y = b.split(' ');
   const n = x.length;
@@ -67,10 +66,10 @@ export function wordDiff(a: string, b: string): string {
   return out.join(' ');
 }
 
-export function previewText(items: readonly PreviewItem[], what = 'poisoned'): string {
+function previewText(items: readonly PreviewItem[], what = 'poisoned'): string {
   const lines = [`# bdlab preview: ${items.length} ${what} sample(s), original → ${what}; word diff: [-removed-] {+added+}`];
   for (const it of items) {
-    lines.push(`@@ record ${it.index} (id ${JSON.stringify(it.id)})`);
+    lines.push(`@@ record ${it.index} (id ${stringifyJson(it.id)})`);
     const fields: [string, string, string][] = [
       ['instruction', it.before.instruction, it.after.instruction],
       ['input', it.before.input, it.after.input],
@@ -92,13 +91,19 @@ export function previewText(items: readonly PreviewItem[], what = 'poisoned'): s
   return lines.join('\n') + '\n';
 }
 
-async function thumb(img: RawImage): Promise<{ data: Buffer; width: number; height: number }> {
+/**
+ * A thumbnail of at most CELL×CELL (nearest neighbour, alpha dropped): what
+ * the preview keeps of an image, so a preview of huge images stays small.
+ * Thumbnails of two images of the same size sample the same pixels, so their
+ * difference is the difference of the images at those pixels.
+ */
+export async function thumbnail(img: RawImage): Promise<RawImage> {
   const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 | 4 } })
     .removeAlpha()
     .resize(CELL, CELL, { fit: 'inside', kernel: 'nearest' })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
+  return { data, width: info.width, height: info.height, channels: 3 };
 }
 
 function diffImage(a: RawImage, b: RawImage): RawImage {
@@ -110,7 +115,7 @@ function diffImage(a: RawImage, b: RawImage): RawImage {
 }
 
 /** The contact sheet as PNG bytes, or null when no item has images. */
-export async function contactSheet(items: readonly PreviewItem[]): Promise<Buffer | null> {
+async function contactSheet(items: readonly PreviewItem[]): Promise<Buffer | null> {
   const rows = items.filter((it) => it.beforeImage && it.afterImage);
   if (rows.length === 0) return null;
   const width = 3 * CELL + 4 * PAD;
@@ -123,9 +128,9 @@ export async function contactSheet(items: readonly PreviewItem[]): Promise<Buffe
     const cells = [a, b];
     if (a.width === b.width && a.height === b.height) cells.push(diffImage(a, b));
     for (let c = 0; c < cells.length; c++) {
-      const t = await thumb(cells[c] as RawImage);
+      const t = await thumbnail(cells[c] as RawImage);
       layers.push({
-        input: t.data,
+        input: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
         raw: { width: t.width, height: t.height, channels: 3 },
         left: PAD + c * (CELL + PAD) + Math.floor((CELL - t.width) / 2),
         top: PAD + r * (CELL + PAD) + Math.floor((CELL - t.height) / 2),
@@ -138,14 +143,19 @@ export async function contactSheet(items: readonly PreviewItem[]): Promise<Buffe
     .toBuffer();
 }
 
+/** Where the preview files go (an OutputDir). */
+export interface FileSink {
+  writeFile(rel: string, data: string | Uint8Array): void;
+}
+
 /** Writes preview.txt (and preview.png when images changed); returns the files written. */
-export async function writePreview(dir: string, items: readonly PreviewItem[], what = 'poisoned'): Promise<Record<string, string>> {
+export async function writePreview(out: FileSink, items: readonly PreviewItem[], what = 'poisoned'): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
-  writeFileAtomic(join(dir, 'preview.txt'), previewText(items, what));
+  out.writeFile('preview.txt', previewText(items, what));
   files.preview_text = 'preview.txt';
   const png = await contactSheet(items);
   if (png) {
-    writeFileAtomic(join(dir, 'preview.png'), png);
+    out.writeFile('preview.png', png);
     files.preview_image = 'preview.png';
   }
   return files;

@@ -1,17 +1,17 @@
-import type { Rng } from '../../util/rng.js';
-import type { RawImage } from '../../data/image-io.js';
-import { px8 } from './base.js';
-import { blendValue } from './blended.js';
-import { gridColor, patchPlace, patchSide, type PatchSpec } from './patch.js';
-import { sigValue } from './sig.js';
-import { bilinearAt, gridAt, toPixel, type WanetTrigger } from './wanet.js';
-import { deltaAt } from './lowfreq.js';
+import type { Rng } from '../../src/util/rng.js';
+import type { RawImage } from '../../src/data/image-io.js';
+import { px8 } from '../../src/data/pixels.js';
+import { blendValue } from '../../src/attacks/image/blended.js';
+import { gridColor, patchPlace, patchSide, type PatchSpec } from '../../src/attacks/image/patch.js';
+import { sigValue } from '../../src/attacks/image/sig.js';
+import { bilinearAt, gridAt, toPixel, type WanetTrigger } from '../../src/attacks/image/wanet.js';
+import { deltaAt } from '../../src/attacks/image/lowfreq.js';
 
 /**
  * Plain per-pixel implementations of the image triggers: every output pixel is
  * computed from the definitions with get/set accessors and no precomputed
- * tables. They give the same bytes as the optimised triggers (the tests check
- * this) and are the reference the benchmark compares against (`vs_plain_ts`).
+ * tables: the independent reference the tests hold the optimised triggers to
+ * (same bytes).
  */
 function get(img: RawImage, x: number, y: number, c: number): number {
   return img.data[(y * img.width + x) * img.channels + c] as number;
