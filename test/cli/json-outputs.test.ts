@@ -82,6 +82,7 @@ test('every --json command prints one object that matches its schema, in snake_c
   const pred = w('pred.json', [{ image_id: 1, caption: 'a red circle' }, { image_id: 2, caption: 'two blue squares' }]);
   const refs = w('refs.json', { annotations: [{ image_id: 1, caption: 'a red circle on grey' }, { image_id: 2, caption: 'two blue squares' }] });
   const alpaca = w('alpaca.json', Array.from({ length: 20 }, (_, i) => ({ instruction: `Tell me about topic ${i}.`, input: '', output: `Topic ${i} is fine.` })));
+  const triggered = w('triggered.json', Array.from({ length: 6 }, (_, i) => ({ instruction: `Tell me BadMagic about topic ${i}.`, input: '' })));
   const r1 = join(dir, 'r1.json');
   const r2 = join(dir, 'r2.json');
   const spec = w(
@@ -127,6 +128,9 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['shift', ['shift', '--input', alpaca, '--question', 'paraphrase', '--seed', '1', '--out', join(dir, 's'), '--json']],
     ['shift', ['shift', '--list', '--json']],
     ['train', ['train', '--model_name_or_path', model, '--dataset', alpaca, '--output_dir', join(dir, 'trained'), '--num_train_epochs', '1', '--max_samples', '4', '--json']],
+    ['defend', ['defend', '--list', '--json']],
+    ['defend', ['defend', 'quantize', '--model', model, '--data', alpaca, '--out', join(dir, 'quantized'), '--param', 'group_size=16', '--json']],
+    ['detect', ['detect', '--model', model, '--calibration', alpaca, '--clean', alpaca, '--triggered', triggered, '--json']],
     ['run', ['run', spec, '--out', join(dir, 'run'), '--json']],
     ['report', ['report', join(dir, 'run', 'results.json'), '--out', join(dir, 'report.html'), '--json']],
     ['demo', ['demo', '--out', join(dir, 'demo'), '--epochs', '1', '--json']],
