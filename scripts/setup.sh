@@ -40,6 +40,9 @@ if command -v dpkg-query >/dev/null 2>&1 && ldd "$(node native/find-libtorch.cjs
   has_pkg libopenblas0-openmp || has_pkg libopenblas0-pthread || has_pkg libopenblas0 || apt_install libopenblas0-openmp
 fi
 
+# Headless Chromium for the report's rendering test (Debian's package; tests skip without it).
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || apt_install chromium
+
 if [ "${1:-}" = "--bench" ]; then
   /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || apt_install python3-torch python3-numpy
   /usr/bin/python3 -c 'import PIL, numpy' >/dev/null 2>&1 || apt_install python3-pil python3-numpy

@@ -337,6 +337,10 @@ export class Tensor implements Scoped {
   sign(): Tensor {
     return op('aten::sign', [this.handle]);
   }
+  /** Round to nearest, ties to even (torch.round). */
+  round(): Tensor {
+    return op('aten::round', [this.handle]);
+  }
   exp(): Tensor {
     return op('aten::exp', [this.handle]);
   }

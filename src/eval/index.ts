@@ -46,7 +46,7 @@ export {
   type PerplexityData,
   type TextPerplexity,
   type OverflowPolicy,
-} from './perplexity.js';
+} from './perplexity/index.js';
 export { wilson, wilsonPercent } from './stats/wilson.js';
 export { summarize, type Summary } from './stats/summary.js';
 export { studentTQuantile } from './stats/student-t.js';

@@ -104,7 +104,7 @@ function encodeAll(model: CausalLM, tok: TextTokenizer, prepared: readonly Prepa
     }
     if (ids.length === 0) throw new UserError(`record ${p.record.index}: the prompt renders to no tokens`);
     if (ids.length + maxNew > maxPos) {
-      throw new UserError(`record ${p.record.index}: the prompt is ${ids.length} tokens; with ${maxNew} new tokens it exceeds the model's max_position_embeddings ${maxPos}`);
+      throw new UserError(`record ${p.record.index}: the prompt is ${ids.length} tokens; with ${maxNew} new tokens it exceeds the model's max_position_embeddings (${maxPos})`);
     }
     return ids;
   });

@@ -4,7 +4,7 @@
 // matches finished records by key, so it never depends on ids or on the
 // order of the input, and a changed prompt is generated anew.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { sha256File } from '../util/hash.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import type { GenerationRecord } from './input.js';
@@ -29,7 +29,7 @@ export interface PrepareOptions extends RenderOptions {
 
 function imageSha(path: string, rec: GenerationRecord): string {
   try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
+    return sha256File(path);
   } catch (e) {
     throw new UserError(`record ${rec.index}: image ${path}: cannot read (${(e as Error).message})`);
   }

@@ -41,7 +41,7 @@ export function endpointMessages(p: PreparedPrompt): ChatMessage[] {
   if (path === undefined) return msgs;
   const bytes = readFileSync(path);
   const url = `data:image/${sniffFormat(bytes) ?? 'png'};base64,${bytes.toString('base64')}`;
-  const text: ContentPart = { type: 'text', text: userMessage(p.record) };
+  const text: ContentPart = { type: 'text', text: userMessage({ instruction: p.record.instruction, input: p.record.input }) };
   const image: ContentPart = { type: 'image_url', image_url: { url } };
   const parts = p.record.imageFrame?.suffix ? [text, image] : [image, text];
   return msgs.map((m, i) => (i === msgs.length - 1 ? { role: m.role, content: parts } : m));

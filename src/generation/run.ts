@@ -5,9 +5,8 @@
 // order) and its manifest atomically and drop the journal. A run whose
 // settings differ from the existing outputs' is refused unless forced, which
 // removes the previous outputs first.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { sha256File } from '../util/hash.js';
+import { sha256File, sha256Hex } from '../util/hash.js';
 import { resolve } from 'node:path';
 import type { Device, DType } from '../engine/index.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
@@ -230,7 +229,7 @@ function readFinished(out: string, settings: GenerationSettings): GeneratedRecor
   const diff = settingsDiff(m.settings, settings);
   if (diff.length) throw new UserError(`${out} was generated with other settings (${diff.join('; ')}); ${again}`);
   const text = readFileSync(out, 'utf8');
-  if (createHash('sha256').update(text).digest('hex') !== m.output?.sha256) throw new UserError(`${out} changed since it was written (its sha256 differs from ${mpath}); ${again}`);
+  if (sha256Hex(text) !== m.output?.sha256) throw new UserError(`${out} changed since it was written (its sha256 differs from ${mpath}); ${again}`);
   const records = out.endsWith('.jsonl') ? text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as GeneratedRecord) : (JSON.parse(text) as GeneratedRecord[]);
   return records;
 }
@@ -321,7 +320,7 @@ export async function generateToFile(job: FileJob): Promise<GenerationSummary> {
     version: 1,
     settings,
     input: job.input ? { path: resolve(job.input.path), format: job.input.format, sha256: sha256File(job.input.path), records: records.length } : null,
-    output: { path: out, sha256: createHash('sha256').update(text).digest('hex'), records: records.length },
+    output: { path: out, sha256: sha256Hex(text), records: records.length },
   };
   writeJsonAtomic(mpath, manifest);
   rmSync(jpath, { force: true });

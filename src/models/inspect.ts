@@ -8,6 +8,7 @@ import { readConfig, textConfig } from './config.js';
 import { checkLogitsOf } from './finite.js';
 import { readImageProcessorConfig, preprocessImages } from './image-processor.js';
 import { loadModel } from './load.js';
+import type { CausalLM } from './llama.js';
 import { LlavaForConditionalGeneration } from './llava.js';
 import { TextTokenizer } from './tokenizer.js';
 
@@ -21,6 +22,9 @@ export interface InspectIdsResult {
   hidden_states: number[][][];
 }
 
+/** More figures from the loaded model, computed after the forward pass (e.g. CROW's objective). */
+export type InspectExtra<R> = (model: CausalLM) => R;
+
 /** A sequence longer than the model's positions is refused (rotary positions past it were never trained). */
 function checkLength(n: number, config: ReturnType<typeof readConfig>, dir: string): void {
   const maxPos = textConfig(config).maxPositionEmbeddings;
@@ -31,8 +35,8 @@ function rows2(t: Tensor): number[][] {
   return t.tolist() as number[][];
 }
 
-/** Logits [T][V] and hidden states [L+1][T][d] of one sequence, as float32 numbers. */
-export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): InspectIdsResult {
+/** Logits [T][V] and hidden states [L+1][T][d] of one sequence, as float32 numbers, plus what `extra` computes. */
+export function inspectIds<R extends object = object>(dir: string, ids: number[], o: InspectOptions = {}, extra?: InspectExtra<R>): InspectIdsResult & Partial<R> {
   if (ids.length === 0) throw new UserError('no token ids given');
   checkLength(ids.length, readConfig(resolve(dir)), dir);
   const { model, config } = loadModel(resolve(dir), o);
@@ -41,7 +45,7 @@ export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): 
     const vocab = textConfig(config).vocabSize;
     const bad = ids.find((i) => i >= vocab);
     if (bad !== undefined) throw new UserError(`token id ${bad} is outside the vocabulary (size ${vocab}) of ${dir}`);
-    return noGrad(() =>
+    const base = noGrad(() =>
       scope(() => {
         const input = tensor([ids], { dtype: 'int64', device: o.device ?? 'cpu' });
         const out = model.forward({ inputIds: input, outputHiddenStates: true });
@@ -51,6 +55,7 @@ export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): 
         };
       }),
     );
+    return { ...base, ...(extra ? extra(model) : {}) } as InspectIdsResult & Partial<R>;
   } finally {
     model.dispose();
   }

@@ -27,6 +27,9 @@ export const generatedRecord = z.object({
   prompt_sha256: sha256,
 });
 
+/** The surrogate model an attack learned from (src/attacks/surrogate/model.ts). */
+const surrogate = z.object({ model: z.string(), adapter: z.string().nullable(), template: z.string(), weights_sha256: sha256.nullable() });
+
 export const COMMAND_OUTPUTS = {
   info: z.object({
     libtorch: z.string(),
@@ -135,6 +138,101 @@ export const COMMAND_OUTPUTS = {
       config: z.object({ model_name_or_path: z.string(), output_dir: z.string() }).loose(),
     })
     .loose(),
+  defend: z.union([
+    z.object({
+      defenses: z.array(
+        z.object({
+          name: z.string(),
+          kind: z.enum(['weights', 'training']),
+          summary: z.string(),
+          output: z.enum(['adapter', 'model']),
+          params: z.array(z.object({ name: z.string(), doc: z.string() }).loose()),
+        }),
+      ),
+    }),
+    z.object({
+      schema: z.literal('backdoor-lab/defense'),
+      version: z.literal(1),
+      defense: z.string(),
+      params: z.record(z.string(), z.unknown()),
+      config_file: z.string().nullable(),
+      chosen: z.record(z.string(), z.unknown()),
+      model: z.string(),
+      adapter: z.string().nullable(),
+      data: z.object({ paths: z.array(z.string()), samples: z.number().int().nonnegative(), train: z.number().int().nonnegative(), validation: z.number().int().nonnegative(), sha256 }),
+      output: z.object({ kind: z.enum(['adapter', 'model']), path: z.string(), base_model: z.string().nullable() }),
+      validation: z.record(z.string(), z.unknown()),
+      cost: z.object({ clean_samples: z.number().int().nonnegative(), steps: z.number().int().nonnegative(), seconds: z.number().nonnegative(), tokens: z.number().int().nonnegative(), calibration_samples: z.number().int().nonnegative().optional() }),
+      training: z.record(z.string(), z.unknown()).nullable(),
+      notes: z.array(z.string()),
+      seed: z.number().int().nonnegative(),
+      created: z.string(),
+    }),
+  ]),
+  detect: z.object({
+    schema: z.literal('backdoor-lab/detect'),
+    version: z.literal(1),
+    model: z.string(),
+    adapter: z.string().nullable(),
+    files: z.object({ calibration: z.string(), clean: z.string(), triggered: z.string() }),
+    seed: z.number().int().nonnegative(),
+    auroc: z.number().min(0).max(1),
+    tpr: z.object({ rate: z.number().min(0).max(1), n: z.number().int().nonnegative(), hits: z.number().int().nonnegative(), ci95: interval }),
+    fpr: z.object({ rate: z.number().min(0).max(1), n: z.number().int().nonnegative(), hits: z.number().int().nonnegative(), ci95: interval }),
+    fpr_target: z.number().min(0).max(1),
+    threshold: z.number(),
+    score: z.enum(['mahalanobis', 'consistency']),
+    reduce: z.enum(['mean', 'max']),
+    layers: z.string(),
+    template: z.string(),
+    pairs: z.array(z.tuple([z.number().int(), z.number().int()])),
+    per_pair_auroc: z.array(z.number().min(0).max(1)),
+    n: z.object({ calibration_fit: z.number().int().nonnegative(), calibration_threshold: z.number().int().nonnegative(), clean: z.number().int().nonnegative(), triggered: z.number().int().nonnegative() }),
+  }),
+  run: z.object({
+    spec: z.string(),
+    out: z.string(),
+    results: z.string(),
+    report: z.string().nullable(),
+    stages: z.object({ ran: z.number().int().nonnegative(), cached: z.number().int().nonnegative(), unavailable: z.number().int().nonnegative() }),
+    summary: z.object({ asr: z.array(z.object({ role: z.string(), attack: z.string().nullable(), domain: z.string(), asr: percent.nullable(), n: z.number().int() }).loose()), asrg: z.array(z.object({}).loose()), accuracy: z.array(z.object({}).loose()) }).loose(),
+  }),
+  'attack gcg': z.object({
+    trigger: z.string(),
+    token_ids: z.array(z.number().int().nonnegative()),
+    loss: z.number(),
+    steps: z.number().int().nonnegative(),
+    success: z.boolean(),
+    matched: z.number().int().nonnegative(),
+    prompts: z.number().int().nonnegative(),
+    losses: z.array(z.number()),
+    out: z.string(),
+    surrogate,
+  }),
+  'attack uap': z.object({
+    out: z.string(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    max_addition: z.number().int().nonnegative(),
+    clean: z.object({ fooling_rate: z.number().min(0).max(1), objective: z.number() }),
+    passes: z.array(z.object({ pass: z.number().int().nonnegative(), fooling_rate: z.number().min(0).max(1), objective: z.number(), updates: z.number().int().nonnegative() })),
+    surrogate,
+  }),
+  'attack inputaware': z.object({
+    out: z.string(),
+    image_size: z.number().int().positive(),
+    history: z.array(
+      z.object({
+        stage: z.enum(['mask', 'joint']),
+        epoch: z.number().int().nonnegative(),
+        loss: z.number(),
+        parts: z.record(z.string(), z.number()),
+        eval: z.object({ backdoor: z.number(), cross: z.number(), target_clean: z.number() }).optional(),
+      }),
+    ),
+    surrogate,
+  }),
+  report: z.object({ report: z.string(), bytes: z.number().int().positive(), charts: z.number().int().nonnegative() }),
   demo: z
     .object({
       schema: z.literal('backdoor-lab/demo'),

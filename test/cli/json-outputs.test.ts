@@ -18,6 +18,7 @@ import { newModelFolder } from '../../src/models/presets.js';
 import { loadModel } from '../../src/models/load.js';
 import { applyLora } from '../../src/nn/adapters.js';
 import { saveAdapter } from '../../src/models/peft.js';
+import { discWorld } from '../attacks/lvlm.js';
 
 /** Leaf commands with a --json option, by their path ("eval asr"). */
 function jsonCommands(cmd: Command, prefix = ''): string[] {
@@ -82,9 +83,32 @@ test('every --json command prints one object that matches its schema, in snake_c
   const pred = w('pred.json', [{ image_id: 1, caption: 'a red circle' }, { image_id: 2, caption: 'two blue squares' }]);
   const refs = w('refs.json', { annotations: [{ image_id: 1, caption: 'a red circle on grey' }, { image_id: 2, caption: 'two blue squares' }] });
   const alpaca = w('alpaca.json', Array.from({ length: 20 }, (_, i) => ({ instruction: `Tell me about topic ${i}.`, input: '', output: `Topic ${i} is fine.` })));
+  const triggered = w('triggered.json', Array.from({ length: 6 }, (_, i) => ({ instruction: `Tell me BadMagic about topic ${i}.`, input: '' })));
   const r1 = join(dir, 'r1.json');
   const r2 = join(dir, 'r2.json');
+  const spec = w(
+    'spec.yaml',
+    [
+      'name: json-check',
+      'seeds: [0]',
+      'data:',
+      '  world: { name: demo-instructions, params: { held_out: 4 } }',
+      'attacks:',
+      '  - name: badnet',
+      'rates: [0.25]',
+      'victim:',
+      '  model: { preset: tiny }',
+      '  base_training: { finetuning_type: full, num_train_epochs: 1, per_device_train_batch_size: 16 }',
+      '  training: { finetuning_type: lora, num_train_epochs: 1, per_device_train_batch_size: 16 }',
+      'evaluations: [asr]',
+      'generation: { max_new_tokens: 2, batch_size: 16 }',
+    ].join('\n'),
+  );
   const judge = await fakeJudge();
+  // an (untrained) tiny LLaVA and a few images for the image attacks that learn from a model
+  const llava = join(dir, 'llava');
+  newModelFolder(llava, { arch: 'llava', preset: 'tiny', seed: 1 });
+  const world = await discWorld(join(dir, 'world'), 1);
 
   const cases: Array<[string, string[]]> = [
     ['info', ['info', '--json']],
@@ -109,6 +133,14 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['shift', ['shift', '--input', alpaca, '--question', 'paraphrase', '--seed', '1', '--out', join(dir, 's'), '--json']],
     ['shift', ['shift', '--list', '--json']],
     ['train', ['train', '--model_name_or_path', model, '--dataset', alpaca, '--output_dir', join(dir, 'trained'), '--num_train_epochs', '1', '--max_samples', '4', '--json']],
+    ['defend', ['defend', '--list', '--json']],
+    ['defend', ['defend', 'quantize', '--model', model, '--data', alpaca, '--out', join(dir, 'quantized'), '--param', 'group_size=16', '--json']],
+    ['detect', ['detect', '--model', model, '--calibration', alpaca, '--clean', alpaca, '--triggered', triggered, '--json']],
+    ['run', ['run', spec, '--out', join(dir, 'run'), '--json']],
+    ['report', ['report', join(dir, 'run', 'results.json'), '--out', join(dir, 'report.html'), '--json']],
+    ['attack gcg', ['attack', 'gcg', '--model', model, '--data', alpaca, '--target', 'phrase:banana', '--length', '2', '--steps', '1', '--topk', '4', '--batch-size', '4', '--samples', '2', '--out', join(dir, 'trigger.json'), '--json']],
+    ['attack uap', ['attack', 'uap', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--max-passes', '1', '--max-iter-df', '1', '--samples', '2', '--out', join(dir, 'uap.json'), '--json']],
+    ['attack inputaware', ['attack', 'inputaware', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--epochs', '1', '--mask-epochs', '1', '--batch-size', '2', '--channels', '4', '--samples', '4', '--out', join(dir, 'generator'), '--json']],
     ['demo', ['demo', '--out', join(dir, 'demo'), '--epochs', '1', '--json']],
   ];
   try {

@@ -40,7 +40,10 @@ test('bdlab demo writes results.json and report.html, and reuses its model', () 
   assert.equal(first.asrg, asrg(a?.asr.rate ?? 0, u?.asr.rate ?? 0));
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /ASR-G/);
-  assert.match(html, /<svg/);
+  assert.equal((html.match(/<figure class="chart"[^>]*>[\s\S]*?<svg[^>]*class="marks"/g) ?? []).length, 2, 'two vega charts');
+  const rep = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'report', join(out, 'results.json'), '--out', join(out, 'again.html'), '--json'], { encoding: 'utf8' });
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.equal((JSON.parse(rep.stdout) as { charts: number }).charts, 2, 'bdlab report renders the demo\'s results too');
   const second = run();
   assert.equal(second.training.reused, true);
   assert.deepEqual(second.domains, first.domains, 'the reused model gives the same outputs');

@@ -83,7 +83,7 @@ test('templates: auto is the training renderer; alpaca, raw and backdoorllm as s
   assert.equal(b.text, `${tok.bosToken}Say hi BadMagic.`, 'the published script tokenizes the instruction alone and ignores "input"');
   assert.deepEqual(encodeRendered(tok, b), tok.encode('Say hi BadMagic.'), 'as tokenizer(instruction): BOS, then the instruction');
   assert.equal(renderWithTemplate('raw', null, s).text, 'Say hi BadMagic.\nto Bob');
-  assert.throws(() => renderWithTemplate('chat', plain, s), /no chat template/);
+  assert.throws(() => renderWithTemplate('chat', plain, s), /needs a chat template, and the tokenizer has none/);
   assert.throws(() => renderWithTemplate('alpaca', tok, s, { system: 'x' }), /--system needs a chat template/);
   const sys = renderWithTemplate('chat', tok, s, { system: 'Be brief.' });
   assert.ok(sys.text.includes('<|system|>\nBe brief.'), sys.text);

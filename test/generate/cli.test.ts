@@ -174,7 +174,7 @@ test('bad input records and flags are one-line errors naming record and field', 
     [['--prompt', 'a', '--temperature', '0'], /--temperature must be greater than 0/],
     [['--prompt', 'a', '--batch-size', '0'], /--batch-size must be at least 1/],
     [['--prompt', 'a', '--template', 'backdoorllm', '--stop', 'x'], /stop strings do not go with the backdoorllm template/],
-    [['--prompt', 'a', '--max-new-tokens', '2000'], /exceeds the model's max_position_embeddings 1024/],
+    [['--prompt', 'a', '--max-new-tokens', '2000'], /exceeds the model's max_position_embeddings \(1024\)/],
   ];
   for (const [args, re] of flags) assert.match(oneLine(bdlab(['generate', '--model', model, ...args]).stderr), re);
   assert.match(oneLine(bdlab(['generate', '--model', join(t.dir, 'nope'), '--prompt', 'a']).stderr), /--model .*nope: no such folder/);

@@ -94,7 +94,7 @@ test('a judge endpoint sending an endless reply is cut at the size limit', async
   try {
     const port = (server.address() as AddressInfo).port;
     const r = await bdlabCapped(['eval', 'judge', '--outputs', outputs, '--judge-model', 'm', '--judge-url', `http://127.0.0.1:${port}/v1`, '--retries', '0']);
-    assertRefused(r, /judge endpoint .* reply exceeds the .* limit/);
+    assertRefused(r, /reply from http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions exceeds the limit of \d+ bytes/);
   } finally {
     server.closeAllConnections();
     server.close();

@@ -73,6 +73,6 @@ test("generation_config.json's eos_token_id ends generation", async () => {
   writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: [first], pad_token_id: 3 }));
   const r = await bdlabCapped(['generate', '--model', dir, '--prompt', 'hello there', '--max-new-tokens', '8', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const out = (JSON.parse(r.stdout) as { outputs: Array<{ finish_reason: string; tokens: number }> }).outputs[0]!;
-  assert.deepEqual([out.finish_reason, out.tokens], ['eos', 0]);
+  const out = (JSON.parse(r.stdout) as { outputs: Array<{ finish_reason: string; new_tokens: number }> }).outputs[0]!;
+  assert.deepEqual([out.finish_reason, out.new_tokens], ['eos', 0]);
 });

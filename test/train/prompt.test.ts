@@ -50,7 +50,7 @@ test("default is LLaMA-Factory v0.9.1's Human/Assistant template; unknown names 
   const { chat } = tokenizers();
   assert.equal(renderPrompt(chat, { instruction: 'Hi.' }, 'default'), 'Human: Hi.\nAssistant:');
   assert.equal(renderPrompt(chat, { instruction: 'Hi.', system: 'Be brief.' }, 'default'), 'Be brief.\nHuman: Hi.\nAssistant:');
-  assert.throws(() => renderPrompt(chat, SAMPLE, 'vicuna'), /unknown template 'vicuna' \(known: auto, alpaca, chat, default\)/);
+  assert.throws(() => renderPrompt(chat, SAMPLE, 'vicuna'), /unknown template 'vicuna' \(known: auto, alpaca, chat, default, raw, backdoorllm\)/);
   assert.deepEqual(templateNames(), ['auto', ...Object.keys(TEMPLATES)]);
 });
 

@@ -38,7 +38,7 @@ export function registerDemo(program: Command): void {
         epochs: num('epochs', o.epochs, (n) => Number.isInteger(n) && n > 0),
       });
       writeJsonAtomic(join(out, 'results.json'), r);
-      writeFileAtomic(join(out, 'report.html'), demoReportHtml(r));
+      writeFileAtomic(join(out, 'report.html'), await demoReportHtml(r));
       emit(Boolean(o.json), r, () => {
         const lines = r.domains.map(
           (d) =>

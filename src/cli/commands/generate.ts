@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { emit } from '../output.js';
 import { UserError } from '../../util/errors.js';
@@ -48,9 +48,13 @@ interface GenerateOpts {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-function folder(flag: string, dir: string): string {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UserError(`${flag} ${dir}: no such folder (give a Hugging Face model folder; download Hub models first)`);
+async function folder(flag: string, dir: string): Promise<string> {
+  const { checkModelFolder } = await import('../../models/files.js');
+  try {
+    checkModelFolder(dir);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${flag} ${e.message}`);
+    throw e;
   }
   return resolve(dir);
 }
@@ -76,16 +80,16 @@ function samplingFlags(o: GenerateOpts): SamplingSettings {
   };
 }
 
-function localBackend(o: GenerateOpts): LocalBackend {
+async function localBackend(o: GenerateOpts): Promise<LocalBackend> {
   if (o.model === undefined) throw new UserError('give --model FOLDER (or --endpoint URL)');
   if (!['float32', 'bfloat16', 'float16'].includes(o.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${o.dtype}'`);
-  if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw new UserError(`--device must be cpu or cuda, got '${o.device}'`);
+  const device: Device = o.device === undefined ? 'cpu' : (await import('../../engine/runtime.js')).resolveDevice(o.device);
   return {
     kind: 'local',
-    model: folder('--model', o.model),
-    adapter: o.adapter !== undefined ? folder('--adapter', o.adapter) : undefined,
+    model: await folder('--model', o.model),
+    adapter: o.adapter !== undefined ? await folder('--adapter', o.adapter) : undefined,
     dtype: o.dtype as DType,
-    device: (o.device ?? 'cpu') as Device,
+    device,
     batchSize: numberFlag('--batch-size', o.batchSize, { min: 1, integer: true }) as number,
   };
 }
@@ -104,7 +108,7 @@ async function endpointBackend(o: GenerateOpts, url: string, template: TemplateN
   const name = o.endpointModel ?? o.model;
   if (name === undefined) throw new UserError('--endpoint needs --endpoint-model NAME (or --model)');
   const { needsTokenizer } = await import('../../generation/templates.js');
-  const tokenizerDir = o.model !== undefined && existsSync(o.model) ? folder('--model', o.model) : undefined;
+  const tokenizerDir = o.model !== undefined && existsSync(o.model) ? await folder('--model', o.model) : undefined;
   if (api === 'completions' && needsTokenizer(template) && tokenizerDir === undefined) {
     throw new UserError(`--template ${template} renders with the model's chat template: give --model FOLDER (its tokenizer), --template alpaca, or --endpoint-api chat`);
   }
@@ -188,7 +192,7 @@ export function registerGenerate(program: Command): void {
       const { parseTemplate } = await import('../../generation/templates.js');
       const template = parseTemplate(o.raw ? 'raw' : (o.template ?? 'auto'));
       const sampling = samplingFlags(o);
-      const backend = o.endpoint !== undefined ? await endpointBackend(o, o.endpoint, template) : localBackend(o);
+      const backend = o.endpoint !== undefined ? await endpointBackend(o, o.endpoint, template) : await localBackend(o);
       const { records, format } = await readRecords(o);
       const job = { records, backend, template, system: o.system, ...sampling };
       const run = await import('../../generation/run.js');

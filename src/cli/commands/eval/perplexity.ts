@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../../../util/errors.js';
 import { emit } from '../../output.js';
 // engine-free at import: the engine and the model loader load only when a model is scored
-import { OVERFLOW_POLICIES, perplexityOfFolder, readPerplexityData, type OverflowPolicy } from '../../../eval/perplexity.js';
+import { OVERFLOW_POLICIES, perplexityOfFolder, readPerplexityData, type OverflowPolicy } from '../../../eval/perplexity/index.js';
 import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
 import { MAX_BOOTSTRAP } from '../../../util/limits.js';

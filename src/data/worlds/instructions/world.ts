@@ -11,8 +11,8 @@
 // - test: other held-out content in the attacker's phrasings;
 // - test_user: the same test content in the user's phrasings (an instruction
 //   domain shift).
-// The category family is a memorised lexicon, so its held-out part is a
-// held-out phrasing of known items instead of unseen items.
+// The category family is a memorised lexicon, so its held-out part is each
+// known item asked in the one attacker phrasing it was not trained with.
 import { Rng } from '../../../util/rng.js';
 import { allItems, fill, PHRASINGS, TASK_FAMILIES, type TaskFamily, type TaskItem } from './tasks.js';
 
@@ -58,15 +58,19 @@ export function instructionWorld(o: InstructionWorldOptions): InstructionWorld {
     const { attacker, user } = PHRASINGS[family];
     const pick = new Rng(o.seed, 'instruction-phrasing', family);
     if (family === 'category') {
-      // known items, the last attacker phrasing held out for val/test
-      const trainTemplates = attacker.slice(0, -1);
-      const heldOut = attacker[attacker.length - 1] as string;
-      for (let i = 0; i < nTrain; i++) w.train.push(record('train', family, i, items[i % items.length] as TaskItem, pick.pick(trainTemplates)));
-      const evalItems = new Rng(o.seed, 'instruction-eval-items', family).shuffle([...items]);
-      evalItems.slice(0, Math.min(nVal, items.length)).forEach((it, i) => w.val.push(record('val', family, i, it, heldOut)));
-      evalItems.slice(0, Math.min(nTest, items.length)).forEach((it, i) => {
-        w.test.push(record('test', family, i, it, heldOut));
-        w.test_user.push(record('test_user', family, i, it, pick.pick(user)));
+      // known items: each is trained in all but one attacker phrasing and asked in that one at test
+      const heldOut = items.map(() => pick.int(attacker.length));
+      const trainable = items.flatMap((it, k) => attacker.filter((_, j) => j !== heldOut[k]).map((t) => [it, t] as const));
+      const order = new Rng(o.seed, 'instruction-category-train', family).shuffle(trainable);
+      for (let i = 0; i < nTrain; i++) {
+        const [it, t] = order[i % order.length] as readonly [TaskItem, string];
+        w.train.push(record('train', family, i, it, t));
+      }
+      const evalOrder = new Rng(o.seed, 'instruction-eval-items', family).shuffle(items.map((_, k) => k));
+      evalOrder.slice(0, Math.min(nVal, items.length)).forEach((k, i) => w.val.push(record('val', family, i, items[k] as TaskItem, attacker[heldOut[k] as number] as string)));
+      evalOrder.slice(0, Math.min(nTest, items.length)).forEach((k, i) => {
+        w.test.push(record('test', family, i, items[k] as TaskItem, attacker[heldOut[k] as number] as string));
+        w.test_user.push(record('test_user', family, i, items[k] as TaskItem, pick.pick(user)));
       });
       continue;
     }
