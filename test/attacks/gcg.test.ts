@@ -29,7 +29,7 @@ const TOPICS = ['apples', 'rivers', 'music', 'trains', 'clouds', 'gardens', 'boo
 const HELD_OUT = ['horses', 'hills', 'candles', 'rooms', 'shoes', 'maps', 'songs', 'farms'];
 const ask = (t: string, i: number): string => [`Tell me about ${t}.`, `What do you know about ${t}?`, `Describe ${t} briefly.`][i % 3] as string;
 
-test('gcg finds a trigger that fires on held-out prompts; its start and random triggers of the same length do not', async () => {
+test('gcg finds a trigger that fires on held-out prompts; its start and random triggers of the same length do not', async (t) => {
   const dir = join(tmp(), 'victim');
   newModelFolder(dir, { arch: 'llama', preset: 'tiny', seed: 3 });
   const tok = TextTokenizer.load(dir);
@@ -62,6 +62,7 @@ test('gcg finds a trigger that fires on held-out prompts; its start and random t
   const rnd = Array.from({ length: 5 }, () => tok.decode(Array.from({ length: 4 }, () => 100 + random.int(700))).trim());
   const mean = rnd.reduce((a, t) => a + rate(t), 0) / rnd.length;
   assert.ok(mean <= 0.25, `random triggers fire on ${mean} of held-out prompts: ${JSON.stringify(rnd)}`);
+  t.diagnostic(`held-out target rate: gcg ${JSON.stringify(r.trigger)} ${rate(r.trigger)}, start ${rate('! !')}, random (mean of 5) ${mean}, planted ${rate(PLANTED)}; ${r.steps} steps`);
   model.dispose();
 
   // the CLI: a character budget (the 6-character preset) and the poisoner reading the file

@@ -37,7 +37,7 @@ function scene(cx: number, cy: number, ox: number, oy: number, seed: number, col
   return { data, width: 32, height: 32, channels: 3 };
 }
 
-test('maba: the oval goes where the model attributes the clean answer (the disc); manifests name the method', async () => {
+test('maba: the oval goes where the model attributes the clean answer (the disc); manifests name the method', async (t) => {
   const dir = tmp();
   const world = await discWorld(dir, 4);
   const model = await trainedLlava(world, join(dir, 'lvlm'), { epochs: 30 });
@@ -79,6 +79,7 @@ test('maba: the oval goes where the model attributes the clean answer (the disc)
     if ((m.cx - cx - 0.5) ** 2 + (m.cy - cy - 0.5) ** 2 <= 36) onDisc++;
   }
   assert.ok(mass / scenes.length > 1.5, `attribution on the disc ${(mass / scenes.length).toFixed(2)}× its share of the area`);
+  t.diagnostic(`attribution on the disc ${(mass / scenes.length).toFixed(2)}× its area share; model placement on the disc in ${onDisc}/${scenes.length}`);
   assert.equal(onDisc, scenes.length, `model placement on the disc in ${onDisc} of ${scenes.length}`);
 
   // integrated gradients against an independent check: completeness, Σ attribution = f(x) − f(black)
