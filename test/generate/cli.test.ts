@@ -177,7 +177,7 @@ test('bad input records and flags are one-line errors naming record and field', 
     [['--prompt', 'a', '--max-new-tokens', '2000'], /exceeds the model's max_position_embeddings \(1024\)/],
   ];
   for (const [args, re] of flags) assert.match(oneLine(bdlab(['generate', '--model', model, ...args]).stderr), re);
-  assert.match(oneLine(bdlab(['generate', '--model', join(t.dir, 'nope'), '--prompt', 'a']).stderr), /--model .*nope: no such folder/);
+  assert.match(oneLine(bdlab(['generate', '--model', join(t.dir, 'nope'), '--prompt', 'a']).stderr), /nope: no such model folder/);
 });
 
 test('the real BackdoorLLM test set: generate --template backdoorllm → eval asr', { skip: skipWithoutBackdoorLLM }, () => {
