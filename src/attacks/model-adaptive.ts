@@ -19,7 +19,7 @@ import { GCG_TRIGGER_FORMAT, type GcgTriggerFile } from './text/gcg-trigger.js';
 import type { Sample } from '../data/sample.js';
 import { computeUap, UAP_DEFAULTS, type UapPass } from './image/uap.js';
 import { UAP_FORMAT, type UapFile } from './image/lowfreq.js';
-import { trainInputAware, INPUTAWARE_DEFAULTS, type InputAwareEpoch } from './image/inputaware-train.js';
+import { trainInputAware, INPUTAWARE_DEFAULTS, type InputAwareEpoch, type InputAwareOptions } from './image/inputaware-train.js';
 import { saveGenerator } from './image/inputaware-gen.js';
 
 export interface SurrogateJob {
@@ -186,22 +186,9 @@ export async function makeUap(j: UapJob): Promise<UapSummary> {
   }
 }
 
-export interface InputAwareJob extends SurrogateJob {
-  /** A target spec, as `bdlab poison --target` takes it. */
+/** The generator settings of `trainInputAware`, plus the target as `bdlab poison --target` takes it. */
+export interface InputAwareJob extends SurrogateJob, Omit<InputAwareOptions, 'target' | 'seed' | 'progress' | 'onEpoch'> {
   target: string;
-  channels?: number;
-  steps?: number;
-  maskEpochs?: number;
-  epochs?: number;
-  batchSize?: number;
-  pratio?: number;
-  lrG?: number;
-  lrM?: number;
-  lrC?: number;
-  lambdaDiv?: number;
-  lambdaNorm?: number;
-  maskDensity?: number;
-  trainSurrogate?: boolean;
 }
 
 export interface InputAwareSummary {
