@@ -153,7 +153,9 @@ export class ImageStore {
       await op(img);
       const changed = original === null || img.width !== head.width || img.height !== head.height || !original.equals(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
       // encoded and written on a worker thread: the main thread only hashes the bytes
-      const out = await encodeImageToFile(img, head.format, this.encode, this.out.target(posix.join(this.rootRel, name)));
+      const out = await encodeImageToFile(img, head.format, this.encode, this.out.target(posix.join(this.rootRel, name))).catch((e: unknown) => {
+        throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
+      });
       const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out).digest('hex'), changed };
       if (thumbnail) {
         r.before = before;
