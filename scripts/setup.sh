@@ -40,6 +40,10 @@ if command -v dpkg-query >/dev/null 2>&1 && ldd "$(node native/find-libtorch.cjs
   has_pkg libopenblas0-openmp || has_pkg libopenblas0-pthread || has_pkg libopenblas0 || apt_install libopenblas0-openmp
 fi
 
+# libjpeg(-turbo) and libpng headers for the image codec addon (bdlab_codec).
+has_pkg libjpeg-dev || has_pkg libjpeg62-turbo-dev || has_pkg libjpeg-turbo8-dev || apt_install libjpeg-dev
+has_pkg libpng-dev || apt_install libpng-dev
+
 # Headless Chromium for the report's rendering test (Debian's package; tests skip without it).
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || apt_install chromium
 
@@ -56,10 +60,12 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# The native addon (rebuilt when its sources or the libtorch it found change).
+# The native addons (rebuilt when their sources or the libtorch found change).
 addon=native/build/Release/bdlab_native.node
+codec=native/build/Release/bdlab_codec.node
 lt="$(node native/find-libtorch.cjs describe)"
 if [ ! -f "$addon" ] || [ native/src/addon.cc -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ] \
+   || [ ! -f "$codec" ] || [ native/src/codec.cc -nt "$codec" ] \
    || [ "$(cat native/build/.libtorch 2>/dev/null)" != "$lt" ]; then
   log "building the native addon"
   npx --no-install node-gyp rebuild --directory native --jobs max >/tmp/bdlab-native-build.log 2>&1 \

@@ -11,7 +11,7 @@ import { OutputDir } from '../data/output-dir.js';
 import type { EncodeOptions, RawImage } from '../data/image-io.js';
 import type { JsonId } from '../data/json-text.js';
 import type { Sample } from '../data/sample.js';
-import { writePreview, type PreviewItem } from '../data/preview.js';
+import type { PreviewItem } from '../data/preview.js';
 import type { Attack, Plan, PlanContext } from './types.js';
 import type { Target } from './targets.js';
 import { selectRecords, type Amount, type Selection } from './selection.js';
@@ -269,7 +269,7 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
       sha256.images = h.digest('hex');
     }
     const fileList: Record<string, string> = { ...(files as Record<string, string>) };
-    if (previewN > 0) Object.assign(fileList, await writePreview(out, previews.sort((a, b) => a.index - b.index)));
+    if (previewN > 0) Object.assign(fileList, await (await import('../data/preview.js')).writePreview(out, previews.sort((a, b) => a.index - b.index)));
     const sortedIds = (set: ReadonlySet<number>): JsonId[] => [...set].sort((a, b) => a - b).map((i) => scan.idOf(i));
     const manifest: Manifest = {
       attack: attack.name,

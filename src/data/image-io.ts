@@ -1,9 +1,12 @@
-import { sharp } from './vips.js';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
 
 /**
  * The one image type and decoder of backdoor-lab. PNG and JPEG bytes are
- * decoded through sharp (libvips) to 8-bit sRGB pixels — RGB, or RGBA when
+ * decoded (codec below) to 8-bit sRGB pixels — RGB, or RGBA when
  * the file has alpha — with the EXIF orientation applied, as Hugging Face's
  * `load_image` does (`ImageOps.exif_transpose`). Attacks and shifts change the
  * RGB channels and keep alpha; files are written back in their own format.
@@ -18,6 +21,15 @@ import { UserError } from '../util/errors.js';
  * Decoding checks the size from the file header first: images over
  * `maxPixels` (default 50 megapixels) are refused before any pixel memory is
  * allocated.
+ *
+ * The codec: PNG and JPEG are coded by libpng and libjpeg(-turbo) directly
+ * (the `bdlab_codec` addon, native/src/codec.cc) on Node's thread pool, one
+ * call per image. sharp costs several times the codec's own time per call on
+ * small images (its per-call pipeline set-up), which made it the bottleneck of
+ * image poisoning. sharp (libvips) still handles what is rare or not coding:
+ * EXIF rotation, CMYK JPEGs, resizing. Both decoders give the same pixels
+ * (libjpeg's default integer DCT and fancy upsampling; libpng with expansion,
+ * 16 → 8 bits by the high byte, no gamma correction).
  */
 
 /** Decoded pixels: row-major, interleaved, 8 bits per channel; 3 (RGB) or 4 (RGBA) channels. */
@@ -147,10 +159,22 @@ export interface DecodeOptions {
 /** Decodes PNG/JPEG bytes to 8-bit sRGB pixels (3 or 4 channels; grey becomes RGB). */
 export async function decodeImage(buf: Buffer, opts: DecodeOptions = {}): Promise<RawImage> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const h = checkPixels(buf, maxPixels, opts.name ?? 'image');
+  const what = opts.name ?? 'image';
+  const h = checkPixels(buf, maxPixels, what);
   const orient = needsOrientation(buf, h.format);
-  // sequential reading streams large files through libvips; small ones (and rotations) are read whole,
-  // which saves libvips' line cache and its hand-offs
+  if (!orient) {
+    const r = await codec().decode(buf, maxPixels);
+    if (r.status === DecodeStatus.Ok) return { data: r.data as Buffer, width: r.width as number, height: r.height as number, channels: r.channels as number };
+    if (r.status === DecodeStatus.Error) throw new Error(r.error ?? 'cannot decode');
+    if (r.status === DecodeStatus.TooLarge) throw new UserError(`${what}: over the limit of ${maxPixels.toLocaleString('en-US')} pixels (--max-pixels)`);
+    // Unsupported (CMYK/YCCK JPEG): libvips converts it
+  }
+  return decodeWithSharp(buf, maxPixels, h, orient);
+}
+
+/** The libvips decoder, for EXIF rotation and CMYK JPEGs. */
+async function decodeWithSharp(buf: Buffer, maxPixels: number, h: ImageHeader, orient: boolean): Promise<RawImage> {
+  const { sharp } = await import('./vips.js');
   const sequentialRead = !orient && h.width * h.height > 4_000_000;
   const { data, info } = await sharp(buf, { failOn: 'error', autoOrient: orient, sequentialRead, limitInputPixels: maxPixels }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   let channels = info.channels as number;
@@ -175,13 +199,21 @@ export async function decodeImage(buf: Buffer, opts: DecodeOptions = {}): Promis
 
 /** Encodes pixels in the given format. */
 export async function encodeImage(img: RawImage, fmt: ImageFormat, opts: EncodeOptions = DEFAULT_ENCODE): Promise<Buffer> {
-  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 | 4 } });
-  if (fmt === 'png') return s.png({ compressionLevel: opts.pngCompression }).toBuffer();
-  return s.jpeg({ quality: opts.jpegQuality, optimiseCoding: false }).toBuffer();
+  // JPEG: baseline, 4:2:0, integer DCT, standard Huffman tables (sharp's defaults); PNG: no row filter, zlib level
+  return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality);
+}
+
+/**
+ * Encodes pixels and writes them to `path` through its temporary sibling `tmp` (created exclusively,
+ * never through a link, renamed over `path`), on a worker thread; returns the encoded bytes.
+ */
+export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: EncodeOptions, file: { path: string; tmp: string }): Promise<Buffer> {
+  return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality, file.tmp, file.path);
 }
 
 /** Resizes pixels (used for trigger patterns given as files; kernel: sharp's lanczos3, or nearest). */
 export async function resizeRaw(img: RawImage, width: number, height: number, kernel: 'lanczos3' | 'nearest' | 'linear' = 'lanczos3'): Promise<RawImage> {
+  const { sharp } = await import('./vips.js');
   const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 | 4 } })
     .resize(width, height, { fit: 'fill', kernel })
     .raw({ depth: 'uchar' })
@@ -211,4 +243,31 @@ export function toRgb(img: RawImage): RawImage {
 /** A copy of the pixels. */
 export function cloneImage(img: RawImage): RawImage {
   return { data: new Uint8Array(img.data), width: img.width, height: img.height, channels: img.channels };
+}
+
+enum DecodeStatus {
+  Ok = 0,
+  Error = 1,
+  Unsupported = 2,
+  TooLarge = 3,
+}
+
+interface Codec {
+  decode(bytes: Buffer, maxPixels: number): Promise<{ status: DecodeStatus; data?: Buffer; width?: number; height?: number; channels?: number; error?: string }>;
+  encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp?: string, path?: string): Promise<Buffer>;
+}
+
+let loadedCodec: Codec | undefined;
+
+/** The codec addon (native/build/Release/bdlab_codec.node), loaded on first use. */
+function codec(): Codec {
+  if (loadedCodec) return loadedCodec;
+  // dist/src/data/image-io.js and src/data/image-io.ts both sit three levels below the root
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const name = join('native', 'build', 'Release', 'bdlab_codec.node');
+  const env = process.env.BDLAB_CODEC;
+  const path = (env ? [env] : [join(root, name), join(root, '..', name)]).find((p) => existsSync(p));
+  if (!path) throw new UserError(`the image codec (${env ?? name}) is not built: run \`bash scripts/setup.sh\` (it installs libjpeg-dev and libpng-dev and builds it)`);
+  loadedCodec = createRequire(import.meta.url)(path) as Codec;
+  return loadedCodec;
 }

@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, posix } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_ENCODE, DEFAULT_MAX_PIXELS, checkPixels, decodeImage, encodeImage, type EncodeOptions, type RawImage } from './image-io.js';
+import { DEFAULT_ENCODE, DEFAULT_MAX_PIXELS, checkPixels, decodeImage, encodeImageToFile, type EncodeOptions, type RawImage } from './image-io.js';
 import type { ImageRoot } from './paths.js';
 import type { OutputDir } from './output-dir.js';
-import { thumbnail } from './preview.js';
 
 /**
  * The image side of a rewritten dataset. The output's image root is
@@ -133,7 +132,7 @@ export class ImageStore {
    */
   async transform(rel: string, name: string, op: (img: RawImage) => void | Promise<void>, capture = false): Promise<TransformResult> {
     const src = this.sourcePath(rel).real;
-    // images are small: synchronous reads and writes save two thread-pool round trips per image
+    // images are small: a synchronous read saves thread-pool round trips per image
     const bytes = readFileSync(src);
     const head = checkPixels(bytes, this.maxPixels, `image "${rel}"`);
     const pixels = head.width * head.height;
@@ -148,14 +147,17 @@ export class ImageStore {
       // whether the operation changed anything: checked on the first images (a trigger that changes
       // nothing does so for its parameters, not for one image), so the copy is not paid on every image
       const original = this.checked++ < CHECK_FIRST ? Buffer.from(img.data) : null;
-      const before = capture ? await thumbnail(img) : undefined;
+      // the preview needs libvips: loaded only then
+      const thumbnail = capture ? (await import('./preview.js')).thumbnail : null;
+      const before = thumbnail ? await thumbnail(img) : undefined;
       await op(img);
       const changed = original === null || img.width !== head.width || img.height !== head.height || !original.equals(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
-      const out = await encodeImage(img, head.format, this.encode);
-      const outRel = posix.join(this.rootRel, name);
-      this.out.writeFile(outRel, out);
+      // encoded and written on a worker thread: the main thread only hashes the bytes
+      const out = await encodeImageToFile(img, head.format, this.encode, this.out.target(posix.join(this.rootRel, name))).catch((e: unknown) => {
+        throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
+      });
       const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out).digest('hex'), changed };
-      if (capture) {
+      if (thumbnail) {
         r.before = before;
         r.after = await thumbnail(await decodeImage(out, { maxPixels: this.maxPixels }));
       }

@@ -171,10 +171,15 @@ export class OutputDir {
 
   /** Writes a whole file: temporary sibling, then rename. */
   writeFile(rel: string, data: string | Uint8Array, sync = false): void {
+    writeAtomic(this.target(rel).path, data, sync);
+  }
+
+  /** The checked absolute path of a file to write and its temporary sibling, for a writer on another thread. */
+  target(rel: string): { path: string; tmp: string } {
     const abs = this.path(rel);
     this.dir(relative(this.root, dirname(abs)));
     if (dirname(abs) === this.root) this.claim(rel);
-    writeAtomic(abs, data, sync);
+    return { path: abs, tmp: tmpName(abs) };
   }
 
   /** A file written as a stream (sha256 on the way), renamed into place on close(). */

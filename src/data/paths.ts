@@ -1,7 +1,7 @@
-import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { sniffFormat } from './image-io.js';
 import { DataError } from './errors.js';
-import { isAbsolute, relative, resolve, sep, posix, win32 } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep, posix, win32 } from 'node:path';
 
 /**
  * Image paths in a dataset are relative to a dataset root and may not leave
@@ -11,6 +11,8 @@ import { isAbsolute, relative, resolve, sep, posix, win32 } from 'node:path';
 export class ImageRoot {
   readonly root: string;
   private readonly real: string;
+  /** real paths of the folders images sit in: one lstat per image instead of a readlink per path component */
+  private readonly realDirs = new Map<string, string | null>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -32,12 +34,7 @@ export class ImageRoot {
     if (r === '' || r === '..' || r.startsWith('..' + sep) || isAbsolute(r)) {
       return { refused: `image path "${rel}" escapes the image root ${this.root}` };
     }
-    let real: string | null = null;
-    try {
-      real = realpathSync.native(abs);
-    } catch {
-      real = null; // missing: reported by the caller when it matters
-    }
+    const real = this.realPath(abs); // null when missing: reported by the caller when it matters
     if (real !== null) {
       const rr = relative(this.real, real);
       if (rr === '..' || rr.startsWith('..' + sep) || isAbsolute(rr)) {
@@ -45,6 +42,28 @@ export class ImageRoot {
       }
     }
     return { path: abs, real };
+  }
+
+  private realPath(abs: string): string | null {
+    const dir = dirname(abs);
+    let realDir = this.realDirs.get(dir);
+    if (realDir === undefined) {
+      realDir = realPathOrNull(dir);
+      if (this.realDirs.size >= 4096) this.realDirs.clear();
+      this.realDirs.set(dir, realDir);
+    }
+    if (realDir === null) return null;
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (!st) return null;
+    return st.isSymbolicLink() ? realPathOrNull(abs) : join(realDir, basename(abs));
+  }
+}
+
+function realPathOrNull(p: string): string | null {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return null;
   }
 }
 

@@ -1,0 +1,445 @@
+// bdlab_codec: PNG and JPEG coding of 8-bit pixels on Node's thread pool, through libjpeg(-turbo)
+// and libpng directly. A separate addon from bdlab_native so that image work never loads libtorch.
+// Policy (formats, limits, orientation, alpha rules) lives in src/data/image-io.ts; this file only
+// codes bytes. Every call runs as an AsyncWorker: the main thread only hands over buffers.
+#include <napi.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
+
+namespace {
+
+// A malloc'd byte buffer handed to JavaScript without a copy (freed by the finalizer).
+struct Bytes {
+  unsigned char* data = nullptr;
+  size_t size = 0;
+  size_t cap = 0;
+  bool grow(size_t need) {
+    if (size + need <= cap) return true;
+    size_t c = cap ? cap : 65536;
+    while (c < size + need) c *= 2;
+    auto* d = static_cast<unsigned char*>(std::realloc(data, c));
+    if (!d) return false;
+    data = d;
+    cap = c;
+    return true;
+  }
+  void release() {
+    std::free(data);
+    data = nullptr;
+    size = cap = 0;
+  }
+};
+
+void FreeBytes(Napi::Env, unsigned char* p) { std::free(p); }
+
+Napi::Buffer<unsigned char> TakeBuffer(Napi::Env env, Bytes& b) {
+  auto buf = Napi::Buffer<unsigned char>::New(env, b.data, b.size, FreeBytes);
+  b.data = nullptr;
+  b.size = b.cap = 0;
+  return buf;
+}
+
+// ---- libjpeg error handling: longjmp back with the library's message -------------------------
+struct JpegErr {
+  jpeg_error_mgr pub;
+  jmp_buf jump;
+  char msg[JMSG_LENGTH_MAX];
+};
+
+void JpegErrorExit(j_common_ptr c) {
+  auto* e = reinterpret_cast<JpegErr*>(c->err);
+  (*c->err->format_message)(c, e->msg);
+  longjmp(e->jump, 1);
+}
+
+// A truncated file is refused, never padded with grey; other warnings (e.g. extraneous bytes
+// before a marker, common in camera files) are ignored, as PIL and libvips do.
+void JpegEmit(j_common_ptr c, int level) {
+  if (level < 0 && (c->err->msg_code == JWRN_JPEG_EOF || c->err->msg_code == JWRN_HIT_MARKER)) JpegErrorExit(c);
+}
+
+// ---- decode -----------------------------------------------------------------------------------
+enum DecodeStatus { kOk = 0, kError = 1, kUnsupported = 2, kTooLarge = 3 };
+
+struct Decoded {
+  Bytes px;
+  unsigned width = 0, height = 0, channels = 0;
+  std::string error;
+};
+
+int DecodeJpeg(const unsigned char* buf, size_t len, double maxPixels, Decoded& out) {
+  jpeg_decompress_struct cinfo;
+  JpegErr jerr;
+  cinfo.err = jpeg_std_error(&jerr.pub);
+  jerr.pub.error_exit = JpegErrorExit;
+  jerr.pub.emit_message = JpegEmit;
+  if (setjmp(jerr.jump)) {
+    out.error = jerr.msg;
+    jpeg_destroy_decompress(&cinfo);
+    out.px.release();
+    return kError;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, buf, static_cast<unsigned long>(len));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    jpeg_destroy_decompress(&cinfo);
+    return kUnsupported;
+  }
+  if (static_cast<double>(cinfo.image_width) * cinfo.image_height > maxPixels) {
+    jpeg_destroy_decompress(&cinfo);
+    return kTooLarge;
+  }
+  cinfo.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  const size_t stride = static_cast<size_t>(cinfo.output_width) * 3;
+  if (!out.px.grow(stride * cinfo.output_height)) {
+    std::snprintf(jerr.msg, sizeof jerr.msg, "out of memory");
+    longjmp(jerr.jump, 1);
+  }
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = out.px.data + stride * cinfo.output_scanline;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  out.px.size = stride * cinfo.output_height;
+  out.width = cinfo.output_width;
+  out.height = cinfo.output_height;
+  out.channels = 3;
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return kOk;
+}
+
+struct PngSrc {
+  const unsigned char* data;
+  size_t len, off;
+};
+
+void PngRead(png_structp png, png_bytep dst, png_size_t n) {
+  auto* s = static_cast<PngSrc*>(png_get_io_ptr(png));
+  if (s->off + n > s->len) png_error(png, "unexpected end of file");
+  std::memcpy(dst, s->data + s->off, n);
+  s->off += n;
+}
+
+struct PngErr {
+  char msg[256];
+};
+
+void PngError(png_structp png, png_const_charp m) {
+  auto* e = static_cast<PngErr*>(png_get_error_ptr(png));
+  std::snprintf(e->msg, sizeof e->msg, "%s", m);
+  png_longjmp(png, 1);
+}
+
+void PngWarning(png_structp, png_const_charp) {}
+
+int DecodePng(const unsigned char* buf, size_t len, double maxPixels, Decoded& out) {
+  PngErr perr{};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &perr, PngError, PngWarning);
+  if (!png) return kError;
+  png_infop info = png_create_info_struct(png);
+  png_bytep* rows = nullptr;
+  if (!info || setjmp(png_jmpbuf(png))) {
+    out.error = perr.msg;
+    std::free(rows);
+    png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+    out.px.release();
+    return kError;
+  }
+  // sizes are checked by the caller (and below, before any pixel memory)
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+  PngSrc src{buf, len, 0};
+  png_set_read_fn(png, &src, PngRead);
+  png_read_info(png, info);
+  const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  if (static_cast<double>(w) * h > maxPixels) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return kTooLarge;
+  }
+  // palette → RGB, grey < 8 bits → 8 bits, tRNS → alpha; 16 bits → 8 (high byte, as libvips and PIL);
+  // grey → RGB. No gamma correction (neither PIL nor libvips applies gAMA).
+  png_set_expand(png);
+  png_set_strip_16(png);
+  png_set_gray_to_rgb(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  const unsigned ch = png_get_channels(png, info);
+  if (ch != 3 && ch != 4) png_error(png, "unexpected channel count after conversion");
+  const size_t stride = static_cast<size_t>(w) * ch;
+  if (png_get_rowbytes(png, info) != stride) png_error(png, "unexpected row size after conversion");
+  if (!out.px.grow(stride * h)) png_error(png, "out of memory");
+  rows = static_cast<png_bytep*>(std::malloc(sizeof(png_bytep) * (h ? h : 1)));
+  if (!rows) png_error(png, "out of memory");
+  for (png_uint_32 y = 0; y < h; y++) rows[y] = out.px.data + stride * y;
+  png_read_image(png, rows);
+  png_read_end(png, nullptr);
+  std::free(rows);
+  png_destroy_read_struct(&png, &info, nullptr);
+  out.px.size = stride * h;
+  out.width = w;
+  out.height = h;
+  out.channels = ch;
+  return kOk;
+}
+
+class DecodeWorker : public Napi::AsyncWorker {
+ public:
+  DecodeWorker(Napi::Env env, Napi::Buffer<unsigned char> in, double maxPixels)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), maxPixels_(maxPixels) {
+    ref_ = Napi::Persistent(in);
+    data_ = in.Data();
+    len_ = in.Length();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const bool png = len_ >= 8 && data_[0] == 0x89 && data_[1] == 'P' && data_[2] == 'N' && data_[3] == 'G';
+    const bool jpeg = len_ >= 3 && data_[0] == 0xff && data_[1] == 0xd8 && data_[2] == 0xff;
+    if (png) status_ = DecodePng(data_, len_, maxPixels_, out_);
+    else if (jpeg) status_ = DecodeJpeg(data_, len_, maxPixels_, out_);
+    else {
+      status_ = kError;
+      out_.error = "not a PNG or JPEG file";
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    ref_.Reset();
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("status", Napi::Number::New(env, status_));
+    if (status_ == kOk) {
+      r.Set("data", TakeBuffer(env, out_.px));
+      r.Set("width", Napi::Number::New(env, out_.width));
+      r.Set("height", Napi::Number::New(env, out_.height));
+      r.Set("channels", Napi::Number::New(env, out_.channels));
+    } else {
+      r.Set("error", Napi::String::New(env, out_.error));
+    }
+    deferred_.Resolve(r);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    ref_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+  ~DecodeWorker() override { out_.px.release(); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Buffer<unsigned char>> ref_;
+  const unsigned char* data_ = nullptr;
+  size_t len_ = 0;
+  double maxPixels_;
+  int status_ = kError;
+  Decoded out_;
+};
+
+// ---- encode -----------------------------------------------------------------------------------
+bool EncodeJpeg(const unsigned char* px, unsigned w, unsigned h, unsigned ch, int quality, Bytes& out, std::string& error) {
+  jpeg_compress_struct cinfo;
+  JpegErr jerr;
+  unsigned char* mem = nullptr;
+  unsigned long memLen = 0;
+  cinfo.err = jpeg_std_error(&jerr.pub);
+  jerr.pub.error_exit = JpegErrorExit;
+  if (setjmp(jerr.jump)) {
+    error = jerr.msg;
+    jpeg_destroy_compress(&cinfo);
+    std::free(mem);
+    return false;
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, &mem, &memLen);
+  cinfo.image_width = w;
+  cinfo.image_height = h;
+  // four channels: the alpha byte is skipped (JPEG has no alpha)
+  cinfo.input_components = ch == 4 ? 4 : 3;
+  cinfo.in_color_space = ch == 4 ? JCS_EXT_RGBX : JCS_RGB;
+  jpeg_set_defaults(&cinfo);  // baseline, YCbCr 4:2:0, integer DCT, Huffman tables not optimised
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  const size_t stride = static_cast<size_t>(w) * ch;
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<unsigned char*>(px + stride * cinfo.next_scanline);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  out.data = mem;  // malloc'd by libjpeg-turbo's memory destination
+  out.size = out.cap = memLen;
+  return true;
+}
+
+void PngWrite(png_structp png, png_bytep d, png_size_t n) {
+  auto* b = static_cast<Bytes*>(png_get_io_ptr(png));
+  if (!b->grow(n)) png_error(png, "out of memory");
+  std::memcpy(b->data + b->size, d, n);
+  b->size += n;
+}
+
+void PngFlush(png_structp) {}
+
+bool EncodePng(const unsigned char* px, unsigned w, unsigned h, unsigned ch, int level, Bytes& out, std::string& error) {
+  PngErr perr{};
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &perr, PngError, PngWarning);
+  if (!png) {
+    error = "out of memory";
+    return false;
+  }
+  png_infop info = png_create_info_struct(png);
+  if (!info || setjmp(png_jmpbuf(png))) {
+    error = perr.msg;
+    png_destroy_write_struct(&png, info ? &info : nullptr);
+    out.release();
+    return false;
+  }
+  png_set_write_fn(png, &out, PngWrite, PngFlush);
+  png_set_IHDR(png, info, w, h, 8, ch == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  // no row filter (as sharp's default): zlib at the given level does the work
+  png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+  png_set_compression_level(png, level);
+  png_write_info(png, info);
+  const size_t stride = static_cast<size_t>(w) * ch;
+  for (unsigned y = 0; y < h; y++) png_write_row(png, const_cast<unsigned char*>(px + stride * y));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return true;
+}
+
+// Writes bytes to `tmp` (created exclusively, never through a link) and renames it over `dst`.
+bool WriteFile(const Bytes& b, const std::string& tmp, const std::string& dst, std::string& error) {
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    error = tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  size_t off = 0;
+  while (off < b.size) {
+    ssize_t n = write(fd, b.data + off, b.size - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = tmp + ": " + std::strerror(errno);
+      close(fd);
+      unlink(tmp.c_str());
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0 || rename(tmp.c_str(), dst.c_str()) != 0) {
+    error = dst + ": " + std::strerror(errno);
+    unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+class EncodeWorker : public Napi::AsyncWorker {
+ public:
+  EncodeWorker(Napi::Env env, Napi::TypedArray px, unsigned w, unsigned h, unsigned ch, bool png, int level, std::string tmp, std::string dst)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), w_(w), h_(h), ch_(ch), png_(png), level_(level), tmp_(std::move(tmp)), dst_(std::move(dst)) {
+    ref_ = Napi::Persistent(px.As<Napi::Object>());
+    px_ = static_cast<const unsigned char*>(px.ArrayBuffer().Data()) + px.ByteOffset();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    ok_ = png_ ? EncodePng(px_, w_, h_, ch_, level_, out_, error_) : EncodeJpeg(px_, w_, h_, ch_, level_, out_, error_);
+    if (ok_ && !dst_.empty()) ok_ = WriteFile(out_, tmp_, dst_, error_);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    ref_.Reset();
+    if (ok_) deferred_.Resolve(TakeBuffer(env, out_));
+    else deferred_.Reject(Napi::Error::New(env, error_).Value());
+  }
+
+  void OnError(const Napi::Error& e) override {
+    ref_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+  ~EncodeWorker() override { out_.release(); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference ref_;
+  const unsigned char* px_ = nullptr;
+  unsigned w_, h_, ch_;
+  bool png_;
+  int level_;
+  std::string tmp_, dst_;
+  bool ok_ = false;
+  std::string error_;
+  Bytes out_;
+};
+
+// decode(bytes: Buffer, maxPixels: number) → Promise<{status, data?, width?, height?, channels?, error?}>
+Napi::Value Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "decode(bytes: Buffer, maxPixels: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new DecodeWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), info[1].As<Napi::Number>().DoubleValue());
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// encode(pixels: Uint8Array, width, height, channels, format: 'png' | 'jpeg', levelOrQuality[, tmp, dst]) → Promise<Buffer>
+// With tmp and dst, the bytes are also written to dst through tmp (on the worker thread).
+Napi::Value Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsTypedArray() || !info[4].IsString()) {
+    Napi::TypeError::New(env, "encode(pixels, width, height, channels, format, level)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto px = info[0].As<Napi::TypedArray>();
+  const unsigned w = info[1].As<Napi::Number>().Uint32Value();
+  const unsigned h = info[2].As<Napi::Number>().Uint32Value();
+  const unsigned ch = info[3].As<Napi::Number>().Uint32Value();
+  const std::string fmt = info[4].As<Napi::String>().Utf8Value();
+  const int level = info[5].As<Napi::Number>().Int32Value();
+  if (px.TypedArrayType() != napi_uint8_array || (ch != 3 && ch != 4) || w == 0 || h == 0 ||
+      px.ByteLength() != static_cast<size_t>(w) * h * ch || (fmt != "png" && fmt != "jpeg")) {
+    Napi::TypeError::New(env, "encode: pixels must be a Uint8Array of width × height × channels (3 or 4); format png or jpeg").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string tmp, dst;
+  if (info.Length() >= 8 && info[6].IsString() && info[7].IsString()) {
+    tmp = info[6].As<Napi::String>().Utf8Value();
+    dst = info[7].As<Napi::String>().Utf8Value();
+  }
+  auto* wk = new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst);
+  auto p = wk->Promise();
+  wk->Queue();
+  return p;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("decode", Napi::Function::New(env, Decode));
+  exports.Set("encode", Napi::Function::New(env, Encode));
+  exports.Set("versions", Napi::String::New(env, std::string("libjpeg ") + std::to_string(JPEG_LIB_VERSION) + ", libpng " + PNG_LIBPNG_VER_STRING));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(bdlab_codec, Init)
