@@ -1,7 +1,8 @@
-import { closeSync, copyFileSync, constants as fsc, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, rmdirSync, symlinkSync, writeSync } from 'node:fs';
+import { copyFileSync, constants as fsc, existsSync, linkSync, lstatSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { fsReason, makeDirs } from './dirs.js';
+import { writeAll, writeAtomicWith } from '../util/atomic.js';
 import { StreamingFile, TMP_PATTERN, tmpName } from './writer.js';
 import { stringifyJson } from './json-text.js';
 
@@ -238,26 +239,9 @@ export class OutputDir {
   }
 }
 
-/** Writes a file through an exclusive temporary sibling and a rename. */
+/** Writes a file through an exclusive temporary sibling (named for removeTmpFiles) and a rename. */
 function writeAtomic(abs: string, data: string | Uint8Array, sync: boolean): void {
-  const tmp = tmpName(abs);
-  const fd = openSync(tmp, 'wx');
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    if (sync) fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, abs);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // closed
-    }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeAtomicWith(abs, (fd) => writeAll(fd, data), { tmp: tmpName(abs), sync, exclusive: true });
 }
 
 function readJson(path: string): unknown {

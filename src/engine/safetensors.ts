@@ -3,12 +3,12 @@
 // Reading validates the whole header before any data is touched, and reads
 // each tensor's bytes on demand, so a large file never sits in the JS heap and
 // a malformed one gives a clear error instead of a crash or an out-of-memory.
-import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync, existsSync, mkdirSync, fsyncSync } from 'node:fs';
+import { closeSync, fstatSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { native } from './native.js';
 import { dtypeCode, ITEM_SIZE, type DType } from './dtype.js';
 import { Tensor, type Device } from './tensor.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { writeAll, writeAtomicWith, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { readJsonObjectFile } from '../util/json-limits.js';
 import { MAX_CONFIG_FILE_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_TENSOR_DIMS } from '../util/limits.js';
@@ -362,28 +362,14 @@ export function saveSafetensors(
     a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
   );
   const { header } = headerFor(path, list, metadata);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, header);
-    for (const [, t] of list) {
-      const bytes = t.toBytes();
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeAtomicWith(
+    path,
+    (fd) => {
+      writeAll(fd, header);
+      for (const [, t] of list) writeAll(fd, t.toBytes());
+    },
+    { tmp: join(dirname(path), `.${basename(path)}.${process.pid}.tmp`) },
+  );
 }
 
 export const INDEX_FILE = 'model.safetensors.index.json';
