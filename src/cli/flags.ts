@@ -15,8 +15,9 @@ export interface NumberDomain {
   /** smallest allowed value (inclusive unless `minExclusive`) */
   min?: number;
   minExclusive?: boolean;
-  /** largest allowed value (inclusive) */
+  /** largest allowed value (inclusive unless `maxExclusive`) */
   max?: number;
+  maxExclusive?: boolean;
   integer?: boolean;
   /** words for the expected value in messages, e.g. "a probability" */
   what?: string;
@@ -24,9 +25,10 @@ export interface NumberDomain {
 
 function describeDomain(d: NumberDomain): string {
   const kind = d.what ?? (d.integer ? 'an integer' : 'a number');
-  if (d.min !== undefined && d.max !== undefined) return `${kind} ${d.minExclusive ? 'over' : 'from'} ${d.min} ${d.minExclusive ? 'up ' : ''}to ${d.max}`;
+  const top = d.max === undefined ? '' : `${d.maxExclusive ? 'below ' : ''}${d.max}`;
+  if (d.min !== undefined && d.max !== undefined) return `${kind} ${d.minExclusive ? 'over' : 'from'} ${d.min} ${d.minExclusive ? 'up ' : ''}to ${top}`;
   if (d.min !== undefined) return `${kind} ${d.minExclusive ? '>' : '≥'} ${d.min}`;
-  if (d.max !== undefined) return `${kind} ≤ ${d.max}`;
+  if (d.max !== undefined) return `${kind} ${d.maxExclusive ? '<' : '≤'} ${d.max}`;
   return kind;
 }
 
@@ -39,7 +41,7 @@ export function parseNumber(s: string | undefined, flag: string, d: NumberDomain
   if (!Number.isFinite(v)) throw bad();
   if (d.integer && !Number.isSafeInteger(v)) throw bad();
   if (d.min !== undefined && (d.minExclusive ? v <= d.min : v < d.min)) throw bad();
-  if (d.max !== undefined && v > d.max) throw bad();
+  if (d.max !== undefined && (d.maxExclusive ? v >= d.max : v > d.max)) throw bad();
   return v;
 }
 

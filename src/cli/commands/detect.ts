@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { emit } from '../output.js';
+import { parseCount, parseNumber, parseSeed } from '../flags.js';
 import { UserError } from '../../util/errors.js';
 
 interface DetectFlags {
@@ -21,12 +22,6 @@ interface DetectFlags {
   out?: string;
   force?: boolean;
   json?: boolean;
-}
-
-function parseNumber(s: string, flag: string, ok: (v: number) => boolean, what: string): number {
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v) || !ok(v)) throw new UserError(`${flag} must be ${what}, got '${s}'`);
-  return v;
 }
 
 /**
@@ -57,10 +52,10 @@ export function registerDetect(program: Command): void {
     .option('--force', 'overwrite --out')
     .option('--json', 'print one JSON object (without the per-input scores)')
     .action(async (f: DetectFlags) => {
-      const fpr = parseNumber(f.fpr, '--fpr', (v) => v >= 0 && v < 1, 'a rate in [0, 1)');
-      const batchSize = parseNumber(f.batchSize, '--batch-size', (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
-      const maxLength = parseNumber(f.maxLength, '--max-length', (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
-      const seed = parseNumber(f.seed, '--seed', (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
+      const fpr = parseNumber(f.fpr, '--fpr', { min: 0, max: 1, maxExclusive: true, what: 'a rate' });
+      const batchSize = parseCount(f.batchSize, '--batch-size', { min: 1 });
+      const maxLength = parseCount(f.maxLength, '--max-length', { min: 1 });
+      const seed = parseSeed(f.seed);
       const device = f.device ?? 'cpu';
       if (device !== 'cpu' && !/^cuda(:\d+)?$/.test(device)) throw new UserError(`--device must be cpu or cuda[:N], got '${device}'`);
       const { existsSync } = await import('node:fs');
