@@ -90,7 +90,7 @@ test('every --json command prints one object that matches its schema, in snake_c
       'name: json-check',
       'seeds: [0]',
       'data:',
-      '  world: { name: demo-instructions, params: { held_out: 4 } }',
+      '  world: { name: instructions, params: { train_per_family: 24, val_per_family: 4, test_per_family: 4 } }',
       'attacks:',
       '  - name: badnet',
       'rates: [0.25]',

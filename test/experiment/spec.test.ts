@@ -108,7 +108,7 @@ test('the grid expands with sharing: one clean base per seed, triggers independe
   const s = await loadSpec(
     specFile(`name: grid
 seeds: [0, 1]
-data: { world: { name: demo-instructions } }
+data: { world: { name: instructions } }
 attacks: [{ name: badnet }, { name: ctba }]
 rates: [0.05, 0.1, 0.2]
 victim:
