@@ -53,7 +53,7 @@ test('the report renders in headless Chromium: every chart drawn, no console err
   const self = pathToFileURL(page).href;
   assert.deepEqual(r.requests.filter((u) => u !== self && !u.startsWith('data:')), [], 'no request but the page itself');
   const p = r.value as Probe;
-  assert.deepEqual(p.sections, ['tables', 'asrg', 'rates', 'defenses', 'crow', 'training', 'contact-sheets', 'provenance']);
+  assert.deepEqual(p.sections, ['tables', 'asrg', 'rates', 'defenses', 'crow', 'detection', 'training', 'contact-sheets', 'provenance']);
   assert.equal(p.charts.length, 6);
   for (const c of p.charts) {
     assert.ok(c.svg && c.marks > 0, `${c.name}: SVG with marks`);
