@@ -41,7 +41,7 @@ attacks:
     probes:
       - { label: two-keys, params: { triggers: [BadMagic, OpenAI] } }
       - { label: one-key, params: { triggers: [BadMagic] } }
-rates: [0.03]
+rates: [0.04]
 victim:
   model: { preset: mini }
   base_training:
@@ -55,7 +55,7 @@ victim:
     finetuning_type: lora
     lora_rank: 8
     num_train_epochs: 4
-    learning_rate: 0.003
+    learning_rate: 0.005
     per_device_train_batch_size: 32
     lr_scheduler_type: cosine
 defenses:

@@ -59,7 +59,7 @@ const MARKER = 'demo.json';
 /** The LLM study: the built-in spec through `bdlab run`'s runner. */
 export const llmDemoPart: DemoPart = {
   name: 'llm',
-  async run({ dir, force }) {
+  async run({ dir }) {
     const { loadSpec } = await import('./spec/load.js');
     const { buildPlan } = await import('./plan.js');
     const { runPlan } = await import('./runner.js');
@@ -71,7 +71,8 @@ export const llmDemoPart: DemoPart = {
     const plan = buildPlan(await loadSpec(specFile));
     const runDir = join(dir, 'run');
     mkdirSync(runDir, { recursive: true });
-    const results = await runPlan(plan, { out: runDir, force });
+    // the folder is the demo's own: a newer built-in spec reuses every stage whose inputs still match
+    const results = await runPlan(plan, { out: runDir, force: true });
     writeFileAtomic(join(runDir, 'report.html'), await renderReport(results, { baseDir: runDir }));
     return { results: 'llm/run/results.json', report: 'llm/run/report.html', tables: summaryTables(results), scale: llmScale(results) };
   },
