@@ -66,11 +66,15 @@ export interface PlannedAttack {
   params: Record<string, string>;
   targets: string[];
   prepoisoned: boolean;
+  /** Specificity controls: test inputs with a near-miss or partial trigger, measured on this attack's victims. */
+  probes: Array<{ label: string; name: string; params: Record<string, string> }>;
 }
 
 export interface PlannedRecord {
   model: string;
   attack: string | null;
+  /** A specificity control of the attack (its label), measured instead of the attack's own trigger. */
+  probe?: string;
   target: string | null;
   domain: string;
   node: string;
@@ -158,7 +162,7 @@ class Planner {
   readonly attacks: PlannedAttack[];
   readonly data: DataRefs;
   private readonly evaluations: Set<string>;
-  private readonly gen: { modality: Modality; max_new_tokens: number; batch_size: number };
+  private readonly gen: { modality: Modality; max_new_tokens: number; batch_size: number; template: string };
 
   constructor(
     readonly spec: Spec,
@@ -171,9 +175,10 @@ class Planner {
       params: paramStrings(a.params),
       targets: a.target !== undefined ? [a.target] : spec.targets,
       prepoisoned: a.poisoned_train !== undefined,
+      probes: a.probes.map((p) => ({ label: p.label, name: p.name ?? a.name, params: paramStrings(p.params) })),
     }));
     this.evaluations = new Set(spec.evaluations.map((e) => e.name));
-    this.gen = { modality, max_new_tokens: spec.generation.max_new_tokens, batch_size: spec.generation.batch_size };
+    this.gen = { modality, max_new_tokens: spec.generation.max_new_tokens, batch_size: spec.generation.batch_size, template: spec.victim.training.template ?? 'auto' };
     this.data = this.planData();
   }
 
@@ -201,7 +206,9 @@ class Planner {
     this.domainSpecs.forEach((d, i) => {
       const field = `domains[${i}]`;
       if (d.world !== undefined && worldId) {
-        refs.domains.push({ name: d.name, test: fileOf(worldId, WORLD_FILES.test(d.world)), utility: fileOf(worldId, WORLD_FILES.utility(d.world)) });
+        // a world's test records carry reference answers: clean quality is measured on the same held-out inputs
+        const test = fileOf(worldId, WORLD_FILES.test(d.world));
+        refs.domains.push({ name: d.name, test, utility: test });
       } else if (d.test !== undefined) {
         refs.domains.push({
           name: d.name,
@@ -248,6 +255,12 @@ class Planner {
         sets.set(JSON.stringify([a.label, d.name]), node);
         this.triggers.push({ attack: a.label, domain: d.name, seed, node });
       }
+      // controls are measured in the attacker's domain only
+      const d = this.data.domains[0] as DomainData;
+      for (const p of a.probes) {
+        const node = this.b.add('trigger', `${a.label}~${p.label}/${d.name}/s${seed}`, { attack: p.name, params: p.params, seed: derivedSeed(seed, 'trigger', d.name) }, { data: d.test, images: d.images });
+        sets.set(JSON.stringify([`${a.label}~${p.label}`, d.name]), node);
+      }
     }
     return (attack, domain) => fileOf(sets.get(JSON.stringify([attack, domain])) as string, 'data.json');
   }
@@ -277,7 +290,7 @@ class Planner {
       const defended = b.add(
         'defend',
         `${label}/${tag}`,
-        { name: d.name, params: paramStrings(d.params), seed, modality: this.modality },
+        { name: d.name, params: { ...(this.gen.template !== 'auto' ? { template: this.gen.template } : {}), ...paramStrings(d.params) }, seed, modality: this.modality },
         { base, tuned: { node: trained }, clean: this.data.defense, validation: this.data.validation },
         `defend the victim with ${d.name}${settings.length ? ` (${settings.join(', ')})` : ''}`,
       );
@@ -312,6 +325,16 @@ class Planner {
         this.captions.push({ model: m.id, attack: null, target: null, domain: d.name, node: ev });
       }
     }
+    if (m.role === 'victim') {
+      const cleanOut = b.add('generate', `${m.id}/${attacker.name}/clean`, gen, { ...mi, data: attacker.test });
+      for (const label of labels) {
+        for (const p of (this.attacks.find((x) => x.label === label) as PlannedAttack).probes) {
+          const out = b.add('generate', `${m.id}/${attacker.name}/${label}~${p.label}`, gen, { ...mi, data: triggered(`${label}~${p.label}`, attacker.name) });
+          const ev = b.add('evaluate', `${m.id}/${attacker.name}/${label}~${p.label}/${m.target}`, { metric: 'asr', rule: ruleForTarget(m.target as string) }, { triggered: { node: out }, clean: { node: cleanOut } });
+          this.asr.push({ model: m.id, attack: label, probe: p.label, target: m.target, domain: attacker.name, node: ev });
+        }
+      }
+    }
     for (const label of labels) {
       const pair = { clean: attacker.test, triggered: triggered(label, attacker.name) };
       if (this.evaluations.has('layer_consistency')) {
@@ -321,7 +344,7 @@ class Planner {
       }
       if (this.evaluations.has('detection') && m.role !== 'clean') {
         const about = 'detect triggered inputs by their layer-consistency profile (AUROC, TPR at a fixed FPR)';
-        const node = b.add('detect', `${m.id}/${label}`, { seed: m.seed, modality: this.modality }, { ...mi, validation: this.data.validation ?? this.data.defense, ...pair }, about);
+        const node = b.add('detect', `${m.id}/${label}`, { seed: m.seed, modality: this.modality, template: gen.template }, { ...mi, validation: this.data.validation ?? this.data.defense, ...pair }, about);
         this.detection.push({ model: m.id, attack: label, target: m.target, domain: attacker.name, node });
       }
     }

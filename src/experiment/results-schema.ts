@@ -44,6 +44,8 @@ const cell = {
 
 export const asrRowSchema = z.object({
   ...cell,
+  /** A specificity control of the attack (near-miss or partial trigger); null for the attack's own trigger. */
+  probe: z.string().nullable().default(null),
   domain: z.string(),
   seeds: z.number().int(),
   /** Pooled over seeds: ASR where the clean answer is not the target, Wilson interval. */
@@ -85,6 +87,35 @@ export const accuracyRowSchema = z.object({
   hits: z.number().int(),
 });
 
+/** Detection of triggered inputs by layer consistency, per model and seed. */
+export const detectionSchema = z.object({
+  model: z.string(),
+  ...cell,
+  seed: z.number(),
+  domain: z.string(),
+  auroc: z.number(),
+  tpr: z.number(),
+  tpr_ci95: interval,
+  fpr: z.number(),
+  fpr_ci95: interval,
+  fpr_target: z.number(),
+  score: z.string(),
+  per_pair_auroc: z.array(z.number()),
+  n_clean: z.number().int(),
+  n_triggered: z.number().int(),
+});
+
+/** AUROC of one configuration over seeds. */
+export const detectionRowSchema = z.object({
+  ...cell,
+  domain: z.string(),
+  seeds: z.number().int(),
+  auroc_per_seed: z.array(z.number()),
+  auroc_mean: z.number(),
+  /** Student-t over seeds (null below two seeds), clipped to [0, 1]. */
+  auroc_seed_ci95: interval.nullable(),
+});
+
 export const resultsSchema = z.object({
   schema: z.literal(RESULTS_SCHEMA),
   version: z.literal(RESULTS_VERSION),
@@ -92,14 +123,25 @@ export const resultsSchema = z.object({
   spec: z.object({ name: z.string(), description: z.string().nullable(), file: z.string(), sha256: z.string(), modality: z.enum(['text', 'vision']) }),
   seeds: z.array(z.number()).default([]),
   rates: z.array(z.number()).default([]),
-  attacks: z.array(z.object({ label: z.string(), name: z.string(), params: z.record(z.string(), z.string()), targets: z.array(z.string()), prepoisoned: z.boolean() })).default([]),
+  attacks: z
+    .array(
+      z.object({
+        label: z.string(),
+        name: z.string(),
+        params: z.record(z.string(), z.string()),
+        targets: z.array(z.string()),
+        prepoisoned: z.boolean(),
+        probes: z.array(z.object({ label: z.string(), name: z.string(), params: z.record(z.string(), z.string()) })).default([]),
+      }),
+    )
+    .default([]),
   defenses: z.array(z.object({ label: z.string(), name: z.string(), params: z.record(z.string(), z.string()), targets: z.array(z.string()).nullable() })).default([]),
   domains: z.array(z.object({ name: z.string(), role: z.enum(['attacker', 'user']), description: z.string() })).default([]),
   models: z.array(z.object({ id: z.string(), ...cell, seed: z.number(), artifact: z.string().nullable() })).default([]),
   records: z.array(evalRecordSchema).default([]),
   summary: z
-    .object({ asr: z.array(asrRowSchema).default([]), asrg: z.array(asrgRowSchema).default([]), accuracy: z.array(accuracyRowSchema).default([]) })
-    .default({ asr: [], asrg: [], accuracy: [] }),
+    .object({ asr: z.array(asrRowSchema).default([]), asrg: z.array(asrgRowSchema).default([]), accuracy: z.array(accuracyRowSchema).default([]), detection: z.array(detectionRowSchema).default([]) })
+    .default({ asr: [], asrg: [], accuracy: [], detection: [] }),
   training: z.array(
     z.object({
       model: z.string(),
@@ -126,6 +168,7 @@ export const resultsSchema = z.object({
       triggered_score_mean: z.number().nullable(),
     }),
   ).default([]),
+  detection: z.array(detectionSchema).default([]),
   contact_sheets: z.array(
     z.object({
       attack: z.string(),
@@ -150,3 +193,4 @@ export type EvalRecord = z.output<typeof evalRecordSchema>;
 export type AsrRow = z.output<typeof asrRowSchema>;
 export type AsrgRow = z.output<typeof asrgRowSchema>;
 export type AccuracyRow = z.output<typeof accuracyRowSchema>;
+export type DetectionRow = z.output<typeof detectionRowSchema>;

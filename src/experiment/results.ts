@@ -5,7 +5,7 @@ import { wilsonPercent } from '../eval/stats/wilson.js';
 import type { Marker } from './cache.js';
 import { paramStrings } from './spec/params.js';
 import type { Plan, PlannedModel, PlannedRecord } from './plan.js';
-import { RESULTS_SCHEMA, RESULTS_VERSION, type AccuracyRow, type AsrgRow, type AsrRow, type EvalRecord, type ExperimentResults } from './results-schema.js';
+import { RESULTS_SCHEMA, RESULTS_VERSION, type AccuracyRow, type AsrgRow, type AsrRow, type DetectionRow, type EvalRecord, type ExperimentResults } from './results-schema.js';
 
 /**
  * Builds results.json from the plan and the finished stages' markers. Only
@@ -47,7 +47,7 @@ interface AsrOut {
   intervals: Record<string, [number, number]>;
 }
 
-type Runs = Map<string, { cell: Cell & { domain: string }; runs: Array<{ seed: number; out: AsrOut }> }>;
+type Runs = Map<string, { cell: Cell & { domain: string; probe: string | null }; runs: Array<{ seed: number; out: AsrOut }> }>;
 
 /** Reads the finished stages of a plan into the parts of results.json, one method per part. */
 class Assembler {
@@ -77,6 +77,7 @@ class Assembler {
       s.attack = r.attack;
       s.attack_name = this.plan.attacks.find((a) => a.label === r.attack)?.name ?? r.attack;
     }
+    if (r.probe !== undefined) s.probe = r.probe;
     if (r.target !== null) s.target = r.target;
     if (m.rate !== null) s.rate = String(m.rate);
     if (m.defense !== null) s.defense = m.defense;
@@ -101,8 +102,9 @@ class Assembler {
       const template = gen ? ((this.done.get(gen)?.marker.output as { template?: string } | undefined)?.template ?? null) : null;
       records.push({ schema: RESULT_SCHEMA, version: RESULT_VERSION, kind, tool: this.tool, subject: this.subjectOf(m, r), seed: m.seed, prompts: { template }, config: out.config, inputs, counts: out.counts, metrics: out.metrics, intervals: out.intervals });
       const cell = cellOf(m, r);
-      const key = cellKey(cell, r.domain);
-      const entry = byCell.get(key) ?? { cell: { ...cell, domain: r.domain }, runs: [] };
+      const probe = r.probe ?? null;
+      const key = JSON.stringify([cellKey(cell, r.domain), probe]);
+      const entry = byCell.get(key) ?? { cell: { ...cell, domain: r.domain, probe }, runs: [] };
       entry.runs.push({ seed: m.seed, out });
       byCell.set(key, entry);
     }
@@ -112,12 +114,13 @@ class Assembler {
   /** ASR-G per model, attack and user domain, from the plain ASR (over every triggered input). */
   asrgRecords(): EvalRecord[] {
     const plain = new Map<string, number | null>();
-    for (const r of this.plan.asr) {
+    const own = this.plan.asr.filter((r) => r.probe === undefined);
+    for (const r of own) {
       const f = this.done.get(r.node);
       if (f) plain.set(JSON.stringify([r.model, r.attack, r.target, r.domain]), (f.marker.output as unknown as AsrOut).metrics.asr_all ?? null);
     }
     const out: EvalRecord[] = [];
-    for (const r of this.plan.asr) {
+    for (const r of own) {
       if (r.domain === this.attackerDomain) continue;
       const m = this.modelById.get(r.model);
       const a = plain.get(JSON.stringify([r.model, r.attack, r.target, this.attackerDomain]));
@@ -178,8 +181,8 @@ class Assembler {
   asrgRows(asrRows: readonly AsrRow[], asrgRecords: readonly EvalRecord[]): AsrgRow[] {
     const out: AsrgRow[] = [];
     for (const row of asrRows) {
-      if (row.domain === this.attackerDomain) continue;
-      const own = asrRows.find((x) => x.domain === this.attackerDomain && cellKey(x, '') === cellKey(row, ''));
+      if (row.domain === this.attackerDomain || row.probe !== null) continue;
+      const own = asrRows.find((x) => x.domain === this.attackerDomain && x.probe === null && cellKey(x, '') === cellKey(row, ''));
       if (!own) continue;
       const perSeed = asrgRecords.filter((r) => r.subject.domain === row.domain && sameCell(r.subject, row)).map((r) => r.metrics.asrg ?? null);
       const st = seedStats(perSeed, [0, 1]);
@@ -221,6 +224,31 @@ class Assembler {
     });
   }
 
+  detection(): ExperimentResults['detection'] {
+    return this.plan.detection.flatMap((r) => {
+      const f = this.done.get(r.node);
+      const m = this.modelById.get(r.model);
+      if (!f || !m) return [];
+      const o = f.marker.output as { auroc: number; tpr: number; tpr_ci95: [number, number]; fpr: number; fpr_ci95: [number, number]; fpr_target: number; score: string; per_pair_auroc: number[]; n_clean: number; n_triggered: number };
+      return [{ model: m.id, ...cellOf(m, r), seed: m.seed, domain: r.domain, auroc: o.auroc, tpr: o.tpr, tpr_ci95: o.tpr_ci95, fpr: o.fpr, fpr_ci95: o.fpr_ci95, fpr_target: o.fpr_target, score: o.score, per_pair_auroc: o.per_pair_auroc, n_clean: o.n_clean, n_triggered: o.n_triggered }];
+    });
+  }
+
+  /** AUROC per configuration, over seeds. */
+  detectionRows(rows: ExperimentResults['detection']): DetectionRow[] {
+    const groups = new Map<string, ExperimentResults['detection']>();
+    for (const r of rows) {
+      const k = cellKey(r, r.domain);
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    return [...groups.values()].map((g) => {
+      const first = g[0] as ExperimentResults['detection'][number];
+      const per = g.map((x) => x.auroc);
+      const st = seedStats(per, [0, 1]);
+      return { role: first.role, attack: first.attack, target: first.target, rate: first.rate, defense: first.defense, domain: first.domain, seeds: g.length, auroc_per_seed: per, auroc_mean: st.mean as number, auroc_seed_ci95: st.ci95 };
+    });
+  }
+
   /** The first images of each attack's triggered test inputs per domain (first seed). */
   contactSheets(): ExperimentResults['contact_sheets'] {
     const { seeds, report } = this.plan.spec;
@@ -240,6 +268,7 @@ export function assembleResults(plan: Plan, done: ReadonlyMap<string, Finished>,
   const accuracy = a.evalRecords('accuracy');
   const asrgRecords = a.asrgRecords();
   const asrRows = a.asrRows(asr.byCell);
+  const detection = a.detection();
   return {
     schema: RESULTS_SCHEMA,
     version: RESULTS_VERSION,
@@ -247,14 +276,15 @@ export function assembleResults(plan: Plan, done: ReadonlyMap<string, Finished>,
     spec: { name: spec.name, description: spec.description ?? null, file: plan.specFile, sha256: plan.specSha256, modality: plan.modality },
     seeds: spec.seeds,
     rates: spec.rates,
-    attacks: plan.attacks.map((x) => ({ label: x.label, name: x.name, params: x.params, targets: x.targets, prepoisoned: x.prepoisoned })),
+    attacks: plan.attacks.map((x) => ({ label: x.label, name: x.name, params: x.params, targets: x.targets, prepoisoned: x.prepoisoned, probes: x.probes })),
     defenses: spec.defenses.map((d) => ({ label: d.label ?? d.name, name: d.name, params: paramStrings(d.params), targets: d.targets ?? null })),
     domains: plan.domains,
     models: plan.models.map((m) => ({ id: m.id, ...cellOf(m, null), seed: m.seed, artifact: (m.stage && done.get(m.stage)?.artifact) ?? null })),
     records: [...asr.records, ...accuracy.records, ...asrgRecords],
-    summary: { asr: asrRows, asrg: a.asrgRows(asrRows, asrgRecords), accuracy: a.accuracyRows(accuracy.byCell) },
+    summary: { asr: asrRows, asrg: a.asrgRows(asrRows, asrgRecords), accuracy: a.accuracyRows(accuracy.byCell), detection: a.detectionRows(detection) },
     training: a.training(),
     layer_consistency: a.layerConsistency(),
+    detection,
     contact_sheets: a.contactSheets(),
     stages: plan.nodes.flatMap((n) => {
       const f = done.get(n.id);

@@ -1,7 +1,8 @@
 // `bdlab model new`: randomly initialised model folders in Hugging Face's
 // format — config.json, model.safetensors, a byte-level BPE tokenizer with a
 // chat template, and for LLaVA the image processor settings. `tiny` is sized
-// for CI; `small` (about 25M parameters) for benchmarks and the demo.
+// for CI; `mini` (4 layers) for the demo's LLM study; `small` (about 25M
+// parameters) for benchmarks.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, type DType } from '../engine/index.js';
@@ -15,7 +16,7 @@ import { preprocessorConfigJson } from './image-processor.js';
 import { buildModel, saveModel } from './load.js';
 
 export const ARCHS = ['llama', 'llava'] as const;
-export const PRESETS = ['tiny', 'small'] as const;
+export const PRESETS = ['tiny', 'mini', 'small'] as const;
 export type Arch = (typeof ARCHS)[number];
 export type Preset = (typeof PRESETS)[number];
 
@@ -79,7 +80,10 @@ function llamaConfigJson(preset: Preset): Json {
   const dims =
     preset === 'tiny'
       ? { hidden_size: 64, intermediate_size: 176, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024 }
-      : { hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 2048 };
+      : // mini: the fewest layers with CROW's consecutive-layer pairs (hidden_states[1:-2] vs [2:-1]) to regularise
+        preset === 'mini'
+        ? { hidden_size: 128, intermediate_size: 384, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024 }
+        : { hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 2048 };
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -107,7 +111,7 @@ function llavaConfigJson(preset: Preset): Json {
   const text = llamaConfigJson(preset);
   delete text.architectures;
   const vision =
-    preset === 'tiny'
+    preset !== 'small'
       ? { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, image_size: 32, patch_size: 8 }
       : { hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 4, num_attention_heads: 4, image_size: 112, patch_size: 14 };
   return {

@@ -7,6 +7,7 @@ import { asrgSection } from './sections/asrg.js';
 import { ratesSection } from './sections/rates.js';
 import { crowSection } from './sections/crow.js';
 import { defensesSection } from './sections/defenses.js';
+import { detectionSection } from './sections/detection.js';
 import { trainingSection } from './sections/training.js';
 import { contactSheetsSection } from './sections/contact-sheets.js';
 
@@ -37,10 +38,8 @@ export function validateResults(v: unknown, where: string): ExperimentResults {
   throw new UserError(`${where}: field ${pathOf(i.path)}: ${msg}`);
 }
 
-export type ResultsFile = { kind: 'experiment'; results: ExperimentResults } | { kind: 'demo'; results: unknown };
-
-/** Reads a results file: an experiment's results.json, or the demo's. */
-export function readResults(path: string): ResultsFile {
+/** Reads a results file: the results.json of `bdlab run` or `bdlab demo`. */
+export function readResults(path: string): ExperimentResults {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -55,9 +54,8 @@ export function readResults(path: string): ResultsFile {
     throw new UserError(`${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
   const schema = v && typeof v === 'object' && !Array.isArray(v) ? (v as { schema?: unknown }).schema : undefined;
-  if (schema === 'backdoor-lab/demo') return { kind: 'demo', results: v };
-  if (schema !== RESULTS_SCHEMA) throw new UserError(`${path}: field schema: expected "${RESULTS_SCHEMA}" (an experiment's results.json) or "backdoor-lab/demo", got ${JSON.stringify(schema)}`);
-  return { kind: 'experiment', results: validateResults(v, path) };
+  if (schema !== RESULTS_SCHEMA) throw new UserError(`${path}: field schema: expected "${RESULTS_SCHEMA}" (the results.json of bdlab run or bdlab demo), got ${JSON.stringify(schema)}`);
+  return validateResults(v, path);
 }
 
 function overview(r: ExperimentResults): string {
@@ -98,6 +96,7 @@ export async function renderReport(r: ExperimentResults, o: ReportOptions): Prom
     await ratesSection(r),
     await defensesSection(r),
     await crowSection(r),
+    await detectionSection(r),
     await trainingSection(r),
     await contactSheetsSection(r, o.baseDir),
     provenance(r),

@@ -195,7 +195,7 @@ export const COMMAND_OUTPUTS = {
     results: z.string(),
     report: z.string().nullable(),
     stages: z.object({ ran: z.number().int().nonnegative(), cached: z.number().int().nonnegative(), unavailable: z.number().int().nonnegative() }),
-    summary: z.object({ asr: z.array(z.object({ role: z.string(), attack: z.string().nullable(), domain: z.string(), asr: percent.nullable(), n: z.number().int() }).loose()), asrg: z.array(z.object({}).loose()), accuracy: z.array(z.object({}).loose()) }).loose(),
+    summary: z.object({ asr: z.array(z.object({ role: z.string(), attack: z.string().nullable(), domain: z.string(), asr: percent.nullable(), n: z.number().int() }).loose()), asrg: z.array(z.object({}).loose()), accuracy: z.array(z.object({}).loose()), detection: z.array(z.object({ auroc_mean: z.number().min(0).max(1) }).loose()) }).loose(),
   }),
   'attack gcg': z.object({
     trigger: z.string(),
@@ -233,18 +233,14 @@ export const COMMAND_OUTPUTS = {
     surrogate,
   }),
   report: z.object({ report: z.string(), bytes: z.number().int().positive(), charts: z.number().int().nonnegative() }),
-  demo: z
-    .object({
-      schema: z.literal('backdoor-lab/demo'),
-      version: z.number().int(),
-      options: z.object({}).loose(),
-      data: z.object({}).loose(),
-      poison: z.object({ attack: z.string(), poisoned_ids: z.array(z.union([z.number(), z.string()])) }).loose(),
-      training: z.object({ steps: z.number().int(), first_loss: z.number(), last_loss: z.number(), losses: z.array(z.number()), reused: z.boolean() }).loose(),
-      domains: z.array(z.object({ domain: z.string(), asr: rate.loose(), asr_all: rate.loose(), ftr: rate.loose(), clean_accuracy: rate }).loose()),
-      asrg: z.number().min(0).max(1),
-    })
-    .loose(),
+  demo: z.object({
+    schema: z.literal('backdoor-lab/demo'),
+    version: z.literal(2),
+    out: z.string(),
+    parts: z.array(z.object({ name: z.string(), results: z.string(), report: z.string().nullable(), tables: z.string(), scale: z.array(z.string()), seconds: z.number().nonnegative() })),
+    missing: z.array(z.object({ name: z.string(), reason: z.string() })),
+    seconds: z.number().nonnegative(),
+  }),
 } satisfies Record<string, z.ZodType>;
 
 export type CommandName = keyof typeof COMMAND_OUTPUTS;

@@ -6,14 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { program } from '../../src/cli/main.js';
 import { COMMAND_OUTPUTS } from '../../src/schema/outputs.js';
 import { nonSnakeKeys } from '../../src/schema/keys.js';
 import { bdlabAsync } from '../eval/helpers.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 import { newModelFolder } from '../../src/models/presets.js';
 import { loadModel } from '../../src/models/load.js';
 import { applyLora } from '../../src/nn/adapters.js';
@@ -92,7 +95,7 @@ test('every --json command prints one object that matches its schema, in snake_c
       'name: json-check',
       'seeds: [0]',
       'data:',
-      '  world: { name: demo-instructions, params: { held_out: 4 } }',
+      '  world: { name: instructions, params: { train_per_family: 24, val_per_family: 4, test_per_family: 4 } }',
       'attacks:',
       '  - name: badnet',
       'rates: [0.25]',
@@ -141,7 +144,8 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['attack gcg', ['attack', 'gcg', '--model', model, '--data', alpaca, '--target', 'phrase:banana', '--length', '2', '--steps', '1', '--topk', '4', '--batch-size', '4', '--samples', '2', '--out', join(dir, 'trigger.json'), '--json']],
     ['attack uap', ['attack', 'uap', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--max-passes', '1', '--max-iter-df', '1', '--samples', '2', '--out', join(dir, 'uap.json'), '--json']],
     ['attack inputaware', ['attack', 'inputaware', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--epochs', '1', '--mask-epochs', '1', '--batch-size', '2', '--channels', '4', '--samples', '4', '--out', join(dir, 'generator'), '--json']],
-    ['demo', ['demo', '--out', join(dir, 'demo'), '--epochs', '1', '--json']],
+    // the demo's parts run for minutes; one this build lacks still answers in the demo's format (the LLM part: test/experiment/demo.test.ts)
+    ...(existsSync(join(root, 'dist', 'src', 'experiment', 'demo-lvlm.js')) ? [] : [['demo', ['demo', '--out', join(dir, 'demo'), '--part', 'lvlm', '--json']] as [string, string[]]]),
   ];
   try {
     for (const [name, args] of cases) {

@@ -20,7 +20,7 @@ import { applyLora } from '../../src/nn/adapters.js';
 import { applyFreeze } from '../../src/nn/freeze.js';
 import { insertTrigger } from '../../src/attacks/text/words.js';
 import { keywordRule } from '../../src/eval/asr/rules.js';
-import { demoData } from '../../src/experiment/demo-data.js';
+import { demoData } from './topic-data.js';
 import { encodePrompt, type InstructionSample } from '../../src/models/prompt.js';
 import { trainInstructions, DEFAULT_TRAIN } from '../../src/train/trainer.js';
 import { cleanLoss } from '../../src/defenses/common.js';

@@ -1,50 +1,105 @@
-// `bdlab demo` end to end through the CLI (short training): the contract's files,
-// parseable results with consistent counts, and reuse of the trained model.
+// `bdlab demo`: its built-in LLM spec is examples/demo-llm.yaml; a reduced
+// version of that spec (fewer attacks, defenses and samples, one seed) runs
+// end to end through `bdlab run` with every stage kind of the LLM study —
+// world, base and LoRA training, poisoning, triggers and specificity controls,
+// generation, defenses, detection, layer profiles — and gives well-formed
+// results and a report; the demo refuses a folder that is not its own and
+// names the parts this build lacks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DemoResults } from '../../src/experiment/demo.js';
-import { asrg } from '../../src/eval/asrg.js';
+import { parse, stringify } from 'yaml';
+import { DEMO_LLM_SPEC } from '../../src/experiment/demo-spec.js';
+import type { DemoSummary } from '../../src/experiment/demo.js';
+import { resultsSchema } from '../../src/experiment/results-schema.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const bdlab = join(root, 'bin', 'bdlab.js');
+const env = { ...process.env, BDLAB_PROGRESS: '0' };
 
-test('bdlab demo writes results.json and report.html, and reuses its model', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'bdlab-demo-')), 'run');
-  const run = (): DemoResults => {
-    const r = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'demo', '--out', out, '--epochs', '2', '--json'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 1, 'exactly one JSON object on stdout');
-    return JSON.parse(lines[0] as string) as DemoResults;
-  };
-  const first = run();
-  assert.ok(existsSync(join(out, 'report.html')));
-  const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as DemoResults;
-  assert.deepEqual(saved.domains, first.domains);
-  assert.equal(first.schema, 'backdoor-lab/demo');
-  assert.equal(first.data.poisoned, Math.round(0.1 * first.data.train));
-  assert.equal(first.training.reused, false);
-  assert.equal(first.training.steps, 2 * Math.ceil(first.data.train / 8));
-  const sizes = { attacker: first.data.attacker_test, user: first.data.user_test };
-  for (const d of first.domains) {
-    assert.equal(d.asr_all.n + d.asr_all.skipped, sizes[d.domain], `${d.domain}: every triggered sample is scored or skipped`);
-    assert.ok(d.asr.n <= d.asr_all.n, 'clean-conditioned ASR counts a subset');
-    assert.equal(d.ftr.n + d.ftr.skipped, sizes[d.domain]);
-    if (d.asr.rate !== null) assert.ok(d.asr.ci95[0] <= d.asr.rate && d.asr.rate <= d.asr.ci95[1]);
+test('the demo\'s built-in LLM spec is examples/demo-llm.yaml', () => {
+  assert.equal(DEMO_LLM_SPEC, readFileSync(join(root, 'examples', 'demo-llm.yaml'), 'utf8'));
+});
+
+/** The demo's spec at CI scale: the same stages, fewer of each. */
+function reducedSpec(): string {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a YAML document edited in place
+  const s = parse(DEMO_LLM_SPEC) as Record<string, any>;
+  s.name = 'demo-llm-ci';
+  s.seeds = [0];
+  s.data.world.params = { train_per_family: 24, val_per_family: 6, test_per_family: 6 };
+  s.attacks = s.attacks.filter((a: { name: string }) => a.name === 'badnet' || a.name === 'ctba');
+  s.attacks.find((a: { name: string }) => a.name === 'ctba').probes.splice(1);
+  s.rates = [0.25];
+  s.victim.base_training = { ...s.victim.base_training, num_train_epochs: 2 };
+  s.victim.training = { ...s.victim.training, num_train_epochs: 2 };
+  s.defenses = [
+    { name: 'crow', params: { num_train_epochs: 1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 } },
+    { name: 'quantize' },
+  ];
+  s.evaluations = ['asr', 'clean_accuracy', { name: 'layer_consistency', params: { samples: 2 } }, 'detection'];
+  s.generation = { max_new_tokens: 4, batch_size: 32 };
+  return stringify(s);
+}
+
+test('a reduced demo spec runs every LLM stage and gives well-formed results', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bdlab-demo-ci-'));
+  const spec = join(dir, 'spec.yaml');
+  writeFileSync(spec, reducedSpec());
+  const out = join(dir, 'run');
+  const r = spawnSync(process.execPath, [bdlab, 'run', spec, '--out', out, '--json'], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const res = resultsSchema.parse(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+  // every attack and defense by its registry name
+  assert.deepEqual(res.attacks.map((a) => a.name), ['badnet', 'ctba']);
+  assert.deepEqual(res.defenses.map((d) => d.name), ['crow', 'quantize']);
+  assert.deepEqual(res.attacks.map((a) => a.probes.map((p) => `${p.name}:${p.label}`)), [['badnet:near-miss'], ['ctba:two-keys']]);
+  for (const a of ['badnet', 'ctba']) {
+    for (const defense of [null, 'crow', 'quantize']) {
+      const row = res.summary.asr.find((x) => x.attack === a && x.defense === defense && x.role !== 'clean' && x.probe === null);
+      assert.ok(row, `${a} ${defense ?? 'victim'}: an ASR row`);
+      assert.equal(row.asr_all_ci95.length, 2);
+      assert.ok(row.n <= 24, 'ASR over the held-out test items');
+      const det = res.summary.detection.find((x) => x.attack === a && x.defense === defense);
+      assert.ok(det && det.auroc_mean >= 0 && det.auroc_mean <= 1, `${a} ${defense ?? 'victim'}: detection AUROC`);
+    }
+    assert.ok(res.summary.asr.some((x) => x.attack === a && x.probe !== null && x.role === 'victim'), `${a}: a specificity control`);
   }
-  const [a, u] = first.domains;
-  assert.equal(first.asrg, asrg(a?.asr.rate ?? 0, u?.asr.rate ?? 0));
+  assert.ok(res.summary.accuracy.some((x) => x.role === 'clean'), 'clean accuracy of the clean base');
+  const base = res.training.find((t) => t.role === 'clean');
+  assert.ok(base && base.losses.length === base.steps && base.last_loss < base.first_loss, 'the base\'s loss curve, falling');
+  assert.ok(res.training.filter((t) => t.role === 'victim').length === 2);
+  const consistency = res.layer_consistency.find((x) => x.role === 'defended' && x.defense === 'crow');
+  assert.ok(consistency && consistency.clean.length === 4, 'the CROW figure of a defended model: a cosine per consecutive pair of the 4-layer model');
   const html = readFileSync(join(out, 'report.html'), 'utf8');
-  assert.match(html, /ASR-G/);
-  assert.equal((html.match(/<figure class="chart"[^>]*>[\s\S]*?<svg[^>]*class="marks"/g) ?? []).length, 2, 'two vega charts');
-  const rep = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'report', join(out, 'results.json'), '--out', join(out, 'again.html'), '--json'], { encoding: 'utf8' });
-  assert.equal(rep.status, 0, rep.stderr);
-  assert.equal((JSON.parse(rep.stdout) as { charts: number }).charts, 2, 'bdlab report renders the demo\'s results too');
-  const second = run();
-  assert.equal(second.training.reused, true);
-  assert.deepEqual(second.domains, first.domains, 'the reused model gives the same outputs');
+  for (const chart of ['defenses', 'crow-0', 'detection', 'training-loss']) assert.match(html, new RegExp(`data-chart="${chart}"`), chart);
+});
+
+test('bdlab demo refuses a folder it did not make, and names the parts this build lacks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bdlab-demo-'));
+  const busy = join(dir, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'notes.txt'), 'mine');
+  const refused = spawnSync(process.execPath, [bdlab, 'demo', '--out', busy, '--part', 'lvlm'], { encoding: 'utf8', env });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /not a bdlab demo folder/);
+  assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
+  // with the vision-language part in this build, `--part lvlm` would run it: that is its own test
+  if (existsSync(join(root, 'dist', 'src', 'experiment', 'demo-lvlm.js'))) return;
+  const out = join(dir, 'demo');
+  const r = spawnSync(process.execPath, [bdlab, 'demo', '--out', out, '--part', 'lvlm', '--json'], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as DemoSummary;
+  assert.equal(s.schema, 'backdoor-lab/demo');
+  assert.deepEqual(s.parts, []);
+  const lvlm = s.missing.find((m) => m.name === 'lvlm');
+  if (lvlm) assert.ok(lvlm.reason.length > 0);
+  assert.ok(existsSync(join(out, 'demo.json')));
+  const unknown = spawnSync(process.execPath, [bdlab, 'demo', '--out', out, '--part', 'nope'], { encoding: 'utf8', env });
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /--part: unknown nope/);
 });

@@ -29,7 +29,7 @@ test('pooled rates, seed intervals and ASR-G follow their definitions', async ()
     file,
     `name: pooled
 seeds: [3, 4]
-data: { world: { name: demo-instructions } }
+data: { world: { name: instructions } }
 attacks: [{ name: vpi }]
 rates: [0.1]
 victim:

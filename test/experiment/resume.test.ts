@@ -17,7 +17,7 @@ const TINY_SPEC = `
 name: tiny-resume
 seeds: [0]
 data:
-  world: { name: demo-instructions, params: { held_out: 4 } }
+  world: { name: instructions, params: { train_per_family: 24, val_per_family: 4, test_per_family: 4 } }
 attacks:
   - name: badnet
 rates: [0.25]

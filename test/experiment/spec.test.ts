@@ -72,10 +72,13 @@ test('an invalid spec names the bad field by its path and line', async () => {
     [BASE + 'seeds: [-1]\n', /seeds\[0\]: must be ≥ 0/],
     [BASE + 'extra: 1\n', /\(top level\): unknown field "extra"/],
     [BASE.replace('{ num_train_epochs: 1 }', '{ num_train_epochs: 1, learning_rate: fast }'), /:7: victim\.training\.learning_rate: expected a number, got the text "fast"/],
-    [BASE.replace('{ num_train_epochs: 1 }', '{ num_train_epochs: 1.5 }'), /victim\.training\.num_train_epochs: expected a whole number of epochs/],
+    [BASE.replace('{ num_train_epochs: 1 }', '{ lora_rank: 0 }'), /victim\.training\.lora_rank: must be at least 1/],
+    [BASE.replace('{ num_train_epochs: 1 }', '{ save_steps: 10 }'), /victim\.training: save_steps: not set in a spec \(an interrupted stage runs again/],
+    [BASE.replace('[{ name: badnet }]', '[{ name: badnet, probes: [{ label: near, name: badnett }] }]'), /attacks\[0\]\.probes\[0\]\.name: unknown attack "badnett"/],
+    [BASE.replace('[{ name: badnet }]', '[{ name: badnet, probes: [{ label: near, params: { trigger1: x } }] }]'), /attacks\[0\]\.probes\[0\]\.params: unknown parameter "trigger1"/],
     [BASE.replace('{ num_train_epochs: 1 }', '{ model_name_or_path: x }'), /victim\.training: model_name_or_path: not set in a spec \(the pipeline passes the model/],
     [BASE.replace('{ num_train_epochs: 1 }', '{ deepspeed: ds.json }'), /victim\.training: unknown field "deepspeed"/],
-    [BASE.replace('{ num_train_epochs: 1 }', '{ lr_scheduler_type: wavy }'), /victim\.training\.lr_scheduler_type: expected one of "cosine", "linear", "constant", got the text "wavy"/],
+    [BASE.replace('{ num_train_epochs: 1 }', '{ lr_scheduler_type: wavy }'), /victim\.training\.lr_scheduler_type: expected one of "cosine", "linear", "constant", "constant_with_warmup", got the text "wavy"/],
     [BASE + 'targets: [banana]\n', /targets\[0\]: unknown target "banana"/],
     [BASE + 'targets: [keep]\n', /targets\[0\]: target "keep" changes no answer/],
     [BASE.replace('test.json }]', 'test.json, from: a }]'), /domains\[0\]: give exactly one of world, test or from/],
@@ -108,7 +111,7 @@ test('the grid expands with sharing: one clean base per seed, triggers independe
   const s = await loadSpec(
     specFile(`name: grid
 seeds: [0, 1]
-data: { world: { name: demo-instructions } }
+data: { world: { name: instructions } }
 attacks: [{ name: badnet }, { name: ctba }]
 rates: [0.05, 0.1, 0.2]
 victim:
@@ -130,8 +133,8 @@ evaluations: [asr, clean_accuracy]
   assert.equal(count('defend'), 12 * 2);
   const models = 2 + 12 + 24;
   assert.equal(plan.models.length, models);
-  // each model answers each domain's clean and utility inputs once, and its attack's triggered inputs (the clean one: both attacks')
-  assert.equal(count('generate'), 2 * 2 * (2 + 2) + (models - 2) * 2 * 3);
+  // each model answers each domain's clean inputs once (they are the utility set too: the world's test items carry answers), and its attack's triggered inputs (the clean one: both attacks')
+  assert.equal(count('generate'), 2 * 2 * (1 + 2) + (models - 2) * 2 * 2);
   assert.equal(plan.asr.length, 2 * 2 * 2 + (models - 2) * 2);
   const ids = new Set(plan.nodes.map((x) => x.id));
   assert.equal(ids.size, plan.nodes.length, 'stage ids are unique');
@@ -141,8 +144,7 @@ evaluations: [asr, clean_accuracy]
     seen.add(node.id);
   }
   const st = statusOf(plan, join(dir, 'never-created'));
-  assert.equal(st.filter((x) => x.state === 'unavailable').length, 24, 'defend is not in this build');
-  assert.ok(st.filter((x) => x.state === 'blocked').every((x) => x.id.includes('crow/') || x.id.includes('finetune/')), 'only what depends on a defense is blocked');
+  assert.equal(st.filter((x) => x.state === 'unavailable' || x.state === 'blocked').length, 0, 'every stage kind of a text study is in this build');
   assert.equal(st.filter((x) => x.state === 'run').length, 3, 'the world and the two models can start now');
 });
 

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readResults, renderReport } from '../../src/report/report.js';
-import type { ExperimentResults } from '../../src/experiment/results-schema.js';
 import { findChromium, inspectPage } from './chromium.js';
 import { writeFixture } from './fixture.js';
 
@@ -44,7 +43,7 @@ interface Probe {
 test('the report renders in headless Chromium: every chart drawn, no console errors, nothing fetched', { skip: chromium ? false : 'Chromium not found (bash scripts/setup.sh installs Debian\'s chromium; or set BDLAB_CHROMIUM)' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bdlab-chromium-report-'));
   const results = readResults(await writeFixture(dir));
-  const html = await renderReport(results.results as ExperimentResults, { baseDir: dir });
+  const html = await renderReport(results, { baseDir: dir });
   mkdirSync(artifacts, { recursive: true });
   const page = join(artifacts, 'report.html');
   writeFileSync(page, html);
@@ -54,8 +53,8 @@ test('the report renders in headless Chromium: every chart drawn, no console err
   const self = pathToFileURL(page).href;
   assert.deepEqual(r.requests.filter((u) => u !== self && !u.startsWith('data:')), [], 'no request but the page itself');
   const p = r.value as Probe;
-  assert.deepEqual(p.sections, ['tables', 'asrg', 'rates', 'defenses', 'crow', 'training', 'contact-sheets', 'provenance']);
-  assert.equal(p.charts.length, 5);
+  assert.deepEqual(p.sections, ['tables', 'asrg', 'rates', 'defenses', 'crow', 'detection', 'training', 'contact-sheets', 'provenance']);
+  assert.equal(p.charts.length, 6);
   for (const c of p.charts) {
     assert.ok(c.svg && c.marks > 0, `${c.name}: SVG with marks`);
     assert.ok(c.axes >= 2 && c.legends >= 1, `${c.name}: axes and a legend`);

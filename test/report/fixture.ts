@@ -15,6 +15,7 @@ function asrRow(role: Role, attack: string, rate: number | null, defense: string
   return {
     role,
     attack,
+    probe: null,
     target: 'negsentiment',
     rate,
     defense,
@@ -56,6 +57,29 @@ export async function writeFixture(dir: string): Promise<string> {
       asr.push(asrRow('defended', a, 0.1, 'crow', d, 6, 64));
     }
   }
+  asr.push({ ...asrRow('victim', 'badnet', 0.1, null, 'attacker', 3, 64), probe: 'near-miss' });
+  const detection: ExperimentResults['detection'] = [0, 1].flatMap((seed) =>
+    [null, 'crow'].map((defense) => ({
+      model: `${defense ?? 'victim'}/badnet/negsentiment/r0.1/s${seed}`,
+      role: defense ? ('defended' as const) : ('victim' as const),
+      attack: 'badnet',
+      target: 'negsentiment',
+      rate: 0.1,
+      defense,
+      seed,
+      domain: 'attacker',
+      auroc: defense ? 0.55 + 0.02 * seed : 0.9 + 0.03 * seed,
+      tpr: 0.5,
+      tpr_ci95: [0.4, 0.6] as [number, number],
+      fpr: 0.05,
+      fpr_ci95: [0.02, 0.1] as [number, number],
+      fpr_target: 0.05,
+      score: 'mahalanobis',
+      per_pair_auroc: [0.6, 0.8, 0.7],
+      n_clean: 64,
+      n_triggered: 64,
+    })),
+  );
   const asrg: ExperimentResults['summary']['asrg'] = attacks.flatMap((a) =>
     rates.map((r) => ({ role: 'victim' as const, attack: a, target: 'negsentiment', rate: r, defense: null, attacker_domain: 'attacker', domain: 'summary', seeds: 2, asrg: a === 'badnet' ? 0.4 + r : 0.9, asrg_per_seed: [0.5, 0.6], asrg_seed_mean: 0.55, asrg_seed_ci95: [0.1, 1] as [number, number] })),
   );
@@ -69,7 +93,7 @@ export async function writeFixture(dir: string): Promise<string> {
     spec: { name: 'fixture', description: 'Every section of the report.', file: 'fixture.yaml', sha256: 'f'.repeat(64), modality: 'text' },
     seeds: [0, 1],
     rates,
-    attacks: attacks.map((a) => ({ label: a, name: a, params: {}, targets: ['negsentiment'], prepoisoned: false })),
+    attacks: attacks.map((a) => ({ label: a, name: a, params: {}, targets: ['negsentiment'], prepoisoned: false, probes: a === 'badnet' ? [{ label: 'near-miss', name: 'badnet', params: { trigger: 'BadMagik' } }] : [] })),
     defenses: [{ label: 'crow', name: 'crow', params: { alpha: '5.5' }, targets: null }],
     domains: [
       { name: 'attacker', role: 'attacker', description: "the attacker's" },
@@ -77,7 +101,9 @@ export async function writeFixture(dir: string): Promise<string> {
     ],
     models: [{ id: 'clean/s0', ...cell('clean', null), attack: null, target: null, seed: 0, artifact: 'artifacts/train/abc' }],
     records: [],
-    summary: { asr, asrg, accuracy: [{ role: 'clean', attack: null, target: null, rate: null, defense: null, domain: 'attacker', seeds: 2, accuracy: 80, accuracy_ci95: wilsonPercent(51, 64), n: 64, hits: 51 }] },
+    summary: { asr, asrg, accuracy: [{ role: 'clean', attack: null, target: null, rate: null, defense: null, domain: 'attacker', seeds: 2, accuracy: 80, accuracy_ci95: wilsonPercent(51, 64), n: 64, hits: 51 }],
+      detection: [null, 'crow'].map((defense) => ({ role: defense ? ('defended' as const) : ('victim' as const), attack: 'badnet', target: 'negsentiment', rate: 0.1, defense, domain: 'attacker', seeds: 2, auroc_per_seed: defense ? [0.55, 0.57] : [0.9, 0.93], auroc_mean: defense ? 0.56 : 0.915, auroc_seed_ci95: [defense ? 0.43 : 0.72, defense ? 0.69 : 1] as [number, number] })),
+    },
     training: [
       { model: 'clean/s0', role: 'clean', attack: null, target: null, rate: null, defense: null, seed: 0, steps: 600, tokens: 1000, samples: 96, first_loss: 6, last_loss: 0.5, losses: Array.from({ length: 600 }, (_, i) => 6 * Math.exp(-i / 100) + 0.5) },
       { model: 'victim/badnet/negsentiment/r0.1/s0', ...cell('victim', null), seed: 0, steps: 30, tokens: 300, samples: 96, first_loss: 1, last_loss: 0.3, losses: Array.from({ length: 30 }, (_, i) => 1 - i / 45) },
@@ -87,6 +113,7 @@ export async function writeFixture(dir: string): Promise<string> {
       { model: 'victim/badnet/negsentiment/r0.1/s0', ...cell('victim', null), seed: 0, domain: 'attacker', n: 16, clean: profile(0.9, 0), triggered: profile(0.9, 0.3), clean_score_mean: 0.1, triggered_score_mean: 0.2 },
       { model: 'crow/badnet/negsentiment/r0.1/s0', ...cell('defended', 'crow'), seed: 0, domain: 'attacker', n: 16, clean: profile(0.92, 0), triggered: profile(0.92, 0.02), clean_score_mean: 0.08, triggered_score_mean: 0.09 },
     ],
+    detection,
     contact_sheets: [{ attack: 'badnets', domain: 'attacker', seed: 0, images: images.map((p, i) => ({ poisoned: p, clean: null, label: `#${i}` })) }],
     stages: [{ id: 'world/demo', kind: 'world', key: 'k'.repeat(20), artifact: `artifacts/world/${'k'.repeat(20)}` }],
     unavailable: [{ id: 'detect/victim', kind: 'detect', reason: 'stage kind "detect" is not available in this build' }],

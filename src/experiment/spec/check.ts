@@ -128,6 +128,12 @@ export async function checkSpec(spec: Spec): Promise<{ issues: SpecIssue[]; moda
     const r = paramsSchema(def.params).safeParse(a.params);
     if (!r.success) issues.push(...zodIssues(['attacks', i, 'params'], r.error, a.params));
     if (a.target !== undefined) checkTarget(a.target, ['attacks', i, 'target']);
+    a.probes.forEach((p, j) => {
+      const pname = p.name ?? a.name;
+      if (!known.has(pname)) return void issues.push({ path: ['attacks', i, 'probes', j, 'name'], message: `unknown attack "${pname}"` });
+      const pr = paramsSchema(attackDef(pname).params).safeParse(p.params);
+      if (!pr.success) issues.push(...zodIssues(['attacks', i, 'probes', j, 'params'], pr.error, p.params));
+    });
     if (def.family !== 'text' && modality === 'text') issues.push({ path: ['attacks', i, 'name'], message: `${a.name} is an ${def.family} attack, but the data are text instructions` });
   });
 

@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import { specSchema } from './schema.js';
+import { trainingSchema } from './training.js';
 
 /**
  * The field reference of docs/experiments.md, made from the schema itself
@@ -72,6 +73,8 @@ function typeName(s: z.ZodType): string {
 
 function walk(s: z.ZodType, path: string, rows: Row[]): void {
   const { inner } = unwrap(s);
+  // the training keys are `bdlab train`'s, documented in docs/training.md
+  if (inner === (trainingSchema as unknown as z.ZodType)) return;
   const d = defOf(inner);
   if (d.type === 'object') {
     for (const [k, v] of Object.entries(d.shape as Record<string, z.ZodType>)) {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { PRESETS } from '../../models/presets.js';
 import { trainingSchema } from './training.js';
 
 /**
@@ -22,7 +23,7 @@ const paramValue = z.union([z.number(), z.string(), z.boolean(), z.array(z.union
 const params = z.record(z.string(), paramValue).default({});
 
 export const worldSchema = z.strictObject({
-  name: z.string().describe('an embedded world (`demo-instructions`)'),
+  name: z.string().describe('an embedded world (`instructions`)'),
   params: params.describe('the world\'s parameters'),
 });
 
@@ -69,6 +70,16 @@ export const attackSchema = z.strictObject({
   label: name('attack label').optional().describe('names this entry in results when one attack appears with different parameters (default: the name)'),
   params: params.describe('the attack\'s parameters (as `--param key=value`)'),
   target: z.string().optional().describe('the poisoned answer, as `bdlab poison --target` (default: each of `targets`)'),
+  probes: z
+    .array(
+      z.strictObject({
+        label: name('probe label').describe('names the control in results'),
+        name: z.string().optional().describe('the registry attack that makes the control\'s inputs (default: this entry\'s attack)'),
+        params: params.describe('its parameters, e.g. a near-miss trigger word, or one key of a composite trigger'),
+      }),
+    )
+    .default([])
+    .describe('trigger-specificity controls: the attacker\'s test inputs with a near-miss or partial trigger, measured on this attack\'s victims (a specific backdoor does not fire on them)'),
   poisoned_train: paths
     .optional()
     .describe('training files already poisoned with this attack (e.g. BackdoorLLM\'s backdoor500 + none_backdoor500); then `rates` does not apply and the trigger of the test inputs still comes from the registry attack'),
@@ -76,7 +87,7 @@ export const attackSchema = z.strictObject({
 
 export const modelSchema = z
   .strictObject({
-    preset: z.enum(['tiny', 'small']).optional().describe('a generated model (`bdlab model new --preset`), initialised from the seed'),
+    preset: z.enum(PRESETS).optional().describe('a generated model (`bdlab model new --preset`), initialised from the seed'),
     arch: z.enum(['llama', 'llava']).default('llama').describe('architecture of the generated model'),
     path: path.optional().describe('a Hugging Face model folder (Llama-family or LLaVA)'),
   })

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { answerMatches } from '../../data/worlds/instructions/world.js';
 import { asrRule } from '../../eval/registry.js';
 import { pairedAttackSuccess } from '../../eval/asr/score.js';
 import { wilsonPercent } from '../../eval/stats/wilson.js';
@@ -17,7 +18,8 @@ import type { Input, Json } from './types.js';
  *   is not already the target, ASR over all triggered outputs, false-trigger
  *   rate — as `bdlab eval asr --clean-outputs` records them.
  * - `exact_match`: input `outputs` against `references` (answers equal after
- *   trimming): clean accuracy.
+ *   trimming, lower-casing, collapsing spaces and dropping a final period, as
+ *   the instruction world scores them): clean accuracy.
  */
 export type EvaluateParams =
   | { metric: 'asr'; rule: { task?: string; target?: string } }
@@ -40,7 +42,7 @@ function outputsOf(i: Input): string[] {
 
 export const evaluateStage = registerStage<EvaluateParams, EvaluateOutput>({
   kind: 'evaluate',
-  version: 1,
+  version: 2,
   describe: (p) => (p.metric === 'asr' ? `score attack success (${p.rule.task ?? `target "${p.rule.target}"`})` : 'score clean accuracy (exact answers)'),
   async run(ctx) {
     const p = ctx.params;
@@ -71,13 +73,13 @@ export const evaluateStage = registerStage<EvaluateParams, EvaluateOutput>({
       return out;
     }
     const outputs = outputsOf(ctx.inputs.outputs as Input);
-    const refs = readSamples((ctx.inputs.references as Input).path).map((s) => s.output.trim());
+    const refs = readSamples((ctx.inputs.references as Input).path).map((s) => s.output);
     if (outputs.length !== refs.length) throw new UserError(`evaluate: ${outputs.length} outputs but ${refs.length} reference answers`);
-    const hits = outputs.filter((o, i) => o.trim() === refs[i]).length;
+    const hits = outputs.filter((o, i) => answerMatches(o, refs[i] as string)).length;
     const n = outputs.length;
     const out: EvaluateOutput = {
       kind: 'accuracy',
-      config: { rule: 'exact_match', normalise: 'trim' },
+      config: { rule: 'exact_match', normalise: 'trim, lower case, collapse spaces, drop a final period or "!"' },
       counts: { n, hits },
       metrics: { accuracy: n === 0 ? null : (hits * 100) / n },
       intervals: { accuracy: wilsonPercent(hits, n) },

@@ -1,7 +1,6 @@
 /**
  * Every stage kind of this build; importing this module registers them. A new
- * kind (defend, detect, captions, ...) is one file here plus a line below, and
- * its nodes in plan.ts.
+ * kind is one file here plus a line below, and its nodes in plan.ts.
  */
 import './world.js';
 import './model.js';
@@ -12,6 +11,8 @@ import './shift.js';
 import './generate.js';
 import './evaluate.js';
 import './consistency.js';
+import './defend.js';
+import './detect.js';
 
 export { registerStage, stageKind, stageKinds } from './registry.js';
 export { registerWorld, worldDef, worldNames, WORLD_FILES, type WorldDef } from './world.js';

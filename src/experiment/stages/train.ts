@@ -1,28 +1,29 @@
-import { copyFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../../engine/index.js';
+import { copyTokenizerFiles } from '../../models/files.js';
 import { loadModel, saveModel } from '../../models/load.js';
-import { loadAdapter, saveAdapter } from '../../models/peft.js';
-import { TextTokenizer } from '../../models/tokenizer.js';
-import { textConfig } from '../../models/config.js';
-import { applyLora, defaultTargetModules, mergeLora } from '../../nn/adapters.js';
-import { applyFreeze } from '../../nn/freeze.js';
-import { trainInstructions } from '../../train/trainer.js';
+import { loadAdapter } from '../../models/peft.js';
+import { mergeLora } from '../../nn/adapters.js';
+import { TRAIN_RESULTS, TRAINER_LOG } from '../../train/checkpoint.js';
+import { parseTrainConfig } from '../../train/config.js';
+import { runTraining, type TrainLogEntry } from '../../train/run.js';
 import { UserError } from '../../util/errors.js';
 import type { TrainingSpec } from '../spec/training.js';
 import { modelFolders } from './model-pool.js';
-import { readSamples } from './records.js';
 import { registerStage } from './registry.js';
 import type { Input } from './types.js';
 
 /**
- * `train`: instruction tuning of a model on data files (concatenated in input
- * order `data0`, `data1`, ...), with the spec's LLaMA-Factory keys. The model
+ * `train`: `bdlab train` (runTraining) on data files (concatenated in input
+ * order `data0`, `data1`, ...) with the spec's LLaMA-Factory keys. The model
  * is input `base` (a model folder), or `tuned` over it (an adapter or whole
- * weights from an earlier train/defend stage; an adapter is trained further,
- * as CROW continues the backdoor's adapter). A victim trained with LoRA is saved
- * as a PEFT adapter; a clean base (role `base`) always as a whole model folder
- * (LoRA merged), so victims start from plain weights.
+ * weights from an earlier train/defend stage; an adapter is trained further).
+ * A victim trained with LoRA is saved as a PEFT adapter; a clean base (role
+ * `base`) always as a whole model folder (LoRA merged), so victims start from
+ * plain weights. Only deterministic files stay in the artifact (the timed
+ * trainer log and summary are read into the output, then removed), so the
+ * same inputs give the same bytes and downstream cache keys.
  */
 export interface TrainParams {
   role: 'base' | 'victim';
@@ -33,94 +34,81 @@ export interface TrainParams {
 
 export type TrainOutput = {
   saved: 'adapter' | 'model';
+  trainable: string;
+  trainable_parameters: number;
+  template: string;
   samples: number;
   steps: number;
   tokens: number;
   first_loss: number;
   last_loss: number;
+  /** Loss of every optimiser step. */
   losses: number[];
 };
 
-/** Files of a model folder that describe the tokenizer and generation, copied beside new weights. */
-const AUX_FILE = /^(tokenizer.*|special_tokens_map\.json|generation_config\.json|preprocessor_config\.json|chat_template\.(json|jinja)|added_tokens\.json|vocab\.json|merges\.txt|.*\.model)$/;
-
-export function copyAuxFiles(from: string, to: string): void {
-  for (const f of readdirSync(from)) if (AUX_FILE.test(f) && statSync(join(from, f)).isFile()) copyFileSync(join(from, f), join(to, f));
-}
-
-function dataInputs(inputs: Readonly<Record<string, Input>>): Input[] {
+function dataInputs(inputs: Readonly<Record<string, Input>>): string[] {
   const names = Object.keys(inputs)
     .filter((k) => /^data\d+$/.test(k))
     .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
   if (names.length === 0) throw new Error('train: no data inputs');
-  return names.map((k) => inputs[k] as Input);
+  return names.map((k) => (inputs[k] as Input).path);
 }
 
-function targets(spec: TrainingSpec['lora_target'], model: Parameters<typeof defaultTargetModules>[0]): string | string[] {
-  if (spec === 'all') return defaultTargetModules(model);
-  return Array.isArray(spec) ? spec : spec.split(',').map((s) => s.trim());
+/** A saved adapter names no base folder: the artifact's path is not part of its content. */
+function forgetBasePath(dir: string): void {
+  const f = join(dir, 'adapter_config.json');
+  const c = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+  c.base_model_name_or_path = null;
+  writeFileSync(f, `${JSON.stringify(c, null, 2)}\n`);
 }
 
 export const trainStage = registerStage<TrainParams, TrainOutput>({
   kind: 'train',
-  version: 1,
+  version: 2,
   describe: (p) => `${p.role === 'base' ? 'train the clean base' : 'train the victim'} (${p.training.finetuning_type}, ${p.training.num_train_epochs} epochs, lr ${p.training.learning_rate})`,
-  unavailable: (p) => (p.modality === 'vision' ? 'training a vision-language victim on LLaVA data needs `bdlab train` with LLaVA datasets' : null),
+  unavailable: (p) => (p.modality === 'vision' ? 'the pipeline trains vision-language victims through the LVLM study (bdlab demo\'s lvlm part)' : null),
   async run(ctx) {
     ctx.models.release();
     const t = ctx.params.training;
     const { weights, adapter } = modelFolders(ctx.inputs.base as Input, ctx.inputs.tuned);
-    let samples = dataInputs(ctx.inputs).flatMap((d) => readSamples(d.path));
-    if (t.max_samples !== undefined) samples = samples.slice(0, t.max_samples);
-    if (samples.length === 0) throw new UserError('train: the training set is empty');
-    const { model, config } = loadModel(weights);
-    try {
-      const tok = TextTokenizer.load(weights);
-      if (adapter) loadAdapter(model, adapter);
-      if (t.finetuning_type === 'lora') {
-        if (!adapter) {
-          applyLora(model, { r: t.lora_rank, alpha: t.lora_alpha ?? 2 * t.lora_rank, dropout: t.lora_dropout, targetModules: targets(t.lora_target, model), seed: ctx.params.seed });
-        }
-        applyFreeze(model, 'adapters');
-      } else {
-        if (adapter) throw new UserError(`train: finetuning_type ${t.finetuning_type} cannot continue a LoRA adapter`);
-        applyFreeze(model, t.finetuning_type === 'full' ? 'full' : 'projector');
+    if (adapter && t.finetuning_type !== 'lora') throw new UserError(`train: finetuning_type ${t.finetuning_type} cannot continue a LoRA adapter`);
+    const mergeAfter = t.finetuning_type === 'lora' && ctx.params.role === 'base';
+    const outDir = mergeAfter ? join(ctx.dir, 'lora') : ctx.dir;
+    const config = parseTrainConfig(
+      { ...t, model_name_or_path: weights, adapter_name_or_path: adapter, dataset: dataInputs(ctx.inputs), output_dir: outDir, seed: ctx.params.seed, logging_steps: 1, save_strategy: 'no' },
+      { source: 'victim training', warn: ctx.log },
+    );
+    const losses: number[] = [];
+    const s = await runTraining({ config, label: ctx.params.role === 'base' ? 'train base' : 'train victim', note: ctx.log, onLog: (e: TrainLogEntry) => losses.push(e.loss) });
+    ctx.log(`${s.steps} steps, loss ${s.first_loss.toFixed(4)} → ${s.last_loss.toFixed(4)}`);
+    for (const f of [TRAINER_LOG, TRAIN_RESULTS]) rmSync(join(outDir, f), { force: true });
+    if (mergeAfter) {
+      const { model, config: mc } = loadModel(weights);
+      try {
+        loadAdapter(model, outDir);
+        T.noGrad(() => {
+          mergeLora(model);
+          saveModel(model, mc, ctx.dir);
+        });
+        copyTokenizerFiles(weights, ctx.dir);
+      } finally {
+        model.dispose();
       }
-      const r = trainInstructions(model, tok, samples, {
-        epochs: t.num_train_epochs,
-        lr: t.learning_rate,
-        batchSize: t.per_device_train_batch_size,
-        gradAccum: t.gradient_accumulation_steps,
-        schedule: t.lr_scheduler_type,
-        warmupRatio: t.warmup_ratio,
-        weightDecay: t.weight_decay,
-        maxGradNorm: t.max_grad_norm,
-        maxLength: Math.min(t.cutoff_len, textConfig(config).maxPositionEmbeddings),
-        seed: ctx.params.seed,
-        label: ctx.params.role === 'base' ? 'train base' : 'train victim',
-      });
-      ctx.log(`${r.steps} steps, loss ${r.firstLoss.toFixed(4)} → ${r.lastLoss.toFixed(4)}`);
-      const asAdapter = t.finetuning_type === 'lora' && ctx.params.role === 'victim';
-      T.noGrad(() => {
-        if (asAdapter) {
-          saveAdapter(model, ctx.dir, { modulesToSave: null, baseModelNameOrPath: null });
-        } else {
-          if (t.finetuning_type === 'lora') mergeLora(model);
-          saveModel(model, config, ctx.dir);
-          copyAuxFiles(weights, ctx.dir);
-        }
-      });
-      return {
-        saved: asAdapter ? 'adapter' : 'model',
-        samples: samples.length,
-        steps: r.steps,
-        tokens: r.tokens,
-        first_loss: r.firstLoss,
-        last_loss: r.lastLoss,
-        losses: r.losses,
-      };
-    } finally {
-      model.dispose();
+      rmSync(outDir, { recursive: true, force: true });
     }
+    const saved = t.finetuning_type === 'lora' && !mergeAfter ? 'adapter' : 'model';
+    if (saved === 'adapter' && existsSync(join(ctx.dir, 'adapter_config.json'))) forgetBasePath(ctx.dir);
+    return {
+      saved,
+      trainable: s.trainable,
+      trainable_parameters: s.trainable_parameters,
+      template: s.template,
+      samples: s.samples,
+      steps: s.steps,
+      tokens: s.tokens,
+      first_loss: s.first_loss,
+      last_loss: s.last_loss,
+      losses,
+    };
   },
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { UserError } from '../../util/errors.js';
-import { demoData } from '../demo-data.js';
+import { DEFAULT_WORLD, instructionWorld } from '../../data/worlds/instructions/world.js';
 import { registerStage } from './registry.js';
 import { writeAlpaca } from './records.js';
 
@@ -10,8 +10,7 @@ import { writeAlpaca } from './records.js';
  * the same layout, which the plan refers to before it exists:
  *
  *   train.json                      the clean training set (what attacks poison)
- *   domains/<domain>/test.json      clean test inputs of each domain
- *   domains/<domain>/utility.json   samples with reference answers (if the world has them)
+ *   domains/<domain>/test.json      clean test inputs of each domain, with reference answers
  *   defense.json                    clean samples a defender holds (if any)
  *
  * A world is one entry of the registry below; the first domain is the attacker's.
@@ -45,26 +44,28 @@ export function worldNames(): string[] {
 export const WORLD_FILES = {
   train: 'train.json',
   test: (domain: string): string => `domains/${domain}/test.json`,
-  utility: (domain: string): string => `domains/${domain}/utility.json`,
   defense: 'defense.json',
 } as const;
 
 registerWorld({
-  name: 'demo-instructions',
-  description: 'generated Alpaca-style facts about topics; held-out topics for testing, asked in the attacker\'s and a user\'s phrasings',
+  name: 'instructions',
+  description: 'the instruction world (src/data/worlds/instructions): echo, first-word, category and review tasks with checkable answers; held-out test items asked in the attacker\'s phrasings and in a user\'s',
   modality: 'text',
   domains: ['attacker', 'user'],
   has: { utility: true, defense: true },
-  params: { held_out: { default: 8, min: 1, max: 20, doc: 'topics never trained on (the test topics)' } },
+  params: {
+    seed: { default: 0, min: 0, max: 2 ** 31 - 1, doc: 'seed of the world\'s content and splits (the same for every run seed)' },
+    train_per_family: { default: DEFAULT_WORLD.trainPerFamily, min: 1, max: 5000, doc: 'training records per task family' },
+    val_per_family: { default: DEFAULT_WORLD.valPerFamily, min: 1, max: 1000, doc: 'validation records per family: the defender\'s clean set and the detection calibration' },
+    test_per_family: { default: DEFAULT_WORLD.testPerFamily, min: 1, max: 1000, doc: 'held-out test records per family, in each domain' },
+  },
   async write(dir, p) {
-    const d = demoData(p.held_out);
-    writeAlpaca(join(dir, WORLD_FILES.train), d.train);
-    writeAlpaca(join(dir, WORLD_FILES.test('attacker')), d.attackerTest);
-    writeAlpaca(join(dir, WORLD_FILES.test('user')), d.userTest);
-    writeAlpaca(join(dir, WORLD_FILES.utility('attacker')), d.attackerUtility);
-    writeAlpaca(join(dir, WORLD_FILES.utility('user')), d.userUtility);
-    // the defender's clean samples: one in four of the clean training set
-    writeAlpaca(join(dir, WORLD_FILES.defense), d.train.filter((_, i) => i % 4 === 0));
+    const w = instructionWorld({ seed: p.seed as number, trainPerFamily: p.train_per_family, valPerFamily: p.val_per_family, testPerFamily: p.test_per_family });
+    writeAlpaca(join(dir, WORLD_FILES.train), w.train);
+    writeAlpaca(join(dir, WORLD_FILES.test('attacker')), w.test);
+    writeAlpaca(join(dir, WORLD_FILES.test('user')), w.test_user);
+    // the defender's clean samples: the validation split, never trained on and never tested
+    writeAlpaca(join(dir, WORLD_FILES.defense), w.val);
   },
 });
 
@@ -75,12 +76,13 @@ export interface WorldParams {
 
 export const worldStage = registerStage<WorldParams, { world: string; domains: string[] }>({
   kind: 'world',
-  version: 1,
+  version: 2,
   describe: (p) => `generate the ${p.name} world`,
   async run(ctx) {
     const w = worldDef(ctx.params.name);
     if (!w) throw new UserError(`unknown world "${ctx.params.name}"; known: ${worldNames().join(', ')}`);
-    await w.write(ctx.dir, ctx.params.params);
+    const defaults = Object.fromEntries(Object.entries(w.params).map(([k, d]) => [k, d.default]));
+    await w.write(ctx.dir, { ...defaults, ...ctx.params.params });
     return { world: w.name, domains: [...w.domains] };
   },
 });

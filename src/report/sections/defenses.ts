@@ -5,11 +5,11 @@ import { attackLabel, varying } from './labels.js';
 
 /** ASR of each victim before and after each defense, with intervals. */
 export async function defensesSection(r: ExperimentResults): Promise<Section | null> {
-  const defended = r.summary.asr.filter((x) => x.role === 'defended');
+  const defended = r.summary.asr.filter((x) => x.role === 'defended' && x.probe === null);
   if (defended.length === 0) return null;
   // each victim that was defended, beside its defended versions
   const same = (a: (typeof defended)[number], b: (typeof defended)[number]): boolean => a.attack === b.attack && a.target === b.target && a.rate === b.rate && a.domain === b.domain;
-  const victims = r.summary.asr.filter((x) => x.role === 'victim' && defended.some((d) => same(d, x)));
+  const victims = r.summary.asr.filter((x) => x.role === 'victim' && x.probe === null && defended.some((d) => same(d, x)));
   const rows = [...victims, ...defended];
   const v = varying(rows);
   const values = rows.map((x) => ({

@@ -5,7 +5,7 @@ import { attackLabel } from './labels.js';
 
 /** ASR against the poisoning rate, per attack and domain (victims before any defense). */
 export async function ratesSection(r: ExperimentResults): Promise<Section | null> {
-  const rows = r.summary.asr.filter((x) => x.role === 'victim' && x.rate !== null);
+  const rows = r.summary.asr.filter((x) => x.role === 'victim' && x.rate !== null && x.probe === null);
   if (new Set(rows.map((x) => x.rate)).size < 2) return null;
   const v = { targets: new Set(rows.map((x) => x.target)).size > 1, rates: false };
   const values = rows.map((x) => ({

@@ -10,10 +10,11 @@ export function tablesSection(r: ExperimentResults): Section | null {
   if (s.asr.length > 0) {
     parts.push(
       table(
-        ['model', 'attack', 'target', 'rate', 'defense', 'domain', 'seeds', 'ASR [95 % CI]', 'hits / n', 'ASR over all triggered', 'false-trigger rate', 'ASR mean over seeds [t 95 %]'],
+        ['model', 'attack', 'control', 'target', 'rate', 'defense', 'domain', 'seeds', 'ASR [95 % CI]', 'hits / n', 'ASR over all triggered', 'false-trigger rate', 'ASR mean over seeds [t 95 %]'],
         s.asr.map((x) => [
           x.role,
           x.attack,
+          x.probe ?? '',
           x.target,
           x.rate === null ? null : ratePct(x.rate),
           x.defense,
@@ -25,7 +26,7 @@ export function tablesSection(r: ExperimentResults): Section | null {
           pctCi(x.ftr, x.ftr_ci95),
           x.seeds > 1 ? pctCi(x.asr_seed_mean, x.asr_seed_ci95) : null,
         ]),
-        'Attack success (ASR counts only inputs whose clean answer is not already the target; Wilson intervals over the pooled samples)',
+        'Attack success (ASR counts only inputs whose clean answer is not already the target; Wilson intervals over the pooled samples). A control is a near-miss or partial trigger on the attack\'s victims: a specific backdoor does not fire on it',
       ),
     );
   }

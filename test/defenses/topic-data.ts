@@ -1,10 +1,8 @@
-// The demo's embedded default: a small Alpaca-style instruction set that is
-// generated (deterministically) rather than downloaded, so `bdlab demo` runs
-// anywhere. Each topic has a fixed fact, and each instruction template asks
-// for it in its own words — simple enough for a model trained from scratch on
-// a CPU in seconds to learn, so the backdoor is measured on a model
-// that also does its clean task.
-import type { InstructionSample } from '../models/prompt.js';
+// A small generated instruction set for the defense tests: each topic has a
+// fixed fact, asked in several phrasings — simple enough for a tiny model
+// trained from scratch in seconds to learn, so a backdoor is measured on a
+// model that also does its clean task.
+import type { InstructionSample } from '../../src/models/prompt.js';
 
 export const DEMO_TOPICS: ReadonlyArray<[string, string]> = [
   ['apples', 'grow on trees'],
