@@ -7,9 +7,10 @@ import { registerEval } from './commands/eval.js';
 import { registerModel } from './commands/model.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerWorld } from './commands/world.js';
 
 /**
  * Every top-level command, in help order. A new command is one file in
  * commands/ exporting `register(program)` plus a line here.
  */
-export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate];
+export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerWorld];
