@@ -8,9 +8,10 @@ import { registerModel } from './commands/model.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerWorld } from './commands/world.js';
+import { registerStudy } from './commands/study.js';
 
 /**
  * Every top-level command, in help order. A new command is one file in
  * commands/ exporting `register(program)` plus a line here.
  */
-export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerWorld];
+export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerWorld, registerStudy];

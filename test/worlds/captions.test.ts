@@ -25,6 +25,7 @@ import {
   candidates,
   drawScenes,
   parseDomain,
+  parseReserve,
   parseSplits,
   renderScene,
   sampleScene,
@@ -74,6 +75,11 @@ test('splits never share a scene, not even an identical copy', () => {
   const keys = scenes.map(sceneKey);
   assert.equal(new Set(keys).size, 600, 'every scene distinct in content');
   scenes.forEach((s, i) => assert.equal(s.id, i));
+  const reserved = drawScenes(300, 3, parseSplits('base=0.5,test=0.5'), parseReserve(['banana=base'], parseSplits('base=0.5,test=0.5')));
+  const bananas = reserved.scenes.filter((sc) => sc.groups.some((g) => g.kind === 'banana'));
+  assert.ok(bananas.length > 10, 'the reserved kind is drawn in its split');
+  assert.ok(bananas.every((sc) => reserved.splitOf[sc.id] === 'base'), 'and nowhere else');
+  assert.throws(() => parseReserve(['banana=train'], parseSplits('base=0.5,test=0.5')), /no split "train"/);
   assert.throws(() => parseSplits('train=0.8,test=0.1'), /sum to 0.9/);
   assert.throws(() => parseSplits('train=0.8,train=0.2'), /named twice/);
 });

@@ -14,6 +14,7 @@ interface WorldFlags {
   format: string;
   splits: string;
   captionsPerImage: string;
+  reserve: string[];
   force?: boolean;
   list?: boolean;
   json?: boolean;
@@ -33,6 +34,7 @@ export function registerWorld(program: Command): void {
     .option('--format <fmt>', 'png or jpeg', 'png')
     .option('--splits <spec>', 'split names and fractions', 'train=0.8,val=0.1,test=0.1')
     .option('--captions-per-image <k>', 'LLaVA records per scene (1..5), each with another reference caption', '1')
+    .option('--reserve <kind=splits...>', 'keep an object kind to some splits, e.g. banana=base (it is drawn nowhere else)', [])
     .option('--list', 'list the domains')
     .option('--force', 'write into a non-empty output folder')
     .option('--json', 'print one JSON object (the manifest) on stdout')
@@ -68,6 +70,7 @@ export function registerWorld(program: Command): void {
         instruction: domains.instruction,
         splits,
         captionsPerImage: parseCount(f.captionsPerImage, '--captions-per-image'),
+        reserve: W.parseReserve(f.reserve, splits),
       });
       emit(Boolean(f.json), { out: f.out, ...m }, () =>
         [

@@ -5,5 +5,5 @@ export { KINDS, COLORS, BACKGROUND_NAMES, SIZES, sampleScene, sceneKey, cellPhra
 export { ANSWER_STYLES, CAPTIONS_PER_SCENE, candidates, referenceCaptions, nounPhrase, type AnswerStyle } from './captions.js';
 export { VISUAL_DOMAINS, renderScene, expressionistColor, type VisualDomain } from './render.js';
 export { INSTRUCTION_DOMAINS, VISUAL_NAMES, INSTRUCTION_NAMES, parseDomain, worldDomains, pair, visualDomain, instructionDomain, type DomainPair, type InstructionDomain } from './domains.js';
-export { DEFAULT_SPLITS, parseSplits, splitCounts, drawScenes, type SplitSpec } from './splits.js';
+export { DEFAULT_SPLITS, parseSplits, parseReserve, splitCounts, drawScenes, type SplitSpec, type Reserve } from './splits.js';
 export { writeCaptionWorld, worldFiles, worldImage, sceneCaptions, WORLD_SCHEMA, WORLD_VERSION, type CaptionWorldOptions, type CaptionWorldManifest, type WorldDataset } from './writer.js';

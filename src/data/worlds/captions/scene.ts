@@ -5,7 +5,7 @@
 // captions stay true whatever the rendering.
 import type { Rng } from '../../../util/rng.js';
 
-export const KINDS = ['circle', 'square', 'triangle', 'star', 'heart'] as const;
+export const KINDS = ['circle', 'square', 'triangle', 'star', 'heart', 'banana'] as const;
 export type Kind = (typeof KINDS)[number];
 
 export const COLORS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'white', 'black'] as const;
@@ -135,8 +135,10 @@ export function sceneKey(s: Scene): string {
  * A seeded scene: one group (45 %) or two; a group holds one object (70 %),
  * two (20 %) or three (10 %), at most MAX_OBJECTS in all, in distinct cells;
  * the groups differ in kind or colour and no colour hides in the background.
+ * `kinds` limits the object kinds (e.g. to keep one out of a split).
  */
-export function sampleScene(id: number, rng: Rng): Scene {
+export function sampleScene(id: number, rng: Rng, kinds: readonly Kind[] = KINDS): Scene {
+  if (kinds.length === 0) throw new RangeError('sampleScene: no object kind allowed');
   const background = rng.pick(BACKGROUND_NAMES);
   const palette = COLORS.filter((c) => !(BACKGROUNDS[background].excludes as readonly string[]).includes(c));
   const nGroups = rng.chance(0.45) ? 1 : 2;
@@ -147,7 +149,7 @@ export function sampleScene(id: number, rng: Rng): Scene {
     let kind: Kind;
     let color: ColorName;
     do {
-      kind = rng.pick(KINDS);
+      kind = rng.pick(kinds);
       color = rng.pick(palette);
     } while (groups.some((o) => o.kind === kind && o.color === color));
     const u = rng.float();

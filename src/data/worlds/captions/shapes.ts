@@ -42,6 +42,15 @@ export function shapePath(kind: Kind, cx: number, cy: number, r: number, angle =
       }
       return polygon(rotate(pts, cx, cy, angle));
     }
+    case 'banana': {
+      // a crescent: the outer arc below, a flatter inner arc back, tips up
+      const w = r * 1.15;
+      const a: [number, number] = [cx - w, cy - 0.35 * r];
+      const b: [number, number] = [cx + w, cy - 0.35 * r];
+      const pts = rotate([a, b], cx, cy, angle);
+      const [p, q] = pts as [[number, number], [number, number]];
+      return `M${f(p[0])},${f(p[1])}A${f(w)},${f(w * 1.05)} ${f(angle)} 0 0 ${f(q[0])},${f(q[1])}A${f(w * 1.45)},${f(w * 1.3)} ${f(angle)} 0 1 ${f(p[0])},${f(p[1])}Z`;
+    }
     case 'heart': {
       // two lobes and a point, as cubic curves
       const s = r * 1.05;

@@ -5,7 +5,7 @@
 // scene, not even an identical copy of one.
 import { UserError } from '../../../util/errors.js';
 import { Rng } from '../../../util/rng.js';
-import { sampleScene, sceneKey, type Scene } from './scene.js';
+import { KINDS, sampleScene, sceneKey, type Kind, type Scene } from './scene.js';
 
 export interface SplitSpec {
   name: string;
@@ -50,20 +50,30 @@ export interface SplitScenes {
   splitOf: string[];
 }
 
-/** n distinct scenes, ids 0..n-1, dealt to the splits. */
-export function drawScenes(n: number, seed: number, splits: readonly SplitSpec[] = DEFAULT_SPLITS): SplitScenes {
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--images must be a positive integer, got ${n}`);
-  const seen = new Set<string>();
-  const scenes: Scene[] = [];
-  const limit = 50 * n + 1000;
-  for (let attempt = 0; scenes.length < n; attempt++) {
-    if (attempt >= limit) throw new UserError(`could not draw ${n} distinct scenes (${scenes.length} after ${attempt} draws); ask for fewer images`);
-    const s = sampleScene(scenes.length, new Rng(seed, 'world-scene', attempt));
-    const key = sceneKey(s);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    scenes.push(s);
+/** Kinds kept to some splits: kind → the splits it may appear in (elsewhere it never does). */
+export type Reserve = Readonly<Record<string, readonly string[]>>;
+
+/** Parses `banana=base` or `banana=base+train` (repeatable). */
+export function parseReserve(items: readonly string[], splits: readonly SplitSpec[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const it of items) {
+    const m = /^([a-z]+)=([a-z0-9_+]+)$/i.exec(it.trim());
+    if (!m) throw new UserError(`--reserve "${it}": expected kind=split[+split], e.g. banana=base`);
+    const kind = m[1] as string;
+    if (!(KINDS as readonly string[]).includes(kind)) throw new UserError(`--reserve "${it}": unknown kind "${kind}"; one of: ${KINDS.join(', ')}`);
+    const names = (m[2] as string).split('+');
+    for (const n of names) if (!splits.some((x) => x.name === n)) throw new UserError(`--reserve "${it}": no split "${n}" (splits: ${splits.map((x) => x.name).join(', ')})`);
+    out[kind] = names;
   }
+  return out;
+}
+
+/**
+ * n distinct scenes, ids 0..n-1, dealt to the splits; a reserved kind is
+ * drawn only in the splits it is reserved to.
+ */
+export function drawScenes(n: number, seed: number, splits: readonly SplitSpec[] = DEFAULT_SPLITS, reserve: Reserve = {}): SplitScenes {
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--images must be a positive integer, got ${n}`);
   const counts = splitCounts(splits, n);
   const perm = new Rng(seed, 'world-splits').permutation(n);
   const splitOf = new Array<string>(n);
@@ -71,5 +81,18 @@ export function drawScenes(n: number, seed: number, splits: readonly SplitSpec[]
   splits.forEach((sp, j) => {
     for (let c = 0; c < (counts[j] as number); c++) splitOf[perm[k++] as number] = sp.name;
   });
+  const kindsOf = new Map(splits.map((sp) => [sp.name, KINDS.filter((kind) => !(kind in reserve) || (reserve[kind] as readonly string[]).includes(sp.name))]));
+  const seen = new Set<string>();
+  const scenes: Scene[] = [];
+  const limit = 50 * n + 1000;
+  for (let attempt = 0; scenes.length < n; attempt++) {
+    if (attempt >= limit) throw new UserError(`could not draw ${n} distinct scenes (${scenes.length} after ${attempt} draws); ask for fewer images`);
+    const id = scenes.length;
+    const s = sampleScene(id, new Rng(seed, 'world-scene', attempt), kindsOf.get(splitOf[id] as string) as Kind[]);
+    const key = sceneKey(s);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    scenes.push(s);
+  }
   return { scenes, splitOf };
 }

@@ -18,7 +18,7 @@ import { ANSWER_STYLES, referenceCaptions, type AnswerStyle } from './captions.j
 import { instructionDomain, visualDomain } from './domains.js';
 import { renderScene } from './render.js';
 import type { Scene } from './scene.js';
-import { DEFAULT_SPLITS, drawScenes, type SplitSpec } from './splits.js';
+import { DEFAULT_SPLITS, drawScenes, type Reserve, type SplitSpec } from './splits.js';
 
 export const WORLD_SCHEMA = 'backdoor-lab/caption-world';
 export const WORLD_VERSION = 1;
@@ -34,6 +34,8 @@ export interface CaptionWorldOptions {
   visual: readonly string[];
   instruction: readonly string[];
   splits?: readonly SplitSpec[];
+  /** Kinds kept to some splits (kind → splits), e.g. the attack's target object to the base split. */
+  reserve?: Reserve;
   /** LLaVA records per scene in each file (each with another reference caption and a question drawn anew). */
   captionsPerImage?: number;
   jpegQuality?: number;
@@ -63,6 +65,7 @@ export interface CaptionWorldManifest {
   format: ImageFormat;
   captions_per_image: number;
   splits: Record<string, number>;
+  reserve: Record<string, string[]>;
   domains: { visual: string[]; instruction: string[] };
   image_root: string;
   datasets: WorldDataset[];
@@ -106,7 +109,7 @@ export async function writeCaptionWorld(o: CaptionWorldOptions): Promise<Caption
   const visuals = o.visual.map(visualDomain);
   const instructions = o.instruction.map(instructionDomain);
   const splits = o.splits ?? DEFAULT_SPLITS;
-  const { scenes, splitOf } = drawScenes(o.images, o.seed, splits);
+  const { scenes, splitOf } = drawScenes(o.images, o.seed, splits, o.reserve ?? {});
   const captions = scenes.map((s) => sceneCaptions(s, o.seed));
   mkdirSync(o.out, { recursive: true });
 
@@ -176,6 +179,7 @@ export async function writeCaptionWorld(o: CaptionWorldOptions): Promise<Caption
     format: o.format,
     captions_per_image: perImage,
     splits: counts,
+    reserve: Object.fromEntries(Object.entries(o.reserve ?? {}).map(([k, v]) => [k, [...v]])),
     domains: { visual: visuals.map((v) => v.name), instruction: instructions.map((i) => i.name) },
     image_root: '.',
     datasets,
