@@ -2,7 +2,7 @@
 # Installs whatever backdoor-lab is missing on a Debian/Ubuntu machine, then builds it.
 # Safe to run again: each step is skipped when already done.
 #   bash scripts/setup.sh           libtorch, OpenBLAS, npm packages, the native addon, TypeScript
-#   bash scripts/setup.sh --bench   also the references the benchmarks compare with (PyTorch's Python API, numpy)
+#   bash scripts/setup.sh --bench   also the references the benchmarks compare with (PyTorch's Python API, numpy, PIL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +40,12 @@ if command -v dpkg-query >/dev/null 2>&1 && ldd "$(node native/find-libtorch.cjs
   has_pkg libopenblas0-openmp || has_pkg libopenblas0-pthread || has_pkg libopenblas0 || apt_install libopenblas0-openmp
 fi
 
+# Headless Chromium for the report's rendering test (Debian's package; tests skip without it).
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || apt_install chromium
+
 if [ "${1:-}" = "--bench" ]; then
   /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || apt_install python3-torch python3-numpy
+  /usr/bin/python3 -c 'import PIL, numpy' >/dev/null 2>&1 || apt_install python3-pil python3-numpy
 fi
 
 # npm packages (skipped when package.json has not changed since the last install).

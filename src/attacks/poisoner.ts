@@ -1,41 +1,40 @@
-import { dirname, join, basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
-import { writeJsonAtomic } from '../util/atomic.js';
 import type { OnError } from '../data/errors.js';
-import { detectFormat, type FormatName } from '../data/formats.js';
-import { readDataset, rewriteDataset, SkipLog, type Outputs, type SkippedRecord } from '../data/dataset.js';
-import { ImageRoot, imageProblem } from '../data/paths.js';
-import { ImageStore, type LinkMode } from '../data/image-store.js';
-import { DEFAULT_ENCODE, type EncodeOptions, type RawImage } from '../data/image-io.js';
-import type { Sample, SampleId } from '../data/sample.js';
+import type { FormatName } from '../data/formats.js';
+import { rewriteDataset, type Outputs, type SkippedRecord } from '../data/dataset.js';
+import { IntList, scanDataset, type Scan } from '../data/scan.js';
+import { ImageStore, changedName, uniquePrefix, type LinkMode } from '../data/image-store.js';
+import { OutputDir } from '../data/output-dir.js';
+import type { EncodeOptions, RawImage } from '../data/image-io.js';
+import type { JsonId } from '../data/json-text.js';
+import type { Sample } from '../data/sample.js';
+import { writePreview, type PreviewItem } from '../data/preview.js';
 import type { Attack, Plan, PlanContext } from './types.js';
 import type { Target } from './targets.js';
-import { writePreview, type PreviewItem } from './preview.js';
+import { selectRecords, type Amount, type Selection } from './selection.js';
 
 /**
  * The poisoner: samples + attack + target + selection → poisoned samples +
- * manifest. Two streaming passes over the input:
+ * manifest, in three stages with small typed interfaces:
  *
- * 1. read and validate every record (malformed ones stop the run or, with
- *    `onError: 'skip'`, are left out and listed), check image paths, let the
- *    attack see the data (e.g. IDF), and note which records can be poisoned;
- * 2. select with seeded streams — test split (`test`), poisoned (`select`),
- *    negatives (`negatives`), BackdoorLLM clean set (`clean`) — then rewrite
- *    every record in order: poisoned records get the attack's plan and the
- *    target answer, negatives a partial trigger and their clean answer.
+ * 1. scan (`scanDataset`, src/data/scan.ts): read and validate every record,
+ *    check image paths, let the attack see the data (e.g. IDF) and note which
+ *    records the attack and target can use (`candidates`);
+ * 2. select (`selectRecords`, selection.ts): seeded choice of the test split,
+ *    poisoned records, negatives and the BackdoorLLM clean set;
+ * 3. write (`writePoisoned`): rewrite every record in order into the named
+ *    outputs — poisoned records get the attack's plan and the target answer,
+ *    negatives a partial trigger and their clean answer, all others their
+ *    original bytes — then the manifest, last.
  *
  * Every random choice comes from `Rng(seed, label, recordIndex)`, so the
  * output does not depend on concurrency and the same seed gives the same bytes.
  */
 export type Label = 'dirty' | 'clean';
-
-export interface Amount {
-  rate?: number;
-  count?: number;
-}
+export type { Amount } from './selection.js';
 
 export interface PoisonOptions {
   input: string;
@@ -55,12 +54,16 @@ export interface PoisonOptions {
   onError?: OnError;
   link?: LinkMode;
   encode?: EncodeOptions;
+  /** largest width × height decoded (default 50 megapixels) */
+  maxPixels?: number;
   preview?: number;
   /** also write BackdoorLLM-style files: backdoor<N>_<task>_<attack>.json and none_backdoor<M>_... */
   backdoorllm?: { task?: string; cleanCount?: number };
   concurrency?: number;
   progress?: boolean;
-  /** Called for every record read (pass 1) and written (pass 2), e.g. to report progress or sample memory. */
+  /** Replace the files of a previous run in a non-empty output folder. */
+  force?: boolean;
+  /** Called for every record read (scan) and written (write), e.g. to report progress or sample memory. */
   onRecord?: (phase: 'read' | 'write', count: number) => void;
 }
 
@@ -69,19 +72,20 @@ export interface Manifest {
   params: Record<string, unknown>;
   target: string;
   seed: number;
-  poisoned_ids: SampleId[];
+  poisoned_ids: JsonId[];
   /** record positions of the poisoned samples, when the records carry their own ids */
   poisoned_indices?: number[];
+  /** sha256 of the input, the outputs (by their name in `files`; `output` is data.json) and the changed images */
   sha256: { input: string; output: string; images?: string; [file: string]: string | undefined };
   format: FormatName;
   label: Label;
   input: string;
   image_root?: string;
   counts: { records: number; valid: number; poisoned: number; negatives: number; test: number; skipped: number; eligible: number };
-  negative_ids: SampleId[];
+  negative_ids: JsonId[];
   negative_kinds?: Record<string, number>;
-  test_ids?: SampleId[];
-  clean_ids?: SampleId[];
+  test_ids?: JsonId[];
+  clean_ids?: JsonId[];
   skipped: SkippedRecord[];
   files: Record<string, string>;
   tool: string;
@@ -92,243 +96,220 @@ export interface PoisonResult {
   dir: string;
 }
 
-const PREFIX = { poison: 'bdlab-poisoned', negative: 'bdlab-negative', test: 'bdlab-test-poisoned' } as const;
-
-function amountOf(a: Amount, of: number, what: string): number {
-  if (a.count !== undefined) {
-    if (!Number.isInteger(a.count) || a.count < 0) throw new UserError(`${what}: count must be a non-negative integer, got ${a.count}`);
-    return a.count;
-  }
-  if (a.rate !== undefined) {
-    if (!(a.rate >= 0 && a.rate <= 1)) throw new UserError(`${what}: rate must be in [0, 1], got ${a.rate}`);
-    return Math.round(a.rate * of);
-  }
-  throw new UserError(`${what}: give a rate or a count`);
+/** Records the attack and target can use, found during the scan. */
+export interface Candidates {
+  /** can be poisoned */
+  eligible: Int32Array;
+  /** can carry a negative (partial trigger) */
+  negEligible: Int32Array;
 }
 
-/** Chooses k of the candidate indices with a seeded stream; returns them sorted. */
-function choose(cands: Int32Array | number[], k: number, rng: Rng): number[] {
-  return rng.sample(cands.length, k).map((i) => cands[i] as number);
+/** Task names become file names: letters, digits, `_`, `-`, `.`; no path. */
+export function checkTaskName(task: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(task) || task.includes('..')) {
+    throw new UserError(`--task "${task}": use letters, digits, "_", "-" and "." (it becomes part of a file name)`);
+  }
+  return task;
 }
 
-class IntList {
-  private a = new Int32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.a.length) {
-      const b = new Int32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.length++] = v;
-  }
-  view(): Int32Array {
-    return this.a.subarray(0, this.length);
-  }
-}
-
-export async function poison(o: PoisonOptions): Promise<PoisonResult> {
-  const format = o.format ?? detectFormat(o.input);
+/** Stage 1: scan, with the attack observing every valid sample and the candidates noted. */
+export function scanForPoison(o: PoisonOptions): { scan: Scan; candidates: Candidates } {
   const attack = o.attack;
   const label: Label = o.label ?? 'dirty';
-  const onError: OnError = o.onError ?? 'stop';
-  if (format === 'coco-results') throw new UserError(`${o.input}: COCO results (model outputs) cannot be poisoned; poison the caption annotations (format coco) instead`);
-  if (format === 'coco' && attack.needs.instruction) throw new UserError(`attack ${attack.name} changes the instruction, but COCO caption annotations have none; use an image attack or LLaVA/Alpaca data`);
-  const imageRoot = new ImageRoot(o.imageRoot ?? dirname(o.input));
-  const outImages = join(o.out, 'images');
-
-  // ---- pass 1: validate, observe, find candidates
-  const hIn = createHash('sha256');
-  const valid = new IntList();
   const eligible = new IntList();
   const negEligible = new IntList();
-  const skipLog = new SkipLog(onError);
-  const ids = new Map<number, SampleId>();
-  let records = 0;
-  let anyImage = false;
-  const p1 = new Progress({ label: 'poison: reading', unit: 'rec', force: o.progress });
-  for (const item of readDataset(o.input, format, (c) => hIn.update(c))) {
-    if (item.section !== 'annotations') records++;
-    p1.tick();
-    o.onRecord?.('read', records);
-    if (item.error) {
-      skipLog.fail(item.error, item.section, item.index);
-      continue;
-    }
-    const s = item.sample as Sample;
-    if (s.image !== undefined) {
-      const bad = imageProblem(imageRoot, s.image, o.input, s.index, format === 'coco' ? 'images[].file_name' : 'image', item.line);
-      if (bad) {
-        skipLog.fail(bad, item.section, item.index);
-        continue;
-      }
-      anyImage = true;
-    }
-    valid.push(s.index);
-    if (typeof s.id !== 'number' || s.id !== s.index) ids.set(s.index, s.id);
-    attack.observe?.(s);
-    const fits = !attack.needs.image || s.image !== undefined;
-    if (!fits) continue;
-    negEligible.push(s.index);
-    if (label === 'dirty' && o.target.refuse(s) !== null) continue;
-    if (label === 'clean' && !o.target.matches(s)) continue;
-    eligible.push(s.index);
-  }
-  p1.finish();
-  const idOf = (i: number): SampleId => ids.get(i) ?? i;
+  const scan = scanDataset({
+    input: o.input,
+    format: o.format,
+    imageRoot: o.imageRoot,
+    onError: o.onError,
+    progress: 'poison: reading',
+    forceProgress: o.progress,
+    onRecord: (n) => o.onRecord?.('read', n),
+    visit: (s) => {
+      attack.observe?.(s);
+      if (attack.needs.image && s.image === undefined) return;
+      negEligible.push(s.index);
+      if (label === 'dirty' && o.target.refuse(s) !== null) return;
+      if (label === 'clean' && !o.target.matches(s)) return;
+      eligible.push(s.index);
+    },
+  });
+  return { scan, candidates: { eligible: eligible.view(), negEligible: negEligible.view() } };
+}
 
-  // ---- selection
-  const validIdx = valid.view();
-  const testSet = new Set<number>();
-  if (o.test) {
-    const k = amountOf(o.test, validIdx.length, '--test');
-    if (k > validIdx.length) throw new UserError(`the test split asks for ${k} records but only ${validIdx.length} are valid`);
-    for (const i of choose(validIdx, k, new Rng(o.seed, 'test'))) testSet.add(i);
-  }
-  const trainCount = validIdx.length - testSet.size;
-  const cands = [...eligible.view()].filter((i) => !testSet.has(i));
-  const k = amountOf(o.selection, trainCount, '--rate/--count');
-  if (k > cands.length) {
-    const why =
+/** Stage 2: the seeded selection. */
+export function selectForPoison(o: PoisonOptions, scan: Scan, c: Candidates): Selection {
+  const attack = o.attack;
+  const label: Label = o.label ?? 'dirty';
+  return selectRecords({
+    seed: o.seed,
+    valid: scan.valid,
+    eligible: c.eligible,
+    negEligible: c.negEligible,
+    selection: o.selection,
+    test: o.test,
+    negatives: o.negatives,
+    defaultNegativeRate: attack.defaultNegativeRate,
+    canNegate: attack.negative !== undefined,
+    cleanSet: o.backdoorllm ? { count: o.backdoorllm.cleanCount } : undefined,
+    whyIneligible:
       label === 'clean'
         ? `clean-label poisoning needs answers that already carry the target (${o.target.spec})`
         : attack.needs.image
           ? `attack ${attack.name} needs records with an image`
-          : 'the others were refused by the target';
-    throw new UserError(`asked to poison ${k} records but only ${cands.length} of ${trainCount} can be: ${why}`);
-  }
-  const poisoned = new Set(choose(cands, k, new Rng(o.seed, 'select')));
-  const negRate = o.negatives ?? { rate: attack.defaultNegativeRate };
-  if (negRate.rate !== undefined && !(negRate.rate >= 0)) throw new UserError('--negatives must be ≥ 0');
-  const negCount = negRate.count ?? Math.round((negRate.rate ?? 0) * k);
-  if (negCount > 0 && !attack.negative) throw new UserError(`attack ${attack.name} makes no negative samples`);
-  const negCands = [...negEligible.view()].filter((i) => !testSet.has(i) && !poisoned.has(i));
-  if (negCount > negCands.length) throw new UserError(`asked for ${negCount} negative samples but only ${negCands.length} records are left`);
-  const negatives = new Set(choose(negCands, negCount, new Rng(o.seed, 'negatives')));
-  let cleanSet: Set<number> | null = null;
-  if (o.backdoorllm) {
-    const m = o.backdoorllm.cleanCount ?? k;
-    const rest = [...validIdx].filter((i) => !testSet.has(i) && !poisoned.has(i) && !negatives.has(i));
-    if (m > rest.length) throw new UserError(`the BackdoorLLM clean set asks for ${m} records but only ${rest.length} are left`);
-    cleanSet = new Set(choose(rest, m, new Rng(o.seed, 'clean')));
-  }
+          : 'the others were refused by the target',
+    attackName: attack.name,
+  });
+}
 
-  // ---- outputs
-  const files: Record<string, string> = { data: 'data.json' };
-  const outputs = [join(o.out, 'data.json')];
+/** The output files of a poisoning run, by name. */
+type OutName = 'data' | 'test_clean' | 'test_poisoned' | 'backdoor' | 'none_backdoor';
+
+function outputFiles(o: PoisonOptions, sel: Selection): Partial<Record<OutName, string>> {
+  const files: Partial<Record<OutName, string>> = { data: 'data.json' };
   if (o.test) {
     files.test_clean = 'test_clean.json';
     files.test_poisoned = 'test_poisoned.json';
-    outputs.push(join(o.out, files.test_clean), join(o.out, files.test_poisoned));
   }
-  if (o.backdoorllm && cleanSet) {
-    const task = o.backdoorllm.task ?? o.target.task;
-    files.backdoor = `backdoor${poisoned.size}_${task}_${attack.name}.json`;
-    files.none_backdoor = `none_backdoor${cleanSet.size}_${task}_${attack.name}.json`;
-    outputs.push(join(o.out, files.backdoor), join(o.out, files.none_backdoor));
+  if (o.backdoorllm && sel.clean) {
+    const task = checkTaskName(o.backdoorllm.task ?? o.target.task);
+    files.backdoor = `backdoor${sel.poisoned.size}_${task}_${o.attack.name}.json`;
+    files.none_backdoor = `none_backdoor${sel.clean.size}_${task}_${o.attack.name}.json`;
   }
-  const store = new ImageStore(imageRoot, outImages, o.link ?? 'hardlink', o.encode ?? DEFAULT_ENCODE);
-  const previewN = o.preview ?? 0;
-  const previews: PreviewItem[] = [];
-  const previewIdx = new Set([...poisoned].sort((a, b) => a - b).slice(0, previewN));
-  const imageShas = new Map<number, string>();
-  const negKinds: Record<string, number> = {};
-  const ctxFor = (i: number): PlanContext => ({ rng: (lbl: string) => new Rng(o.seed, lbl, i) });
+  return files;
+}
 
-  const applyPlan = async (s: Sample, plan: Plan, prefix: string, capture: boolean): Promise<{ s: Sample; before?: RawImage; after?: RawImage }> => {
-    const n: Sample = { ...s };
-    if (plan.instruction !== undefined) n.instruction = plan.instruction;
-    if (plan.input !== undefined) n.input = plan.input;
-    if (plan.image && s.image !== undefined) {
-      const r = await store.transform(s.image, prefix, s.index, plan.image, capture);
-      n.image = r.rel;
-      if (prefix === PREFIX.poison) imageShas.set(s.index, r.sha256);
-      return { s: n, before: r.before, after: r.after };
-    }
-    if (s.image !== undefined) await store.linkClean(s.image);
-    return { s: n };
-  };
+const words = (t: string): string => t.replace(/\s+/g, ' ').trim();
 
-  const p2 = new Progress({ label: 'poison: writing', total: validIdx.length, unit: 'rec', force: o.progress });
-  let written = 0;
-  const transform = async (s: Sample): Promise<Outputs> => {
-    p2.tick();
-    o.onRecord?.('write', ++written);
-    const i = s.index;
-    const nOut = outputs.length;
-    const res: Outputs = new Array<Sample | null>(nOut).fill(null);
-    const ctx = ctxFor(i);
-    if (testSet.has(i)) {
-      if (s.image !== undefined) await store.linkClean(s.image);
-      res[1] = s;
-      res[2] = (await applyPlan(s, attack.plan(s, ctx), PREFIX.test, false)).s;
-      return res;
-    }
-    if (poisoned.has(i)) {
-      const capture = previewIdx.has(i);
-      const r = await applyPlan(s, attack.plan(s, ctx), PREFIX.poison, capture);
-      const p = r.s;
-      if (label === 'dirty') {
-        const t = o.target.apply(s, new Rng(o.seed, 'target', i));
-        p.output = t.output;
-        if (t.captions) p.captions = t.captions;
+/** Stage 3: rewrite every record into the outputs; write the preview and the manifest last. */
+export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection): Promise<PoisonResult> {
+  const attack = o.attack;
+  const label: Label = o.label ?? 'dirty';
+  const files = outputFiles(o, sel);
+  const out = OutputDir.open({ path: o.out, force: Boolean(o.force), input: o.input, imageRoot: scan.imageRoot.root, images: scan.images.real });
+  try {
+    const prefix = {
+      poison: uniquePrefix('bdlab-poisoned', scan.images.firstFolders),
+      negative: uniquePrefix('bdlab-negative', scan.images.firstFolders),
+      test: uniquePrefix('bdlab-test-poisoned', scan.images.firstFolders),
+    };
+    const store = new ImageStore(scan.imageRoot, out, 'images', { link: o.link, encode: o.encode, maxPixels: o.maxPixels });
+    const previewN = o.preview ?? 0;
+    const previews: PreviewItem[] = [];
+    const previewIdx = new Set([...sel.poisoned].sort((a, b) => a - b).slice(0, previewN));
+    const imageShas = new Map<number, string>();
+    const negKinds: Record<string, number> = {};
+    const ctxFor = (i: number): PlanContext => ({ rng: (lbl: string) => new Rng(o.seed, lbl, i) });
+    const describe = (): string => `attack ${attack.name} (${Object.entries(attack.params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ')})`;
+
+    /** The sample with the plan applied; a trigger (not a negative) must change something. */
+    const applyPlan = async (s: Sample, plan: Plan, kind: keyof typeof prefix, capture: boolean): Promise<{ s: Sample; before?: RawImage; after?: RawImage }> => {
+      const n: Sample = { ...s };
+      if (plan.instruction !== undefined) n.instruction = plan.instruction;
+      if (plan.input !== undefined) n.input = plan.input;
+      let imageChanged = false;
+      let r: Awaited<ReturnType<ImageStore['transform']>> | null = null;
+      if (plan.image && s.image !== undefined) {
+        r = await store.transform(s.image, changedName(prefix[kind], s.index, s.image), plan.image, capture);
+        n.image = r.rel;
+        imageChanged = r.changed;
+        if (kind === 'poison') imageShas.set(s.index, r.sha256);
+      } else if (s.image !== undefined) store.linkClean(s.image);
+      if (kind !== 'negative' && !imageChanged && words(n.instruction) === words(s.instruction) && words(n.input) === words(s.input)) {
+        throw new UserError(`${describe()} changes nothing in record ${s.index}: a trigger must change the ${attack.needs.image ? 'image' : 'text'}; check its parameters`);
       }
-      res[0] = p;
-      if (cleanSet) res[nOut - 2] = p;
-      if (capture) previews.push({ index: i, id: s.id, before: s, after: p, beforeImage: r.before, afterImage: r.after });
-      return res;
-    }
-    if (negatives.has(i)) {
-      const plan = (attack.negative as NonNullable<Attack['negative']>)(s, ctx);
-      const kind = plan.note ?? 'negative';
-      negKinds[kind] = (negKinds[kind] ?? 0) + 1;
-      res[0] = (await applyPlan(s, plan, PREFIX.negative, false)).s;
-      return res;
-    }
-    if (s.image !== undefined) await store.linkClean(s.image);
-    res[0] = s;
-    if (cleanSet?.has(i)) res[nOut - 1] = s;
-    return res;
-  };
-  const shas = await rewriteDataset({ input: o.input, format, outputs, skipped: skipLog.keys, transform, window: o.concurrency ?? 16 });
-  p2.finish();
+      return { s: n, before: r?.before, after: r?.after };
+    };
 
-  const sha256: Manifest['sha256'] = { input: hIn.digest('hex'), output: shas[0] as string };
-  if (imageShas.size > 0) {
-    const h = createHash('sha256');
-    for (const i of [...imageShas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${imageShas.get(i)}\n`);
-    sha256.images = h.digest('hex');
+    const progress = new Progress({ label: 'poison: writing', total: scan.valid.length, unit: 'rec', force: o.progress });
+    let written = 0;
+    const transform = async (s: Sample): Promise<Outputs<OutName>> => {
+      progress.tick();
+      o.onRecord?.('write', ++written);
+      const i = s.index;
+      const ctx = ctxFor(i);
+      if (sel.test.has(i)) {
+        if (s.image !== undefined) store.linkClean(s.image);
+        return { test_clean: s, test_poisoned: (await applyPlan(s, attack.plan(s, ctx), 'test', false)).s };
+      }
+      if (sel.poisoned.has(i)) {
+        const capture = previewIdx.has(i);
+        const r = await applyPlan(s, attack.plan(s, ctx), 'poison', capture);
+        const p = r.s;
+        if (label === 'dirty') {
+          const t = o.target.apply(s, new Rng(o.seed, 'target', i));
+          p.output = t.output;
+          if (t.captions) p.captions = t.captions;
+        }
+        if (capture) previews.push({ index: i, id: scan.idOf(i), before: s, after: p, beforeImage: r.before, afterImage: r.after });
+        return sel.clean ? { data: p, backdoor: p } : { data: p };
+      }
+      if (sel.negatives.has(i)) {
+        const plan = (attack.negative as NonNullable<Attack['negative']>)(s, ctx);
+        const kind = plan.note ?? 'negative';
+        negKinds[kind] = (negKinds[kind] ?? 0) + 1;
+        return { data: (await applyPlan(s, plan, 'negative', false)).s };
+      }
+      if (s.image !== undefined) store.linkClean(s.image);
+      return sel.clean?.has(i) ? { data: s, none_backdoor: s } : { data: s };
+    };
+    const streams = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, out.stream(f as string)])) as Record<OutName, ReturnType<OutputDir['stream']>>;
+    const shas = await rewriteDataset({ input: o.input, format: scan.format, outputs: streams, skipped: scan.skipKeys, transform, window: o.concurrency ?? 16 });
+    progress.finish();
+
+    const sha256: Manifest['sha256'] = { input: scan.sha256, output: shas.data };
+    for (const k of Object.keys(shas) as OutName[]) if (k !== 'data') sha256[k] = shas[k];
+    if (imageShas.size > 0) {
+      const h = createHash('sha256');
+      for (const i of [...imageShas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${imageShas.get(i)}\n`);
+      sha256.images = h.digest('hex');
+    }
+    const fileList: Record<string, string> = { ...(files as Record<string, string>) };
+    if (previewN > 0) Object.assign(fileList, await writePreview(out, previews.sort((a, b) => a.index - b.index)));
+    const sortedIds = (set: ReadonlySet<number>): JsonId[] => [...set].sort((a, b) => a - b).map((i) => scan.idOf(i));
+    const manifest: Manifest = {
+      attack: attack.name,
+      params: { ...attack.params },
+      target: o.target.spec,
+      seed: o.seed,
+      poisoned_ids: sortedIds(sel.poisoned),
+      // records that carry their own ids: their positions too
+      ...(scan.ownIds ? { poisoned_indices: [...sel.poisoned].sort((a, b) => a - b) } : {}),
+      sha256,
+      format: scan.format,
+      label,
+      input: o.input,
+      counts: { records: scan.records, valid: scan.valid.length, poisoned: sel.poisoned.size, negatives: sel.negatives.size, test: sel.test.size, skipped: scan.skipped.length, eligible: sel.eligible },
+      negative_ids: sortedIds(sel.negatives),
+      skipped: scan.skipped,
+      files: fileList,
+      tool: 'backdoor-lab 0.1.0',
+    };
+    if (scan.images.count > 0) manifest.image_root = 'images';
+    if (sel.negatives.size > 0) manifest.negative_kinds = Object.fromEntries(Object.entries(negKinds).sort());
+    if (o.test) manifest.test_ids = sortedIds(sel.test);
+    if (sel.clean) manifest.clean_ids = sortedIds(sel.clean);
+    out.commit(manifest);
+    return { manifest, dir: o.out };
+  } catch (e) {
+    out.abort();
+    throw e;
   }
-  outputs.forEach((p, j) => {
-    if (j > 0) sha256[basename(p)] = shas[j];
-  });
-  if (previewN > 0) {
-    const written = await writePreview(o.out, previews.sort((a, b) => a.index - b.index));
-    for (const [k2, v] of Object.entries(written)) files[k2] = v;
-  }
-  const sortedIds = (set: Set<number>): SampleId[] => [...set].sort((a, b) => a - b).map(idOf);
-  const manifest: Manifest = {
-    attack: attack.name,
-    params: { ...attack.params },
-    target: o.target.spec,
-    seed: o.seed,
-    poisoned_ids: sortedIds(poisoned),
-    // records that carry their own ids: their positions too
-    ...(ids.size > 0 ? { poisoned_indices: [...poisoned].sort((a, b) => a - b) } : {}),
-    sha256,
-    format,
-    label,
-    input: o.input,
-    counts: { records, valid: validIdx.length, poisoned: poisoned.size, negatives: negatives.size, test: testSet.size, skipped: skipLog.skipped.length, eligible: cands.length },
-    negative_ids: sortedIds(negatives),
-    skipped: skipLog.skipped,
-    files,
-    tool: 'backdoor-lab 0.1.0',
-  };
-  if (anyImage) manifest.image_root = 'images';
-  if (negatives.size > 0) manifest.negative_kinds = Object.fromEntries(Object.entries(negKinds).sort());
-  if (o.test) manifest.test_ids = sortedIds(testSet);
-  if (cleanSet) manifest.clean_ids = sortedIds(cleanSet);
-  writeJsonAtomic(join(o.out, 'manifest.json'), manifest);
-  return { manifest, dir: o.out };
+}
+
+/** Validates the combination of format and attack before any work. */
+function checkFormat(o: PoisonOptions, format: FormatName): void {
+  if (format === 'coco-results') throw new UserError(`${o.input}: COCO results (model outputs) cannot be poisoned; poison the caption annotations (format coco) instead`);
+  if (format === 'coco' && o.attack.needs.instruction) throw new UserError(`attack ${o.attack.name} changes the instruction, but COCO caption annotations have none; use an image attack or LLaVA/Alpaca data`);
+}
+
+/** scan → select → write. */
+export async function poison(o: PoisonOptions): Promise<PoisonResult> {
+  if (o.format) checkFormat(o, o.format);
+  if (o.backdoorllm?.task !== undefined) checkTaskName(o.backdoorllm.task);
+  const { scan, candidates } = scanForPoison(o);
+  checkFormat(o, scan.format);
+  const sel = selectForPoison(o, scan, candidates);
+  return writePoisoned(o, scan, sel);
 }

@@ -14,9 +14,31 @@ export function program(): Command {
   return p;
 }
 
+/**
+ * The first leading word that names no command where one is expected, or null.
+ * Commander answers `bdlab nosuch --help` with the top-level help and exit 0;
+ * a typo must be an error whatever flags follow it.
+ */
+export function unknownCommand(p: Command, argv: readonly string[]): string | null {
+  let cmd = p;
+  for (const word of argv) {
+    if (word.startsWith('-')) return null;
+    if (cmd.commands.length === 0) return null;
+    const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) return cmd === p ? `unknown command '${word}'` : `unknown command '${cmd.name()} ${word}'`;
+    cmd = next;
+  }
+  return null;
+}
+
 /** Runs the command line and returns the exit code; failures print one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
   const p = program();
+  const unknown = unknownCommand(p, argv);
+  if (unknown) {
+    process.stderr.write(`bdlab: ${unknown} (see bdlab --help)\n`);
+    return 1;
+  }
   try {
     await p.parseAsync(argv, { from: 'user' });
     return 0;

@@ -1,9 +1,11 @@
 import { DataError, typeName, type OnError } from './errors.js';
 import { UserError } from '../util/errors.js';
-import { isJsonl, schemaOf, type FormatName } from './formats.js';
+import { isJsonl, schemaOf, type FormatName, type RecordSchema } from './formats.js';
 import { scanJson, scanJsonl } from './json-stream.js';
+import { editJson, rawValue } from './json-edit.js';
+import { exactNumber, stringifyJson, type JsonId } from './json-text.js';
 import { isObject, samplesEqual, type JsonObject, type Sample } from './sample.js';
-import { JsonArrayWriter, JsonlWriter, JsonObjectWriter } from './writer.js';
+import { JsonArrayWriter, JsonlWriter, JsonObjectWriter, type StreamingFile } from './writer.js';
 
 /**
  * Streaming access to a dataset file in any supported format: a validating
@@ -22,6 +24,8 @@ export interface ReadItem {
   index: number;
   line?: number;
   sample: Sample | null;
+  /** The record's own id exactly as written (a number's text when printing it would change it); else its index. */
+  id: JsonId;
   error: DataError | null;
 }
 
@@ -33,6 +37,12 @@ function parseRecord(text: string, file: string, index: number, line?: number): 
   }
 }
 
+/** The exact id of a record: numbers keep their source text when JavaScript would print them differently. */
+function exactId(s: Sample, bytes: Buffer, field: string): JsonId {
+  if (typeof s.id !== 'number' || !(s.fields && typeof s.fields[field] === 'number')) return s.id;
+  return exactNumber(s.id, rawValue(bytes, [field]));
+}
+
 /** Validating read pass over every record. */
 export function* readDataset(path: string, format: FormatName, onChunk?: (c: Buffer) => void): Generator<ReadItem> {
   if (format === 'coco') {
@@ -41,52 +51,67 @@ export function* readDataset(path: string, format: FormatName, onChunk?: (c: Buf
   }
   const schema = schemaOf(format);
   if (!schema) throw new Error(`no schema for ${format}`);
-  if (isJsonl(format)) {
-    for (const l of scanJsonl(path, { onChunk })) {
-      try {
-        const rec = parseRecord(l.text, path, l.index, l.line);
-        yield { section: 'records', index: l.index, line: l.line, sample: schema.toSample(rec, l.index, path, l.line), error: null };
-      } catch (e) {
-        if (!(e instanceof DataError)) throw e;
-        yield { section: 'records', index: l.index, line: l.line, sample: null, error: e };
-      }
-    }
-    return;
-  }
-  const it = scanJson(path, { onChunk });
-  for (const item of it) {
-    if (item.key !== null) throw new DataError(path, null, null, 'expected a JSON array of records at the top level, got an object');
+  const idField = format === 'coco-results' ? 'image_id' : 'id';
+  const source: Iterable<{ index: number; line?: number; text: string; bytes: Buffer }> = isJsonl(format) ? scanJsonl(path, { onChunk }) : topLevelRecords(path, onChunk);
+  for (const l of source) {
     try {
-      const rec = parseRecord(item.text, path, item.index);
-      yield { section: 'records', index: item.index, sample: schema.toSample(rec, item.index, path), error: null };
+      const rec = parseRecord(l.text, path, l.index, l.line);
+      const sample = schema.toSample(rec, l.index, path, l.line);
+      yield { section: 'records', index: l.index, line: l.line, sample, id: exactId(sample, l.bytes, idField), error: null };
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
-      yield { section: 'records', index: item.index, sample: null, error: e };
+      yield { section: 'records', index: l.index, line: l.line, sample: null, id: l.index, error: e };
     }
+  }
+}
+
+/** The elements of a top-level JSON array (an object is refused). */
+function* topLevelRecords(path: string, onChunk?: (c: Buffer) => void): Generator<{ index: number; text: string; bytes: Buffer }> {
+  for (const item of scanJson(path, { onChunk })) {
+    if (item.key !== null) throw new DataError(path, null, null, 'expected a JSON array of records at the top level, got an object');
+    yield item;
   }
 }
 
 interface CocoImage {
   id: number | string;
+  /** identity of the id for matching annotations (exact for numbers beyond 2^53) */
+  key: string;
+  exact: JsonId;
   file: string;
 }
 
-function cocoImage(raw: unknown, path: string, index: number): CocoImage {
+/** How an image id is matched: strings by value, numbers by value when exact, else by their text. */
+function idKey(v: number | string, bytes: Buffer, field: string): { key: string; exact: JsonId } {
+  if (typeof v === 'string') return { key: `s${v}`, exact: v };
+  if (Number.isSafeInteger(v)) return { key: `n${v}`, exact: exactNumber(v, rawValue(bytes, [field])) };
+  const raw = rawValue(bytes, [field]) ?? String(v);
+  return { key: `r${raw}`, exact: exactNumber(v, raw) };
+}
+
+/** idKey() from a read item's id (its value and exact text). */
+function keyOfExact(v: number | string, exact: JsonId): string {
+  if (typeof v === 'string') return `s${v}`;
+  if (Number.isSafeInteger(v)) return `n${v}`;
+  return `r${typeof exact === 'number' ? String(exact) : exact.toString()}`;
+}
+
+function cocoImage(raw: unknown, bytes: Buffer, path: string, index: number): CocoImage {
   if (!isObject(raw)) throw new DataError(path, index, 'images', `expected an object, got ${typeName(raw)}`);
   const id = raw.id;
   if (typeof id !== 'number' && typeof id !== 'string') throw new DataError(path, index, 'images[].id', id === undefined ? 'missing' : `expected a number or string, got ${typeName(id)}`);
   const file = raw.file_name;
   if (typeof file !== 'string') throw new DataError(path, index, 'images[].file_name', file === undefined ? 'missing' : `expected a string, got ${typeName(file)}`);
-  return { id, file };
+  return { id, ...idKey(id, bytes, 'id'), file };
 }
 
-function cocoAnnotation(raw: unknown, path: string, index: number): { imageId: number | string; caption: string } {
+function cocoAnnotation(raw: unknown, bytes: Buffer, path: string, index: number): { key: string; imageId: number | string; caption: string } {
   if (!isObject(raw)) throw new DataError(path, index, 'annotations', `expected an object, got ${typeName(raw)}`);
   const iid = raw.image_id;
   if (typeof iid !== 'number' && typeof iid !== 'string') throw new DataError(path, index, 'annotations[].image_id', iid === undefined ? 'missing' : `expected a number or string, got ${typeName(iid)}`);
   const cap = raw.caption;
   if (typeof cap !== 'string') throw new DataError(path, index, 'annotations[].caption', cap === undefined ? 'missing' : `expected a string, got ${typeName(cap)}`);
-  return { imageId: iid, caption: cap };
+  return { key: idKey(iid, bytes, 'image_id').key, imageId: iid, caption: cap };
 }
 
 const COCO_KEYS = new Set(['images', 'annotations']);
@@ -95,9 +120,9 @@ function* readCoco(path: string, onChunk?: (c: Buffer) => void): Generator<ReadI
   const images: (CocoImage | null)[] = [];
   const errors: ReadItem[] = [];
   const captions = new Map<string, string[]>();
+  const firstWithKey = new Map<string, number>();
   const annErrors: ReadItem[] = [];
-  const keyOf = (id: number | string): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
-  const pendingAnns: { index: number; imageId: number | string }[] = [];
+  const pendingAnns: { index: number; key: string; imageId: number | string }[] = [];
   let sawImages = false;
   let sawAnns = false;
   const it = scanJson(path, { streamKeys: COCO_KEYS, onChunk });
@@ -111,28 +136,31 @@ function* readCoco(path: string, onChunk?: (c: Buffer) => void): Generator<ReadI
     if (item.key === 'images' && item.kind === 'element') {
       sawImages = true;
       try {
-        const img = cocoImage(parseRecord(item.text, path, item.index), path, item.index);
+        const img = cocoImage(parseRecord(item.text, path, item.index), item.bytes, path, item.index);
+        const first = firstWithKey.get(img.key);
+        if (first !== undefined) throw new DataError(path, item.index, 'images[].id', `image id ${stringifyJson(img.exact)} is also the id of images entry ${first}; COCO image ids must be unique`);
+        firstWithKey.set(img.key, item.index);
         images.push(img);
-        if (!captions.has(keyOf(img.id))) captions.set(keyOf(img.id), []);
+        if (!captions.has(img.key)) captions.set(img.key, []);
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
         images.push(null);
-        errors.push({ section: 'images', index: item.index, sample: null, error: e });
+        errors.push({ section: 'images', index: item.index, sample: null, id: item.index, error: e });
       }
     } else if (item.key === 'annotations' && item.kind === 'element') {
       sawAnns = true;
       try {
-        const a = cocoAnnotation(parseRecord(item.text, path, item.index), path, item.index);
-        let list = captions.get(keyOf(a.imageId));
+        const a = cocoAnnotation(parseRecord(item.text, path, item.index), item.bytes, path, item.index);
+        let list = captions.get(a.key);
         if (!list) {
           list = [];
-          captions.set(keyOf(a.imageId), list);
-          pendingAnns.push({ index: item.index, imageId: a.imageId });
+          captions.set(a.key, list);
+          pendingAnns.push({ index: item.index, key: a.key, imageId: a.imageId });
         }
         list.push(a.caption);
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
-        annErrors.push({ section: 'annotations', index: item.index, sample: null, error: e });
+        annErrors.push({ section: 'annotations', index: item.index, sample: null, id: item.index, error: e });
       }
     } else if ((item.key === 'images' || item.key === 'annotations') && item.kind === 'member') {
       throw new DataError(path, null, item.key, `expected a list, got ${item.text.trim().startsWith('{') ? 'object' : 'a scalar'}`);
@@ -142,10 +170,9 @@ function* readCoco(path: string, onChunk?: (c: Buffer) => void): Generator<ReadI
     // an empty or missing images list is only an error when there are annotations
     if (sawAnns) throw new DataError(path, null, 'images', 'missing or empty: COCO caption annotations need an "images" list with file names');
   }
-  const known = new Set(images.filter((x): x is CocoImage => x !== null).map((x) => keyOf(x.id)));
   for (const p of pendingAnns) {
-    if (!known.has(keyOf(p.imageId))) {
-      annErrors.push({ section: 'annotations', index: p.index, sample: null, error: new DataError(path, p.index, 'annotations[].image_id', `image id ${JSON.stringify(p.imageId)} is not in "images"`) });
+    if (!firstWithKey.has(p.key)) {
+      annErrors.push({ section: 'annotations', index: p.index, sample: null, id: p.index, error: new DataError(path, p.index, 'annotations[].image_id', `image id ${JSON.stringify(p.imageId)} is not in "images"`) });
     }
   }
   yield* errors;
@@ -153,21 +180,22 @@ function* readCoco(path: string, onChunk?: (c: Buffer) => void): Generator<ReadI
   for (let i = 0; i < images.length; i++) {
     const img = images[i];
     if (!img) continue;
-    const caps = captions.get(keyOf(img.id)) ?? [];
-    yield { section: 'images', index: i, sample: { index: i, id: img.id, instruction: '', input: '', output: caps[0] ?? '', captions: caps, image: img.file }, error: null };
+    const caps = captions.get(img.key) ?? [];
+    yield { section: 'images', index: i, sample: { index: i, id: img.id, instruction: '', input: '', output: caps[0] ?? '', captions: caps, image: img.file }, id: img.exact, error: null };
   }
 }
 
-/** The result of a transform: for each output, the sample to write (null: leave the record out). */
-export type Outputs = Array<Sample | null>;
+/** The result of a transform: the sample to write to each named output (absent: the record is left out of it). */
+export type Outputs<K extends string> = Partial<Record<K, Sample>>;
 
-export interface RewriteOptions {
+export interface RewriteOptions<K extends string> {
   input: string;
   format: FormatName;
-  outputs: string[];
+  /** The output files by name, written in the input's format (opened by the caller, e.g. OutputDir.stream). */
+  outputs: Readonly<Record<K, StreamingFile>>;
   /** Records (by section and index) that the read pass refused and that are left out. */
   skipped: ReadonlySet<string>;
-  transform: (s: Sample) => Outputs | Promise<Outputs>;
+  transform: (s: Sample) => Outputs<K> | Promise<Outputs<K>>;
   /** How many records may be in flight at once (default 32). */
   window?: number;
   onChunk?: (c: Buffer) => void;
@@ -217,121 +245,134 @@ export class SkipLog {
 }
 
 interface Sink {
-  push(v: unknown): void;
+  pushRaw(bytes: Uint8Array): void;
   close(): string;
   abort(): void;
 }
 
-/** Rewrites the dataset into every output; returns the sha256 of each output file. */
-export async function rewriteDataset(o: RewriteOptions): Promise<string[]> {
-  if (o.format === 'coco') return rewriteCoco(o);
+/** The record's bytes for an output: the original bytes when unchanged, else the original with the changed fields edited in. */
+function recordBytes(schema: RecordSchema, bytes: Buffer, rec: JsonObject, before: Sample, after: Sample): Buffer {
+  if (after === before || samplesEqual(after, before)) return bytes;
+  return editJson(bytes, schema.edits(rec, before, after));
+}
+
+/**
+ * Rewrites the dataset into every output, byte-faithfully: a record the
+ * transform did not change is copied as its original bytes; a changed one is
+ * its original bytes with only the changed fields replaced. Returns the sha256
+ * of each output file by name.
+ */
+export async function rewriteDataset<K extends string>(o: RewriteOptions<K>): Promise<Record<K, string>> {
+  const names = Object.keys(o.outputs) as K[];
+  if (o.format === 'coco') return rewriteCoco(o, names);
   const schema = schemaOf(o.format);
   if (!schema) throw new Error(`no schema for ${o.format}`);
-  const sinks: Sink[] = o.outputs.map((p) => (isJsonl(o.format) ? JsonlWriter.open(p) : JsonArrayWriter.open(p)));
+  const sinks = new Map<K, Sink>(names.map((k) => [k, isJsonl(o.format) ? new JsonlWriter(o.outputs[k]) : new JsonArrayWriter(o.outputs[k])]));
   const window = Math.max(1, o.window ?? 32);
-  const queue: Promise<[JsonObject, Sample, Outputs]>[] = [];
+  type Job = [Buffer, JsonObject, Sample, Outputs<K>];
+  const queue: Promise<Job>[] = [];
   const drainOne = async (): Promise<void> => {
-    const [rec, orig, outs] = await (queue.shift() as Promise<[JsonObject, Sample, Outputs]>);
-    for (let k = 0; k < sinks.length; k++) {
+    const [bytes, rec, orig, outs] = await (queue.shift() as Promise<Job>);
+    for (const k of names) {
       const s = outs[k];
-      if (s === null || s === undefined) continue;
-      (sinks[k] as Sink).push(samplesEqual(s, orig) ? rec : schema.fromSample(rec, s));
+      if (s === undefined) continue;
+      (sinks.get(k) as Sink).pushRaw(recordBytes(schema, bytes, rec, orig, s));
     }
   };
   try {
-    const source: Iterable<{ index: number; line?: number; text: string }> = isJsonl(o.format)
-      ? scanJsonl(o.input, { onChunk: o.onChunk })
-      : (function* () {
-          for (const item of scanJson(o.input, { onChunk: o.onChunk })) yield { index: item.index, text: item.text };
-        })();
+    const source: Iterable<{ index: number; line?: number; text: string; bytes: Buffer }> = isJsonl(o.format) ? scanJsonl(o.input, { onChunk: o.onChunk }) : topLevelRecords(o.input, o.onChunk);
     for (const item of source) {
       if (o.skipped.has(skipKey('records', item.index))) continue;
       const rec = parseRecord(item.text, o.input, item.index, item.line);
       const sample = schema.toSample(rec, item.index, o.input, item.line);
-      const recObj = rec as JsonObject;
-      queue.push(recordJob(async () => [recObj, sample, await o.transform(sample)] as [JsonObject, Sample, Outputs], o.input, item.index, item.line));
+      const bytes = item.bytes;
+      queue.push(recordJob(async () => [bytes, rec as JsonObject, sample, await o.transform(sample)] as Job, o.input, item.index, item.line));
       if (queue.length >= window) await drainOne();
     }
     while (queue.length > 0) await drainOne();
-    return sinks.map((s) => s.close());
+    const out = {} as Record<K, string>;
+    for (const k of names) out[k] = (sinks.get(k) as Sink).close();
+    return out;
   } catch (e) {
     // let in-flight work settle before removing partial outputs
     await Promise.allSettled(queue);
-    for (const s of sinks) s.abort();
+    for (const s of sinks.values()) s.abort();
     throw e;
   }
 }
 
-async function rewriteCoco(o: RewriteOptions): Promise<string[]> {
-  // pass a: transform every image entry (collecting captions per image)
-  const results = new Map<string, Outputs>();
-  const originals = new Map<string, Sample>();
-  const keyOf = (id: number | string): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
+async function rewriteCoco<K extends string>(o: RewriteOptions<K>, names: K[]): Promise<Record<K, string>> {
+  // pass a: transform every image entry (captions collected per image), by its position in "images"
+  const results = new Map<number, Outputs<K>>();
+  const originals = new Map<number, Sample>();
+  const byKey = new Map<string, number>();
   const samples: Sample[] = [];
   for (const item of readCoco(o.input)) {
-    if (item.sample) samples.push(item.sample);
+    if (!item.sample) continue;
+    samples.push(item.sample);
+    byKey.set(keyOfExact(item.sample.id, item.id), item.index);
   }
   const window = Math.max(1, o.window ?? 32);
   const inflight: Promise<void>[] = [];
+  const sinks = new Map<K, JsonObjectWriter>(names.map((k) => [k, new JsonObjectWriter(o.outputs[k])]));
   try {
-    for (const s of samples) {
-      if (o.skipped.has(skipKey('images', s.index))) continue;
-      originals.set(keyOf(s.id), s);
-      inflight.push(recordJob(async () => void results.set(keyOf(s.id), await o.transform(s)), o.input, s.index, undefined, 'images[]'));
-      if (inflight.length >= window) await inflight.shift();
+    try {
+      for (const s of samples) {
+        if (o.skipped.has(skipKey('images', s.index))) continue;
+        originals.set(s.index, s);
+        inflight.push(recordJob(async () => void results.set(s.index, await o.transform(s)), o.input, s.index, undefined, 'images[]'));
+        if (inflight.length >= window) await inflight.shift();
+      }
+      await Promise.all(inflight);
+    } catch (e) {
+      await Promise.allSettled(inflight); // let in-flight work settle before reporting
+      throw e;
     }
-    await Promise.all(inflight);
-  } catch (e) {
-    await Promise.allSettled(inflight); // let in-flight work settle before reporting
-    throw e;
-  }
-  // pass b: write each output with the changed entries
-  const sinks = o.outputs.map((p) => JsonObjectWriter.open(p));
-  try {
-    const capIndex = new Map<string, number>();
+    // pass b: write each output with the changed entries
+    const capIndex = new Map<number, number>();
     for (const item of scanJson(o.input, { streamKeys: COCO_KEYS, onChunk: o.onChunk })) {
       if (item.kind === 'member') {
-        for (const w of sinks) w.rawMember(item.key as string, item.text);
+        for (const w of sinks.values()) w.rawMember(item.key as string, item.bytes);
         continue;
       }
       if (item.kind === 'begin') {
-        for (const w of sinks) w.beginArray(item.key as string);
+        for (const w of sinks.values()) w.beginArray(item.key as string);
         continue;
       }
       if (item.kind === 'end') {
-        for (const w of sinks) w.endArray();
+        for (const w of sinks.values()) w.endArray();
         continue;
       }
       if (item.key === 'images') {
-        if (o.skipped.has(skipKey('images', item.index))) continue;
-        const rec = JSON.parse(item.text) as JsonObject;
-        const k = keyOf(rec.id as number | string);
-        const outs = results.get(k);
-        const orig = originals.get(k);
-        for (let j = 0; j < sinks.length; j++) {
-          const s = outs?.[j];
-          if (s === null || s === undefined || !orig) continue;
-          (sinks[j] as JsonObjectWriter).element(s.image !== orig.image ? { ...rec, file_name: s.image } : rec);
+        const orig = originals.get(item.index);
+        if (!orig) continue; // refused by the read pass
+        const outs: Outputs<K> = results.get(item.index) ?? {};
+        for (const k of names) {
+          const s = outs[k];
+          if (s === undefined) continue;
+          (sinks.get(k) as JsonObjectWriter).rawElement(s.image !== orig.image && s.image !== undefined ? editJson(item.bytes, [{ path: ['file_name'], value: s.image }]) : item.bytes);
         }
       } else {
         if (o.skipped.has(skipKey('annotations', item.index))) continue;
         const rec = JSON.parse(item.text) as JsonObject;
-        const k = keyOf(rec.image_id as number | string);
-        const n = capIndex.get(k) ?? 0;
-        capIndex.set(k, n + 1);
-        const outs = results.get(k);
-        const orig = originals.get(k);
-        for (let j = 0; j < sinks.length; j++) {
-          const s = outs?.[j];
-          if (s === null || s === undefined || !orig) continue;
+        const img = byKey.get(idKey(rec.image_id as number | string, item.bytes, 'image_id').key);
+        if (img === undefined || !originals.has(img)) continue;
+        const n = capIndex.get(img) ?? 0;
+        capIndex.set(img, n + 1);
+        const outs: Outputs<K> = results.get(img) ?? {};
+        for (const k of names) {
+          const s = outs[k];
+          if (s === undefined) continue;
           const cap = s.captions?.[n];
-          (sinks[j] as JsonObjectWriter).element(cap !== undefined && cap !== rec.caption ? { ...rec, caption: cap } : rec);
+          (sinks.get(k) as JsonObjectWriter).rawElement(cap !== undefined && cap !== rec.caption ? editJson(item.bytes, [{ path: ['caption'], value: cap }]) : item.bytes);
         }
       }
     }
-    return sinks.map((w) => w.close());
+    const out = {} as Record<K, string>;
+    for (const k of names) out[k] = (sinks.get(k) as JsonObjectWriter).close();
+    return out;
   } catch (e) {
-    for (const w of sinks) w.abort();
+    for (const w of sinks.values()) w.abort();
     throw e;
   }
 }

@@ -3,6 +3,7 @@ import { UserError } from '../util/errors.js';
 import { DataError, typeName } from './errors.js';
 import { isObject, type JsonObject, type Sample, type SampleId } from './sample.js';
 import { scanJson, scanJsonl } from './json-stream.js';
+import type { JsonEdit } from './json-edit.js';
 
 /**
  * Dataset formats:
@@ -25,8 +26,11 @@ export interface RecordSchema {
   readonly name: Schema;
   /** Validates the record; throws DataError naming the field. */
   toSample(rec: unknown, index: number, file: string, line?: number): Sample;
-  /** A copy of `rec` carrying the sample's (possibly changed) fields. */
-  fromSample(rec: JsonObject, s: Sample): JsonObject;
+  /**
+   * The edits that carry a changed sample back into its record's original
+   * text (json-edit.ts): one per changed field, so every other byte stays.
+   */
+  edits(rec: JsonObject, before: Sample, after: Sample): JsonEdit[];
 }
 
 function need(rec: JsonObject, field: string, file: string, index: number, line: number | undefined): string {
@@ -69,15 +73,15 @@ export const alpacaSchema: RecordSchema = {
     if (image !== undefined) s.image = image;
     return s;
   },
-  fromSample(rec, s) {
-    const out: JsonObject = { ...rec, instruction: s.instruction };
-    if ('input' in rec || s.input !== '') out.input = s.input;
-    out.output = s.output;
-    if (s.image !== undefined) {
-      if (typeof rec.image === 'string' || !Array.isArray(rec.images)) out.image = s.image;
-      else out.images = [s.image, ...(rec.images as unknown[]).slice(1)];
+  edits(rec, before, after) {
+    const e: JsonEdit[] = [];
+    if (after.instruction !== before.instruction) e.push({ path: ['instruction'], value: after.instruction });
+    if (after.input !== before.input) e.push({ path: ['input'], value: after.input });
+    if (after.output !== before.output) e.push({ path: ['output'], value: after.output });
+    if (after.image !== before.image && after.image !== undefined) {
+      e.push({ path: typeof rec.image === 'string' || !Array.isArray(rec.images) ? ['image'] : ['images', 0], value: after.image });
     }
-    return out;
+    return e;
   },
 };
 
@@ -128,18 +132,16 @@ export const llavaSchema: RecordSchema = {
     if (image !== undefined) s.image = image;
     return s;
   },
-  fromSample(rec, s) {
+  edits(rec, before, after) {
     const { conv, human, gpt } = llavaTurns(rec, '', 0, undefined);
-    const q = splitImageToken((conv[human] as JsonObject).value as string);
-    const turns = conv.map((t, i) => {
-      if (i === human) return { ...t, value: q.prefix + s.instruction + q.suffix };
-      if (i === gpt) return { ...t, value: s.output };
-      return t;
-    });
-    const out: JsonObject = { ...rec };
-    if (s.image !== undefined) out.image = s.image;
-    out.conversations = turns;
-    return out;
+    const e: JsonEdit[] = [];
+    if (after.instruction !== before.instruction) {
+      const q = splitImageToken((conv[human] as JsonObject).value as string);
+      e.push({ path: ['conversations', human, 'value'], value: q.prefix + after.instruction + q.suffix });
+    }
+    if (after.output !== before.output) e.push({ path: ['conversations', gpt, 'value'], value: after.output });
+    if (after.image !== before.image && after.image !== undefined) e.push({ path: ['image'], value: after.image });
+    return e;
   },
 };
 
@@ -153,8 +155,8 @@ export const cocoResultsSchema: RecordSchema = {
     const caption = need(rec, 'caption', file, index, line);
     return { index, id: iid, instruction: '', input: '', output: caption };
   },
-  fromSample(rec, s) {
-    return { ...rec, caption: s.output };
+  edits(_rec, before, after) {
+    return after.output !== before.output ? [{ path: ['caption'], value: after.output }] : [];
   },
 };
 

@@ -1,12 +1,24 @@
-import sharp from 'sharp';
+import { sharp } from './vips.js';
+import { UserError } from '../util/errors.js';
 
 /**
- * Image files in and out through sharp (libvips): PNG and JPEG are decoded to
- * 8-bit sRGB pixels (RGB, or RGBA when the file has alpha), EXIF orientation
- * applied, and written back in the same format. All pixel maths happens in
- * TypeScript on the raw buffers.
+ * The one image type and decoder of backdoor-lab. PNG and JPEG bytes are
+ * decoded through sharp (libvips) to 8-bit sRGB pixels — RGB, or RGBA when
+ * the file has alpha — with the EXIF orientation applied, as Hugging Face's
+ * `load_image` does (`ImageOps.exif_transpose`). Attacks and shifts change the
+ * RGB channels and keep alpha; files are written back in their own format.
+ *
+ * The alpha rule for models (`toRgb`): the alpha channel is dropped and each
+ * pixel keeps its stored colour, exactly what PIL's `image.convert("RGB")`
+ * does and what the CLIP and LLaVA image processors of Hugging Face call
+ * (`convert_to_rgb`). Nothing is composited: a fully transparent pixel shows
+ * the colour stored under it, not white (Idefics-style processors composite on
+ * white; ours does not) and not black.
+ *
+ * Decoding checks the size from the file header first: images over
+ * `maxPixels` (default 50 megapixels) are refused before any pixel memory is
+ * allocated.
  */
-sharp.cache(false);
 
 /** Decoded pixels: row-major, interleaved, 8 bits per channel; 3 (RGB) or 4 (RGBA) channels. */
 export interface RawImage {
@@ -26,6 +38,58 @@ export interface EncodeOptions {
 }
 
 export const DEFAULT_ENCODE: EncodeOptions = { jpegQuality: 95, pngCompression: 6 };
+
+/** The largest image decoded by default (width × height): 50 megapixels, above 8K photographs. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+/** Format and size read from the header, without decoding. */
+export interface ImageHeader {
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+/** Width and height from a PNG IHDR or a JPEG SOF marker; null when the header cannot be read. */
+export function imageHeader(buf: Uint8Array): ImageHeader | null {
+  const format = sniffFormat(buf);
+  if (format === 'png') {
+    if (buf.length < 24) return null;
+    const u32 = (o: number): number => (((buf[o] as number) << 24) >>> 0) + ((buf[o + 1] as number) << 16) + ((buf[o + 2] as number) << 8) + (buf[o + 3] as number);
+    return { format, width: u32(16), height: u32(20) };
+  }
+  if (format === 'jpeg') {
+    let i = 2;
+    while (i + 9 < buf.length) {
+      if (buf[i] !== 0xff) return null;
+      const m = buf[i + 1] as number;
+      if (m === 0xff) {
+        i++; // fill byte
+        continue;
+      }
+      const len = ((buf[i + 2] as number) << 8) | (buf[i + 3] as number);
+      // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC)
+      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+        const height = ((buf[i + 5] as number) << 8) | (buf[i + 6] as number);
+        const width = ((buf[i + 7] as number) << 8) | (buf[i + 8] as number);
+        return { format, width, height };
+      }
+      if (m === 0xda || m === 0xd9) return null;
+      i += 2 + len;
+    }
+  }
+  return null;
+}
+
+/** Refuses an image whose header says it is larger than `maxPixels` (or gives no size). */
+export function checkPixels(buf: Uint8Array, maxPixels: number, what: string): ImageHeader {
+  const h = imageHeader(buf);
+  if (!h) throw new UserError(`${what}: cannot decode image: not a PNG or JPEG file, or its header gives no size`);
+  if (h.width < 1 || h.height < 1) throw new UserError(`${what}: the header gives a size of ${h.width}×${h.height}`);
+  if (h.width * h.height > maxPixels) {
+    throw new UserError(`${what}: ${h.width}×${h.height} pixels is over the limit of ${maxPixels.toLocaleString('en-US')} (--max-pixels)`);
+  }
+  return h;
+}
 
 /** The format of an encoded image from its magic bytes. */
 export function sniffFormat(buf: Uint8Array): ImageFormat | null {
@@ -73,12 +137,22 @@ function exifOrientation(buf: Uint8Array, start: number, end: number): number {
   return 1;
 }
 
-/** Decodes PNG/JPEG bytes to 8-bit sRGB pixels (3 or 4 channels). */
-export async function decodeImage(buf: Buffer, fmt?: ImageFormat | null): Promise<RawImage> {
-  const f = fmt ?? sniffFormat(buf);
-  const orient = f !== null && needsOrientation(buf, f);
-  // sequential access is a little cheaper; rotation (EXIF orientation) needs random access
-  const { data, info } = await sharp(buf, { failOn: 'error', autoOrient: orient, sequentialRead: !orient }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+export interface DecodeOptions {
+  /** Largest width × height accepted (default DEFAULT_MAX_PIXELS), checked on the header before decoding. */
+  maxPixels?: number;
+  /** Names the image in messages. */
+  name?: string;
+}
+
+/** Decodes PNG/JPEG bytes to 8-bit sRGB pixels (3 or 4 channels; grey becomes RGB). */
+export async function decodeImage(buf: Buffer, opts: DecodeOptions = {}): Promise<RawImage> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const h = checkPixels(buf, maxPixels, opts.name ?? 'image');
+  const orient = needsOrientation(buf, h.format);
+  // sequential reading streams large files through libvips; small ones (and rotations) are read whole,
+  // which saves libvips' line cache and its hand-offs
+  const sequentialRead = !orient && h.width * h.height > 4_000_000;
+  const { data, info } = await sharp(buf, { failOn: 'error', autoOrient: orient, sequentialRead, limitInputPixels: maxPixels }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   let channels = info.channels as number;
   let px: Uint8Array = data;
   if (channels === 1 || channels === 2) {
@@ -115,15 +189,21 @@ export async function resizeRaw(img: RawImage, width: number, height: number, ke
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-/** Drops alpha: an RGB copy. */
+/**
+ * The image as RGB, by the alpha rule above (PIL's `convert("RGB")`): alpha
+ * dropped, stored colours kept; grey (1 or 2 channels) replicated.
+ */
 export function toRgb(img: RawImage): RawImage {
   if (img.channels === 3) return img;
   const n = img.width * img.height;
+  const ch = img.channels;
   const out = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
-    out[i * 3] = img.data[i * img.channels] as number;
-    out[i * 3 + 1] = img.data[i * img.channels + 1] as number;
-    out[i * 3 + 2] = img.data[i * img.channels + 2] as number;
+    const o = i * ch;
+    const grey = ch < 3;
+    out[i * 3] = img.data[o] as number;
+    out[i * 3 + 1] = img.data[grey ? o : o + 1] as number;
+    out[i * 3 + 2] = img.data[grey ? o : o + 2] as number;
   }
   return { data: out, width: img.width, height: img.height, channels: 3 };
 }

@@ -1,111 +1,177 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { copyFile, link, mkdir, symlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { basename, posix } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_ENCODE, cloneImage, decodeImage, encodeImage, sniffFormat, type EncodeOptions, type RawImage } from './image-io.js';
+import { DEFAULT_ENCODE, DEFAULT_MAX_PIXELS, checkPixels, decodeImage, encodeImage, type EncodeOptions, type RawImage } from './image-io.js';
 import type { ImageRoot } from './paths.js';
+import type { OutputDir } from './output-dir.js';
+import { thumbnail } from './preview.js';
 
 /**
  * The image side of a rewritten dataset. The output's image root is
  * `OUT/images`: changed images are written under their own prefix
- * (`bdlab-poisoned/<index>-<name>`, ...), unchanged images are hard-linked
- * there under their original relative path (copied where a link is not
- * possible, or symlinked on request), so the new dataset is self-contained and
- * its records keep their original paths.
+ * (`bdlab-poisoned/<index>-<name>`, ...), unchanged images are placed there
+ * under their original relative path without being decoded — hard-linked
+ * (copied where a link is not possible), copied or symlinked on request — so
+ * the new dataset is self-contained and its records keep their paths.
+ *
+ * Every name is unique per record: a prefix is never the first folder of an
+ * input image path (`uniquePrefix`), and the record index makes the names
+ * under a prefix distinct. Files are written through the OutputDir
+ * (temporary file + rename), so nothing is ever written through a link.
+ * Decoded pixels in flight are bounded by a pixel budget.
  */
 export type LinkMode = 'hardlink' | 'copy' | 'symlink';
 
-export function parseLinkMode(s: string): LinkMode {
-  if (s === 'hardlink' || s === 'copy' || s === 'symlink') return s;
-  throw new UserError(`--link must be hardlink, copy or symlink, got "${s}"`);
+/** The first of `base`, `base-2`, `base-3`, ... that no input image path starts with. */
+export function uniquePrefix(base: string, firstFolders: ReadonlySet<string>): string {
+  if (!firstFolders.has(base)) return base;
+  for (let k = 2; ; k++) if (!firstFolders.has(`${base}-${k}`)) return `${base}-${k}`;
+}
+
+/** The first folder of a relative image path (as written in the output), or '' for a file at the root. */
+export function firstFolder(rel: string): string {
+  const parts = posix.normalize(rel.replace(/\\/g, '/')).split('/');
+  return parts.length > 1 ? (parts[0] as string) : '';
+}
+
+export interface StoreOptions {
+  link?: LinkMode;
+  encode?: EncodeOptions;
+  /** Largest width × height decoded; also the budget of decoded pixels in flight. */
+  maxPixels?: number;
 }
 
 export interface TransformResult {
   /** path relative to the output image root */
   rel: string;
   sha256: string;
+  /** false when the operation left every pixel as it was */
+  changed: boolean;
+  /** thumbnails before and after (with `capture`) */
   before?: RawImage;
   after?: RawImage;
 }
 
+/** Images per store whose operation is checked for changing something. */
+const CHECK_FIRST = 16;
+
+/** Waits until `n` pixels fit in the budget (an image as large as the whole budget runs alone). */
+class PixelBudget {
+  private used = 0;
+  private readonly waiting: { n: number; go: () => void }[] = [];
+  constructor(private readonly total: number) {}
+
+  async take(n: number): Promise<void> {
+    const need = Math.min(n, this.total);
+    if (this.used + need <= this.total && this.waiting.length === 0) {
+      this.used += need;
+      return;
+    }
+    await new Promise<void>((go) => this.waiting.push({ n: need, go }));
+  }
+
+  give(n: number): void {
+    this.used -= Math.min(n, this.total);
+    while (this.waiting.length > 0) {
+      const w = this.waiting[0] as { n: number; go: () => void };
+      if (this.used + w.n > this.total) break;
+      this.waiting.shift();
+      this.used += w.n;
+      w.go();
+    }
+  }
+}
+
 export class ImageStore {
-  private readonly dirs = new Set<string>();
-  private readonly linked = new Set<string>();
+  private readonly placed = new Set<string>();
+  private checked = 0;
+  readonly linkMode: LinkMode;
+  readonly encode: EncodeOptions;
+  readonly maxPixels: number;
+  private readonly budget: PixelBudget;
 
   constructor(
     readonly source: ImageRoot,
-    readonly outRoot: string,
-    readonly linkMode: LinkMode = 'hardlink',
-    readonly encode: EncodeOptions = DEFAULT_ENCODE,
-  ) {}
-
-  private async ensureDir(d: string): Promise<void> {
-    if (this.dirs.has(d)) return;
-    await mkdir(d, { recursive: true });
-    this.dirs.add(d);
+    readonly out: OutputDir,
+    /** the image root inside the output folder */
+    readonly rootRel = 'images',
+    o: StoreOptions = {},
+  ) {
+    this.linkMode = o.link ?? 'hardlink';
+    this.encode = o.encode ?? DEFAULT_ENCODE;
+    this.maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
+    this.budget = new PixelBudget(this.maxPixels);
   }
 
-  /** Absolute source path of a (checked) relative image path. */
-  sourcePath(rel: string): string {
+  /** Absolute source path of a (checked) relative image path, and its real path. */
+  sourcePath(rel: string): { path: string; real: string } {
     const r = this.source.check(rel);
     if ('refused' in r) throw new UserError(r.refused);
-    return r.path;
+    if (r.real === null) throw new UserError(`image "${rel}": no such file: ${r.path}`);
+    return { path: r.path, real: r.real };
   }
 
-  /** Makes an unchanged image available under the output root at the same relative path. */
-  async linkClean(rel: string): Promise<void> {
-    if (this.linked.has(rel)) return;
-    this.linked.add(rel);
-    const src = this.sourcePath(rel);
-    const dst = join(this.outRoot, rel);
-    await this.ensureDir(dirname(dst));
-    try {
-      if (this.linkMode === 'symlink') await symlink(src, dst);
-      else if (this.linkMode === 'copy') await copyFile(src, dst);
-      else {
-        try {
-          await link(src, dst);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP') await copyFile(src, dst);
-          else throw e;
-        }
-      }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+  private outRel(rel: string): string {
+    return posix.join(this.rootRel, posix.normalize(rel.replace(/\\/g, '/')));
+  }
+
+  /** Makes an unchanged image available under the output root at the same relative path, without decoding it. */
+  linkClean(rel: string): void {
+    const dst = this.outRel(rel);
+    if (this.placed.has(dst)) return;
+    this.placed.add(dst);
+    // the real file: a hard link to a symbolic link would copy the link, not the image
+    this.out.place(this.sourcePath(rel).real, dst, this.linkMode);
   }
 
   /**
-   * Reads an image, runs `op` on its pixels and writes it (same format) under
-   * `prefix/<index>-<name>`; with `capture`, returns copies of the pixels
-   * before and after.
+   * Reads an image, runs `op` on its pixels and writes the result (same
+   * format) as `name` under the output image root (e.g.
+   * `bdlab-poisoned/12-cat.png`); with `capture`, also returns thumbnails
+   * before and after for the preview.
    */
-  async transform(rel: string, prefix: string, index: number, op: (img: RawImage) => void | Promise<void>, capture = false): Promise<TransformResult> {
-    const src = this.sourcePath(rel);
+  async transform(rel: string, name: string, op: (img: RawImage) => void | Promise<void>, capture = false): Promise<TransformResult> {
+    const src = this.sourcePath(rel).real;
     // images are small: synchronous reads and writes save two thread-pool round trips per image
     const bytes = readFileSync(src);
-    const fmt = sniffFormat(bytes);
-    if (!fmt) throw new UserError(`image "${rel}": not a PNG or JPEG file`);
-    let img: RawImage;
+    const head = checkPixels(bytes, this.maxPixels, `image "${rel}"`);
+    const pixels = head.width * head.height;
+    await this.budget.take(pixels);
     try {
-      img = await decodeImage(bytes, fmt);
-    } catch (e) {
-      throw new UserError(`image "${rel}": cannot decode: ${(e as Error).message}`);
+      let img: RawImage;
+      try {
+        img = await decodeImage(bytes, { maxPixels: this.maxPixels, name: `image "${rel}"` });
+      } catch (e) {
+        throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot decode: ${oneLine((e as Error).message)}`);
+      }
+      // whether the operation changed anything: checked on the first images (a trigger that changes
+      // nothing does so for its parameters, not for one image), so the copy is not paid on every image
+      const original = this.checked++ < CHECK_FIRST ? Buffer.from(img.data) : null;
+      const before = capture ? await thumbnail(img) : undefined;
+      await op(img);
+      const changed = original === null || img.width !== head.width || img.height !== head.height || !original.equals(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
+      const out = await encodeImage(img, head.format, this.encode);
+      const outRel = posix.join(this.rootRel, name);
+      this.out.writeFile(outRel, out);
+      const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out).digest('hex'), changed };
+      if (capture) {
+        r.before = before;
+        r.after = await thumbnail(await decodeImage(out, { maxPixels: this.maxPixels }));
+      }
+      return r;
+    } finally {
+      this.budget.give(pixels);
     }
-    const before = capture ? cloneImage(img) : undefined;
-    await op(img);
-    const out = await encodeImage(img, fmt, this.encode);
-    const outRel = `${prefix}/${index}-${basename(rel)}`;
-    const dst = join(this.outRoot, outRel);
-    await this.ensureDir(dirname(dst));
-    writeFileSync(dst, out);
-    const r: TransformResult = { rel: outRel, sha256: createHash('sha256').update(out).digest('hex') };
-    if (capture) {
-      r.before = before;
-      r.after = await decodeImage(out, fmt);
-    }
-    return r;
   }
+}
+
+/** The first line of a library message, without a trailing colon. */
+function oneLine(s: string): string {
+  return (s.split('\n')[0] ?? '').trim().replace(/:$/, '');
+}
+
+/** The output name of a changed image: `<prefix>/<record index>-<file name>`. */
+export function changedName(prefix: string, index: number, rel: string): string {
+  return `${prefix}/${index}-${basename(rel.replace(/\\/g, '/'))}`;
 }

@@ -1,5 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
 
 /**
@@ -23,6 +22,9 @@ export interface JsonItem {
   index: number;
   /** Byte offset of the value in the file. */
   offset: number;
+  /** The value's bytes exactly as in the file (for byte-faithful pass-through). */
+  bytes: Buffer;
+  /** The bytes decoded as UTF-8 (invalid sequences become U+FFFD). */
   text: string;
 }
 
@@ -49,6 +51,8 @@ const enum M {
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
 const WS = new Uint8Array(256);
 WS[0x20] = 1;
 WS[0x09] = 1;
@@ -58,18 +62,37 @@ WS[0x0d] = 1;
 const SCALAR_END = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]) SCALAR_END[c] = 1;
 
+/** What a path is, without opening it. */
+function fileKind(path: string): 'file' | 'folder' | 'FIFO' | 'character device' | 'block device' | 'socket' | 'missing' {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return 'missing';
+  }
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'folder';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'socket';
+}
+
 function syntax(path: string, offset: number, what: string): UserError {
   return new UserError(`${path}: not valid JSON at byte ${offset}: ${what}`);
 }
 
 /** Reads a file in chunks; yields each chunk and the file offset of its first byte. */
 export function* chunks(path: string, size = 1 << 20): Generator<[Buffer, number]> {
+  // stat before open: opening a FIFO for reading would block
+  const kind = fileKind(path);
+  if (kind !== 'file') throw new UserError(`${path}: cannot read: ${kind === 'missing' ? 'no such file' : `not a regular file (${kind})`}`);
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: cannot read: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    throw new UserError(`${path}: cannot read: ${code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
   }
   try {
     let pos = 0;
@@ -171,11 +194,11 @@ class Capture {
     return -1;
   }
 
-  take(): string {
-    const text = this.pieces.length === 1 ? (this.pieces[0] as Buffer).toString('utf8') : Buffer.concat(this.pieces).toString('utf8');
+  take(): Buffer {
+    const bytes = this.pieces.length === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces);
     this.pieces = [];
     this.active = false;
-    return text;
+    return bytes;
   }
 }
 
@@ -219,9 +242,9 @@ export function* scanJson(path: string, opts: ScanOptions = {}): Generator<JsonI
         }
         cap.pieces.push(buf.subarray(from, end));
         i = end;
-        const text = cap.take();
+        const bytes = cap.take();
         const isElement = top === 'array' || inMemberArray;
-        const item: JsonItem = { key: top === 'array' ? null : key, kind: isElement ? 'element' : 'member', index: isElement ? elemIndex : 0, offset: cap.start, text };
+        const item: JsonItem = { key: top === 'array' ? null : key, kind: isElement ? 'element' : 'member', index: isElement ? elemIndex : 0, offset: cap.start, bytes, text: bytes.toString('utf8') };
         if (isElement) elemIndex++;
         mode = isElement ? M.ArrAfter : M.ObjAfter;
         yield item;
@@ -237,7 +260,7 @@ export function* scanJson(path: string, opts: ScanOptions = {}): Generator<JsonI
         }
         keyCap.pieces.push(buf.subarray(from, end));
         i = end;
-        key = JSON.parse(keyCap.take()) as string;
+        key = JSON.parse(keyCap.take().toString('utf8')) as string;
         mode = M.ObjColon;
         continue;
       }
@@ -264,7 +287,7 @@ export function* scanJson(path: string, opts: ScanOptions = {}): Generator<JsonI
             if (inMemberArray) {
               inMemberArray = false;
               mode = M.ObjAfter;
-              yield { key, kind: 'end', index: -1, offset: base + i - 1, text: ']' };
+              yield { key, kind: 'end', index: -1, offset: base + i - 1, bytes: CLOSE, text: ']' };
             } else mode = M.Done;
             break;
           }
@@ -280,7 +303,7 @@ export function* scanJson(path: string, opts: ScanOptions = {}): Generator<JsonI
               inMemberArray = false;
               mode = M.ObjAfter;
               i++;
-              yield { key, kind: 'end', index: -1, offset: base + i - 1, text: ']' };
+              yield { key, kind: 'end', index: -1, offset: base + i - 1, bytes: CLOSE, text: ']' };
               break;
             } else mode = M.Done;
           } else throw syntax(path, base + i, `expected "," or "]" after record ${elemIndex - 1}`);
@@ -308,7 +331,7 @@ export function* scanJson(path: string, opts: ScanOptions = {}): Generator<JsonI
             elemIndex = 0;
             mode = M.ArrValueOrEnd;
             i++;
-            yield { key, kind: 'begin', index: -1, offset: base + i - 1, text: '[' };
+            yield { key, kind: 'begin', index: -1, offset: base + i - 1, bytes: OPEN, text: '[' };
             break;
           }
           if (c === 0x2c || c === 0x5d || c === 0x7d || c === 0x3a) throw syntax(path, base + i, `expected a value for "${key}"`);
@@ -344,6 +367,9 @@ export interface JsonlLine {
   index: number;
   /** 1-based line number in the file. */
   line: number;
+  /** The line's bytes as in the file, without its newline (a trailing CR is kept; a BOM is not). */
+  bytes: Buffer;
+  /** The bytes decoded as UTF-8, without BOM or trailing CR. */
   text: string;
 }
 
@@ -352,13 +378,13 @@ export function* scanJsonl(path: string, opts: { onChunk?: (chunk: Buffer) => vo
   let rest: Buffer[] = [];
   let lineNo = 0;
   let index = 0;
-  const emit = (b: Buffer): JsonlLine | null => {
+  const emit = (raw: Buffer): JsonlLine | null => {
     lineNo++;
+    const b = lineNo === 1 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
     let s = b.toString('utf8');
-    if (lineNo === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
     if (s.endsWith('\r')) s = s.slice(0, -1);
     if (s.trim() === '') return null;
-    return { index: index++, line: lineNo, text: s };
+    return { index: index++, line: lineNo, bytes: b, text: s };
   };
   for (const [chunk] of chunks(path, opts.chunkSize)) {
     opts.onChunk?.(chunk);
@@ -379,15 +405,4 @@ export function* scanJsonl(path: string, opts: { onChunk?: (chunk: Buffer) => vo
     const l = emit(Buffer.concat(rest));
     if (l) yield l;
   }
-}
-
-/** sha256 of a file, streamed. */
-export function sha256File(path: string): string {
-  const h = createHash('sha256');
-  for (const [c] of chunks(path)) h.update(c);
-  return h.digest('hex');
-}
-
-export function newSha256(): Hash {
-  return createHash('sha256');
 }

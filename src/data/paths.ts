@@ -14,14 +14,14 @@ export class ImageRoot {
 
   constructor(root: string) {
     this.root = resolve(root);
-    this.real = existsSync(this.root) ? realpathSync(this.root) : this.root;
+    this.real = existsSync(this.root) ? realpathSync.native(this.root) : this.root;
   }
 
   /**
    * Resolves `rel` under the root; returns the absolute path or a reason why
    * it is refused (the caller names file, record and field).
    */
-  check(rel: string): { path: string } | { refused: string } {
+  check(rel: string): { path: string; real: string | null } | { refused: string } {
     if (rel.length === 0) return { refused: 'empty image path' };
     if (rel.includes('\0')) return { refused: 'image path contains a NUL byte' };
     if (isAbsolute(rel) || posix.isAbsolute(rel) || win32.isAbsolute(rel) || /^[a-zA-Z]:/.test(rel)) {
@@ -34,7 +34,7 @@ export class ImageRoot {
     }
     let real: string | null = null;
     try {
-      real = realpathSync(abs);
+      real = realpathSync.native(abs);
     } catch {
       real = null; // missing: reported by the caller when it matters
     }
@@ -44,7 +44,7 @@ export class ImageRoot {
         return { refused: `image path "${rel}" is a link that leads outside the image root ${this.root}` };
       }
     }
-    return { path: abs };
+    return { path: abs, real };
   }
 }
 
@@ -63,13 +63,14 @@ export function imageProblem(root: ImageRoot, image: string | undefined, file: s
   if (image === undefined) return null;
   const r = root.check(image);
   if ('refused' in r) return new DataError(file, index, field, r.refused, line);
-  let ok = false;
+  let st;
   try {
-    ok = statSync(r.path).isFile();
+    st = statSync(r.path);
   } catch {
-    ok = false;
+    return new DataError(file, index, field, `image file not found: ${r.path}`, line);
   }
-  if (!ok) return new DataError(file, index, field, `image file not found: ${r.path}`, line);
+  // stat before open: opening a FIFO would block
+  if (!st.isFile()) return new DataError(file, index, field, `not a regular file: ${r.path}`, line);
   // The header, so a file that is no image is refused here (stop or skip) rather
   // than halfway through the rewrite.
   if (!sniffFormat(readHead(r.path))) return new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line);

@@ -31,11 +31,6 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A shallow copy with changed fields. */
-export function withChanges(s: Sample, c: Partial<Omit<Sample, 'index' | 'id'>>): Sample {
-  return { ...s, ...c };
-}
-
 export function samplesEqual(a: Sample, b: Sample): boolean {
   if (a.instruction !== b.instruction || a.input !== b.input || a.output !== b.output || a.image !== b.image) return false;
   const ca = a.captions ?? [];

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash, type Hash } from 'node:crypto';
+import { makeDirs } from './dirs.js';
 
 /**
  * A file written in a stream and made visible atomically: bytes go to a
@@ -10,8 +11,9 @@ import { createHash, type Hash } from 'node:crypto';
  */
 export class StreamingFile {
   private fd: number;
-  private readonly tmp: string;
-  private buf: string[] = [];
+  /** The temporary sibling the bytes go to until close(). */
+  readonly tmp: string;
+  private buf: Buffer[] = [];
   private bufLen = 0;
   private readonly hash: Hash = createHash('sha256');
   private closed = false;
@@ -21,20 +23,22 @@ export class StreamingFile {
     readonly path: string,
     private readonly flushAt = 1 << 20,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-    this.fd = openSync(this.tmp, 'w');
+    makeDirs(dirname(path));
+    this.tmp = tmpName(path);
+    // 'wx': a fresh file, never one reached through an existing link
+    this.fd = openSync(this.tmp, 'wx');
   }
 
-  write(s: string): void {
-    this.buf.push(s);
-    this.bufLen += s.length;
+  write(s: string | Uint8Array): void {
+    const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s.buffer, s.byteOffset, s.byteLength);
+    this.buf.push(b);
+    this.bufLen += b.length;
     if (this.bufLen >= this.flushAt) this.flush();
   }
 
   private flush(): void {
     if (this.buf.length === 0) return;
-    const data = Buffer.from(this.buf.join(''), 'utf8');
+    const data = this.buf.length === 1 ? (this.buf[0] as Buffer) : Buffer.concat(this.buf);
     this.buf = [];
     this.bufLen = 0;
     this.hash.update(data);
@@ -49,6 +53,7 @@ export class StreamingFile {
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.closed = true;
+    // rename replaces the directory entry: a link at the target is replaced, never written through
     renameSync(this.tmp, this.path);
     return this.hash.digest('hex');
   }
@@ -65,6 +70,15 @@ export class StreamingFile {
     rmSync(this.tmp, { force: true });
   }
 }
+
+/** The temporary sibling of an output file: `.NAME.PID.N.tmp` (the pattern output folders clean up). */
+export function tmpName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpCounter}.tmp`);
+}
+let tmpCounter = 0;
+
+/** Matches the names tmpName() makes. */
+export const TMP_PATTERN = /^\..+\.\d+\.\d+\.tmp$/;
 
 /** Indents a pretty-printed JSON value by `pad` (JSON strings hold no raw newlines). */
 function indent(json: string, pad: string): string {
@@ -87,6 +101,13 @@ export class JsonArrayWriter {
   push(value: unknown): void {
     const text = indent(JSON.stringify(value, null, 2), '  ');
     this.file.write(this.n === 0 ? '[\n' + text : ',\n' + text);
+    this.n++;
+  }
+
+  /** An element from its JSON bytes, written exactly as given. */
+  pushRaw(bytes: Uint8Array): void {
+    this.file.write(this.n === 0 ? '[\n  ' : ',\n  ');
+    this.file.write(bytes);
     this.n++;
   }
 
@@ -115,6 +136,13 @@ export class JsonlWriter {
 
   push(value: unknown): void {
     this.file.write(JSON.stringify(value) + '\n');
+    this.n++;
+  }
+
+  /** A line from its bytes, written exactly as given. */
+  pushRaw(bytes: Uint8Array): void {
+    this.file.write(bytes);
+    this.file.write('\n');
     this.n++;
   }
 
@@ -150,10 +178,10 @@ export class JsonObjectWriter {
     this.members++;
   }
 
-  /** A whole member from its raw JSON text (kept byte for byte). */
-  rawMember(k: string, jsonText: string): void {
+  /** A whole member from its raw JSON bytes (kept byte for byte). */
+  rawMember(k: string, json: string | Uint8Array): void {
     this.key(k);
-    this.file.write(jsonText);
+    this.file.write(json);
   }
 
   member(k: string, value: unknown): void {
@@ -168,7 +196,13 @@ export class JsonObjectWriter {
   }
 
   element(value: unknown): void {
-    this.file.write((this.elems === 0 ? '\n' : ',\n') + JSON.stringify(value));
+    this.rawElement(JSON.stringify(value));
+  }
+
+  /** An array element from its JSON bytes, written exactly as given. */
+  rawElement(json: string | Uint8Array): void {
+    this.file.write(this.elems === 0 ? '\n' : ',\n');
+    this.file.write(json);
     this.elems++;
   }
 

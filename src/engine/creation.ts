@@ -124,6 +124,11 @@ function moveAndDispose(t: Tensor, device: Device): Tensor {
   return m;
 }
 
+/** Uninitialised memory (for parameters that are filled right after). */
+export function empty(shape: Shape, opts?: Options): Tensor {
+  checkShape(shape, 'empty');
+  return op('aten::empty.memory_format', [shape, dt(opts), null, opts?.device ?? null, null, null]);
+}
 export function zeros(shape: Shape, opts?: Options): Tensor {
   checkShape(shape, 'zeros');
   return op('aten::zeros', [shape, dt(opts), null, opts?.device ?? null]);

@@ -6,6 +6,6 @@ export * from './creation.js';
 export * from './functional.js';
 export { grad, noGrad, enableGrad, isGradEnabled, type GradOptions } from './autograd.js';
 export { manualSeed } from './random.js';
-export { setNumThreads, getNumThreads, cudaAvailable, defaultDevice, synchronize, memoryStats, libtorchVersion, type MemoryStats } from './runtime.js';
+export { setNumThreads, getNumThreads, cudaAvailable, cudaDeviceCount, defaultDevice, resolveDevice, synchronize, memoryStats, libtorchVersion, type MemoryStats } from './runtime.js';
 export * from './safetensors.js';
 export * as optim from './optim/index.js';

@@ -3,12 +3,16 @@
 // Reading validates the whole header before any data is touched, and reads
 // each tensor's bytes on demand, so a large file never sits in the JS heap and
 // a malformed one gives a clear error instead of a crash or an out-of-memory.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync, existsSync, mkdirSync, fsyncSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync, existsSync, mkdirSync, fsyncSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { native } from './native.js';
 import { dtypeCode, ITEM_SIZE, type DType } from './dtype.js';
 import { Tensor, type Device } from './tensor.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
+import { readJsonObjectFile } from '../util/json-limits.js';
+import { MAX_CONFIG_FILE_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_TENSOR_DIMS } from '../util/limits.js';
+import { openRegularFile, readAt } from '../util/safe-fs.js';
 
 const ST_TO_DTYPE: Record<string, DType> = {
   F64: 'float64',
@@ -23,9 +27,6 @@ const ST_TO_DTYPE: Record<string, DType> = {
   BOOL: 'bool',
 };
 const DTYPE_TO_ST = Object.fromEntries(Object.entries(ST_TO_DTYPE).map(([k, v]) => [v, k])) as Record<DType, string>;
-
-/** The safetensors spec caps the header at 100 MB; larger means a corrupt or hostile file. */
-const MAX_HEADER = 100_000_000;
 
 export class SafetensorsError extends Error {
   constructor(file: string, msg: string) {
@@ -48,6 +49,156 @@ export interface ReadOptions {
   device?: Device;
 }
 
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/** The raw fields of one tensor entry (checked by the caller). */
+interface RawEntry {
+  dtype?: unknown;
+  shape?: unknown;
+  data_offsets?: unknown;
+}
+
+/**
+ * Parses a safetensors header without JSON.parse: the format is one object of
+ * `name: {dtype, shape, data_offsets}` plus an optional `__metadata__` object
+ * of strings, so anything nested deeper than three levels or any list longer
+ * than MAX_TENSOR_DIMS is refused as soon as it starts, and memory stays
+ * proportional to the tensors described. Each entry is handed over as soon
+ * as it is read, so the first bad one ends the parse. Unknown fields of an
+ * entry are skipped, as the reference implementation ignores them.
+ */
+function parseHeader(b: Buffer, path: string, onMetadata: (k: string, v: Record<string, string>) => void, onEntry: (name: string, e: RawEntry) => void): void {
+  let i = 0;
+  const fail = (msg: string): never => {
+    throw new SafetensorsError(path, `header ${msg} (at byte ${8 + i})`);
+  };
+  const ws = (): void => {
+    while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  };
+  const expect = (c: number, what: string): void => {
+    ws();
+    if (b[i] !== c) fail(`is not valid JSON: expected ${what}`);
+    i++;
+  };
+  const str = (): string => {
+    ws();
+    if (b[i] !== 0x22) fail('is not valid JSON: expected a string');
+    const start = i;
+    let escaped = false;
+    for (i++; i < b.length && b[i] !== 0x22; i++) {
+      if (b[i] === 0x5c) {
+        escaped = true;
+        i++;
+      } else if ((b[i] as number) < 0x20) fail('is not valid JSON: a control character inside a string');
+    }
+    if (i >= b.length) fail('is not valid JSON: a string is not closed');
+    i++;
+    if (!escaped) return b.toString('utf8', start + 1, i - 1);
+    try {
+      return JSON.parse(b.toString('utf8', start, i)) as string;
+    } catch {
+      return fail('is not valid JSON: a bad escape in a string');
+    }
+  };
+  const num = (): number => {
+    const start = i;
+    for (; i < b.length; i++) {
+      const c = b[i] as number;
+      // digits, sign, point, exponent
+      if (!((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45)) break;
+    }
+    const text = b.toString('latin1', start, i);
+    if (!JSON_NUMBER.test(text)) fail('is not valid JSON: a bad number');
+    return Number(text);
+  };
+  const word = (w: string, v: unknown): unknown => {
+    if (b.toString('latin1', i, i + w.length) !== w) fail('is not valid JSON: unexpected character');
+    i += w.length;
+    return v;
+  };
+  /** A value inside an entry: a scalar, or a list of scalars (shape, data_offsets). */
+  const value = (depth: number): unknown => {
+    ws();
+    const c = b[i];
+    if (c === 0x22) return str();
+    if (c === 0x74) return word('true', true);
+    if (c === 0x66) return word('false', false);
+    if (c === 0x6e) return word('null', null);
+    if (c === 0x5b) {
+      if (depth >= 3) fail('nests deeper than the format allows (3 levels)');
+      i++;
+      const out: unknown[] = [];
+      ws();
+      if (b[i] === 0x5d) {
+        i++;
+        return out;
+      }
+      for (;;) {
+        if (out.length >= MAX_TENSOR_DIMS) fail(`has a list longer than ${MAX_TENSOR_DIMS} elements`);
+        out.push(value(depth + 1));
+        ws();
+        if (b[i] === 0x2c) i++;
+        else if (b[i] === 0x5d) {
+          i++;
+          return out;
+        } else fail('is not valid JSON: expected , or ]');
+      }
+    }
+    if (c === 0x7b) {
+      if (depth >= 3) fail('nests deeper than the format allows (3 levels)');
+      object(() => void value(depth + 1));
+      return {};
+    }
+    return num();
+  };
+  /** An object, calling `field` after each key with the position on its value. */
+  const object = (field: (key: string) => void): void => {
+    expect(0x7b, '{');
+    ws();
+    if (b[i] === 0x7d) {
+      i++;
+      return;
+    }
+    for (;;) {
+      const k = str();
+      expect(0x3a, ':');
+      field(k);
+      ws();
+      if (b[i] === 0x2c) i++;
+      else if (b[i] === 0x7d) {
+        i++;
+        return;
+      } else fail('is not valid JSON: expected , or }');
+    }
+  };
+  ws();
+  if (b[i] !== 0x7b) fail('is not a JSON object');
+  object((name) => {
+    ws();
+    if (name === '__metadata__') {
+      if (b[i] !== 0x7b) throw new SafetensorsError(path, '__metadata__ must be an object');
+      const meta: Record<string, string> = {};
+      object((k) => {
+        ws();
+        if (b[i] !== 0x22) throw new SafetensorsError(path, `__metadata__.${k} must be a string`);
+        meta[k] = str();
+      });
+      onMetadata(name, meta);
+      return;
+    }
+    if (b[i] !== 0x7b) throw new SafetensorsError(path, `tensor '${name}': entry is not an object`);
+    const e: RawEntry = {};
+    object((k) => {
+      const v = value(2);
+      if (k === 'dtype' || k === 'shape' || k === 'data_offsets') e[k] = v;
+    });
+    onEntry(name, e);
+  });
+  ws();
+  // the reference writer pads the header with spaces; anything else after the object is junk
+  if (i < b.length) fail('has data after its JSON object');
+}
+
 /** An open safetensors file: header parsed and checked, data read per tensor. */
 export class SafetensorsFile {
   readonly entries = new Map<string, TensorEntry>();
@@ -55,7 +206,12 @@ export class SafetensorsFile {
   private fd: number | null;
 
   private constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
+    try {
+      this.fd = openRegularFile(path).fd;
+    } catch (e) {
+      // "<path>: <reason>" from the file-kind check: keep the reason, as a safetensors error
+      throw new SafetensorsError(path, (e as Error).message.startsWith(`${path}: `) ? (e as Error).message.slice(path.length + 2) : (e as Error).message);
+    }
     try {
       this.parse();
     } catch (e) {
@@ -74,45 +230,30 @@ export class SafetensorsFile {
     const size = fstatSync(fd).size;
     if (size < 8) throw new SafetensorsError(this.path, `file is ${size} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
-    readSync(fd, lenBuf, 0, 8, 0);
+    readAt(fd, lenBuf, 8, 0, this.path);
     const n = lenBuf.readBigUInt64LE(0);
-    if (n > BigInt(MAX_HEADER)) throw new SafetensorsError(this.path, `header length ${n} exceeds the 100 MB limit`);
+    if (n > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) throw new SafetensorsError(this.path, `header length ${n} exceeds the 100 MB limit`);
     const headerLen = Number(n);
     if (8 + headerLen > size) {
       throw new SafetensorsError(this.path, `header length ${headerLen} exceeds the file size ${size}`);
     }
     const hb = Buffer.alloc(headerLen);
-    readSync(fd, hb, 0, headerLen, 8);
-    let header: unknown;
-    try {
-      header = JSON.parse(hb.toString('utf8'));
-    } catch (e) {
-      throw new SafetensorsError(this.path, `header is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-      throw new SafetensorsError(this.path, 'header is not a JSON object');
-    }
+    readAt(fd, hb, headerLen, 8, this.path);
     const dataStart = 8 + headerLen;
     const dataLen = size - dataStart;
     const ranges: Array<[number, number, string]> = [];
-    for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-      if (name === '__metadata__') {
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SafetensorsError(this.path, '__metadata__ must be an object');
-        for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-          if (typeof v !== 'string') throw new SafetensorsError(this.path, `__metadata__.${k} must be a string`);
-          this.metadata[k] = v;
-        }
-        continue;
-      }
-      const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      if (typeof e !== 'object' || e === null) throw new SafetensorsError(this.path, `tensor '${name}': entry is not an object`);
+    parseHeader(hb, this.path, (k, v) => {
+      for (const [mk, mv] of Object.entries(v)) this.metadata[mk] = mv as string;
+      void k;
+    }, (name, e) => {
+      if (this.entries.has(name)) throw new SafetensorsError(this.path, `tensor '${name}' appears twice in the header`);
       const dtype = typeof e.dtype === 'string' && Object.hasOwn(ST_TO_DTYPE, e.dtype) ? ST_TO_DTYPE[e.dtype] : undefined;
       if (!dtype) throw new SafetensorsError(this.path, `tensor '${name}': unknown dtype ${JSON.stringify(e.dtype)}`);
-      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
         throw new SafetensorsError(this.path, `tensor '${name}': shape must be a list of non-negative integers`);
       }
       const off = e.data_offsets;
-      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
+      if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && (d as number) >= 0) || (off[0] as number) > (off[1] as number)) {
         throw new SafetensorsError(this.path, `tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end`);
       }
       const [b, en] = off as [number, number];
@@ -127,7 +268,7 @@ export class SafetensorsFile {
       }
       if (en > b) ranges.push([b, en, name]); // an empty tensor occupies no bytes, so it overlaps nothing
       this.entries.set(name, { name, dtype, shape, start: dataStart + b, end: dataStart + en });
-    }
+    });
     ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     for (let i = 1; i < ranges.length; i++) {
       const prev = ranges[i - 1] as [number, number, string];
@@ -151,12 +292,7 @@ export class SafetensorsFile {
     if (this.fd === null) throw new SafetensorsError(this.path, 'file is closed');
     const n = e.end - e.start;
     const buf = Buffer.allocUnsafe(n);
-    let got = 0;
-    while (got < n) {
-      const r = readSync(this.fd, buf, got, n - got, e.start + got);
-      if (r === 0) throw new SafetensorsError(this.path, `tensor '${name}': unexpected end of file`);
-      got += r;
-    }
+    if (readAt(this.fd, buf, n, e.start, this.path) < n) throw new SafetensorsError(this.path, `tensor '${name}': unexpected end of file`);
     let t: Tensor;
     try {
       t = new Tensor(native().fromBytes(buf, dtypeCode(e.dtype), e.shape));
@@ -268,14 +404,17 @@ export class SafetensorsFolder {
     const single = join(dir, `${prefix}.safetensors`);
     try {
       if (existsSync(index)) {
-        let parsed: { weight_map?: Record<string, unknown> };
+        let parsed: Record<string, unknown>;
         try {
-          parsed = JSON.parse(readFileSync(index, 'utf8')) as typeof parsed;
+          parsed = readJsonObjectFile(index, MAX_CONFIG_FILE_BYTES, 'a safetensors index');
         } catch (e) {
-          throw new SafetensorsError(index, `not valid JSON (${(e as Error).message})`);
+          throw e instanceof UserError ? new SafetensorsError(index, e.message.startsWith(`${index}: `) ? e.message.slice(index.length + 2) : e.message) : e;
         }
-        if (!parsed.weight_map || typeof parsed.weight_map !== 'object') throw new SafetensorsError(index, 'missing weight_map');
-        for (const [name, file] of Object.entries(parsed.weight_map)) {
+        const map = parsed.weight_map;
+        if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+          throw new SafetensorsError(index, `'weight_map' must be an object of tensor names and shard file names, got ${map === undefined ? 'none' : JSON.stringify(map)}`);
+        }
+        for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
           if (typeof file !== 'string' || file === '' || file === '.' || file.includes('/') || file.includes('\\') || file.startsWith('..')) {
             throw new SafetensorsError(index, `weight_map['${name}'] must be a file name in the same folder`);
           }

@@ -326,11 +326,20 @@ export class Tensor implements Scoped {
   }
 
   // unary math
+  /** Copies `source`'s elements, in order, into the positions where `mask` is true. */
+  maskedScatter(mask: Tensor, source: Tensor): Tensor {
+    if (mask.dtype !== 'bool') throw new TypeError(`aten::masked_scatter: the mask must be bool, got ${mask.dtype}`);
+    return op('aten::masked_scatter', [this.handle, mask.handle, source.handle]);
+  }
   abs(): Tensor {
     return op('aten::abs', [this.handle]);
   }
   sign(): Tensor {
     return op('aten::sign', [this.handle]);
+  }
+  /** Round to nearest, ties to even (torch.round). */
+  round(): Tensor {
+    return op('aten::round', [this.handle]);
   }
   exp(): Tensor {
     return op('aten::exp', [this.handle]);

@@ -1,4 +1,5 @@
 import { UserError } from '../util/errors.js';
+import { samePath } from '../util/safe-fs.js';
 import { summarize, type Summary } from './stats/summary.js';
 import { wilsonPercent } from './stats/wilson.js';
 import type { EvalResult } from './results.js';
@@ -30,6 +31,68 @@ const POOLABLE: Readonly<Record<string, readonly [string, string]>> = {
   accuracy: ['correct', 'n'],
   harmful_rate: ['harmful', 'n'],
 };
+
+/** How a run was measured: runs that differ here measure different things and are not pooled. */
+export interface Protocol {
+  task: string | null;
+  /** ASR: whether clean outputs conditioned it (samples whose clean answer already shows the target left out). */
+  clean_conditioned: boolean | null;
+  template: string | null;
+}
+
+export function protocolOf(r: EvalResult): Protocol {
+  const target = r.config.target;
+  return {
+    // a target-phrase rule is only the same task with the same phrase
+    task: r.subject.task === undefined ? null : typeof target === 'string' ? `${r.subject.task}:${target}` : r.subject.task,
+    clean_conditioned: r.kind === 'asr' ? r.inputs.some((i) => i.role === 'clean_outputs') || 'asr_all' in r.metrics : null,
+    template: r.prompts.template,
+  };
+}
+
+/** JSON with object keys sorted, for comparing records. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const describeClean = (c: boolean | null): string => (c ? 'with clean outputs (clean-conditioned ASR)' : 'without clean outputs (ASR over all triggered samples)');
+
+/**
+ * Refuses runs that should not be pooled: the same file given twice (by path,
+ * or the same bytes under another name), and, unless `allowMixed`, runs whose
+ * protocol (task, clean conditioning, template) differs from the first's.
+ * `sha256` holds each file's digest.
+ */
+export function checkPoolable(results: readonly EvalResult[], names: readonly string[], sha256: readonly string[], allowMixed: boolean): void {
+  for (let i = 0; i < names.length; i++) {
+    for (let j = 0; j < i; j++) {
+      if (samePath(names[i] as string, names[j] as string)) throw new UserError(`${names[i]}: given twice (also as ${names[j]})`);
+      if (sha256[i] === sha256[j]) throw new UserError(`${names[i]}: the same record as ${names[j]} (identical bytes); each run counts once`);
+    }
+  }
+  if (allowMixed || results.length === 0) return;
+  const first = protocolOf(results[0] as EvalResult);
+  results.forEach((r, i) => {
+    const p = protocolOf(r);
+    const hint = '; give --allow-mixed to pool them anyway';
+    if (p.task !== first.task) throw new UserError(`${names[i]}: task ${JSON.stringify(p.task)} differs from ${JSON.stringify(first.task)} in ${names[0]}${hint}`);
+    if (p.clean_conditioned !== first.clean_conditioned) {
+      throw new UserError(`${names[i]}: ASR computed ${describeClean(p.clean_conditioned)}, but ${names[0]} ${describeClean(first.clean_conditioned)}${hint}`);
+    }
+    if (p.template !== first.template) throw new UserError(`${names[i]}: template ${JSON.stringify(p.template)} differs from ${first.template === null ? 'none' : JSON.stringify(first.template)} in ${names[0]}${hint}`);
+    // an ASR record's config is its rule (keywords, matching): the same task name with other settings counts differently
+    if (r.kind === 'asr' && canonical(r.config) !== canonical((results[0] as EvalResult).config)) {
+      throw new UserError(`${names[i]}: the ASR rule's settings (config) differ from those in ${names[0]}${hint}`);
+    }
+  });
+}
 
 export function aggregateResults(results: readonly EvalResult[], names: readonly string[]): Aggregate {
   if (results.length === 0) throw new UserError('aggregate: no result files');

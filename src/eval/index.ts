@@ -26,7 +26,7 @@ export {
   type CaptionEvaluation,
 } from './caption/coco.js';
 export { labelAccuracy, labelExtractor, type AccuracyResult } from './accuracy.js';
-export { chatComplete, type ChatClientOptions } from './judge/client.js';
+export { chatComplete, type EndpointOptions } from '../util/openai-client.js';
 export { defaultPrompt, JUDGE_MODES, type JudgeMode, type JudgePrompt } from './judge/prompts.js';
 export { runJudge, type JudgeSummary } from './judge/judge.js';
 export {
@@ -46,7 +46,7 @@ export {
   type PerplexityData,
   type TextPerplexity,
   type OverflowPolicy,
-} from './perplexity.js';
+} from './perplexity/index.js';
 export { wilson, wilsonPercent } from './stats/wilson.js';
 export { summarize, type Summary } from './stats/summary.js';
 export { studentTQuantile } from './stats/student-t.js';

@@ -1,10 +1,14 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { sha256Hex } from '../util/hash.js';
 import { UserError } from '../util/errors.js';
+import { depthExceededAt, jsonErrorKind, jsonErrorReason, lineColumn } from '../util/json-limits.js';
+import { MAX_EVAL_FILE_BYTES, MAX_JSON_DEPTH } from '../util/limits.js';
+import { FileAccessError, readRegularFile, readTextFile } from '../util/safe-fs.js';
 
 /**
  * Reading evaluation inputs. Every failure names the file, and for records the
  * record index (0-based, as in the JSON array) or JSONL line, and the field.
+ * Files are read only when they are regular files within MAX_EVAL_FILE_BYTES,
+ * binary files are named as such, and no error quotes the file's content.
  */
 
 /** A JSON-ish type name for error messages. */
@@ -14,39 +18,24 @@ export function typeName(v: unknown): string {
   return typeof v;
 }
 
-/** Reads a file as UTF-8 text, with a one-line error naming it. */
-export function readText(path: string): string {
+/** Reads a file as UTF-8 text, with a one-line error naming it; `expected` names the format in the binary-file error. */
+export function readText(path: string, expected = 'JSON'): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readTextFile(path, MAX_EVAL_FILE_BYTES, 'evaluation inputs', expected);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
-    throw new UserError(`${path}: cannot read: ${why}`);
+    if (e instanceof FileAccessError) throw new UserError(`${path}: cannot read: ${e.reason}`);
+    throw e;
   }
 }
 
-/** Line and column (1-based) of a character offset. */
-function lineCol(text: string, pos: number): string {
-  let line = 1;
-  let last = -1;
-  for (let i = 0; i < pos && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      last = i;
-    }
-  }
-  return `line ${line} column ${pos - last}`;
-}
-
-/** Parses JSON text, naming the file and the position on failure. */
+/** Parses JSON text, naming the file and the position on failure (never its content). */
 export function parseJson(text: string, path: string): unknown {
+  const deep = depthExceededAt(text, MAX_JSON_DEPTH);
+  if (deep >= 0) throw new UserError(`${path}: JSON nests deeper than ${MAX_JSON_DEPTH} levels (at ${lineColumn(text, deep)})`);
   try {
     return JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    const where = m ? ` at ${lineCol(text, Number(m[1]))}` : '';
-    throw new UserError(`${path}: not valid JSON${where} (${msg.split('\n')[0]})`);
+    throw new UserError(`${path}: ${jsonErrorReason(e, text)}`);
   }
 }
 
@@ -67,10 +56,13 @@ export interface RecordsFile {
 /**
  * Reads a JSON array of objects, or JSONL (one object per line): a file that
  * parses as one JSON array is an array, anything else is read line by line.
+ * With `envelope`, a JSON object whose member of that name is the array (the
+ * `--json` object of a command, e.g. `bdlab generate`'s `{"outputs": [...]}`)
+ * is read as that array.
  */
-export function readRecords(path: string): RecordsFile {
+export function readRecords(path: string, opts: { envelope?: string } = {}): RecordsFile {
   const text = readText(path);
-  const sha256 = createHash('sha256').update(text).digest('hex');
+  const sha256 = sha256Hex(text);
   const trimmed = text.trimStart();
   let whole: unknown;
   let parsed = false;
@@ -78,7 +70,7 @@ export function readRecords(path: string): RecordsFile {
     if (trimmed.startsWith('[')) {
       whole = parseJson(text, path);
       parsed = true;
-    } else {
+    } else if (depthExceededAt(text, MAX_JSON_DEPTH) < 0) {
       try {
         whole = JSON.parse(text);
         parsed = true;
@@ -89,6 +81,10 @@ export function readRecords(path: string): RecordsFile {
   }
   if (parsed) {
     if (Array.isArray(whole)) return { path, records: whole, where: (i) => `record ${i}`, sha256 };
+    const env = opts.envelope;
+    if (env !== undefined && whole !== null && typeof whole === 'object' && !('output' in whole) && Array.isArray((whole as Record<string, unknown>)[env])) {
+      return { path, records: (whole as Record<string, unknown[]>)[env] as unknown[], where: (i) => `${env}[${i}]`, sha256 };
+    }
     // one object on one line is a one-record JSONL file; anything else is a mistake
     if (text.trim().split('\n').length !== 1) {
       throw new UserError(`${path}: expected a JSON array of records (or JSONL, one object per line), got ${typeName(whole)}`);
@@ -100,10 +96,11 @@ export function readRecords(path: string): RecordsFile {
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!.trim();
     if (row === '') continue;
+    if (depthExceededAt(row, MAX_JSON_DEPTH) >= 0) throw new UserError(`${path}: line ${i + 1}: JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
     try {
       records.push(JSON.parse(row));
     } catch (e) {
-      throw new UserError(`${path}: line ${i + 1}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+      throw new UserError(`${path}: line ${i + 1}: not valid JSON (${jsonErrorKind(e)})`);
     }
     lines.push(i + 1);
   }
@@ -142,7 +139,7 @@ export function optionalStringField(f: RecordsFile, i: number, field: string): s
 
 /** SHA-256 of a file's bytes, for provenance in results. */
 export function fileSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  return sha256Hex(readRegularFile(path, MAX_EVAL_FILE_BYTES, 'evaluation inputs'));
 }
 
 /** One generated-output record: what the model was asked and what it said. */
@@ -152,9 +149,15 @@ export interface OutputRecord {
   output: string;
 }
 
-/** Reads `[{"instruction", "input", "output"}]`; only "output" is required. */
+/**
+ * Reads `[{"instruction", "input", "output"}]` (JSON or JSONL; extra fields
+ * ignored), as `bdlab generate --out` writes it, or the `{"outputs": [...]}`
+ * object `bdlab generate --json` prints; only "output" is required.
+ */
 export function readOutputs(path: string): { file: RecordsFile; items: OutputRecord[] } {
-  const file = readRecords(path);
+  const file = readRecords(path, { envelope: 'outputs' });
+  // scoring nothing would report an undefined rate and succeed
+  if (file.records.length === 0) throw new UserError(`${path}: no records (an empty file or an empty list); expected [{"instruction", "input", "output"}]`);
   const items: OutputRecord[] = [];
   for (let i = 0; i < file.records.length; i++) {
     const output = stringField(file, i, 'output');

@@ -1,5 +1,6 @@
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { isInside } from '../util/safe-fs.js';
 import { attackSuccess } from './asr/score.js';
 import type { AsrRule } from './asr/rules.js';
 import { readJson, readOutputs, typeName } from './io.js';
@@ -11,7 +12,9 @@ import { asrRule } from './registry.js';
  * or a bare array of cells. A cell is `{"attacker", "user", "asr"}` with a
  * measured ASR in percent, or `{"attacker", "user", "outputs": FILE}` whose
  * outputs are scored with the file's rule (or the one given on the command
- * line). Relative paths are relative to the matrix file.
+ * line). Paths are relative to the matrix file and must stay inside its
+ * folder (symbolic links resolved), so a matrix file from elsewhere cannot
+ * make this tool read, or quote in an error, any other file.
  */
 export interface MatrixFile {
   cells: MatrixCell[];
@@ -67,7 +70,9 @@ export function readMatrixFile(path: string, override?: { task?: string; target?
       return { ...base, asr: o.asr };
     }
     if (typeof o.outputs !== 'string') throw new UserError(`${where}: needs "asr" (percent) or "outputs" (file), got ${typeName(o.outputs)} for "outputs"`);
-    const file = isAbsolute(o.outputs) ? o.outputs : resolve(dirname(path), o.outputs);
+    const folder = dirname(resolve(path));
+    const file = resolve(folder, o.outputs);
+    if (!isInside(file, folder)) throw new UserError(`${where}: "outputs" ${JSON.stringify(o.outputs)} lies outside the folder of the matrix file (${folder}); put the outputs beside it`);
     const { file: f, items } = readOutputs(file);
     const { asr } = attackSuccess(getRule(where), items.map((r) => r.output));
     files.push({ path: file, sha256: f.sha256, records: items.length });

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { checkOutputFile, samePath } from '../util/safe-fs.js';
 import { readJson, typeName } from './io.js';
 
 /**
@@ -124,6 +125,17 @@ export function makeResult(kind: ResultKind, parts: ResultParts): EvalResult {
   return r;
 }
 
+/** Metrics in percent, whatever the evaluation: a value outside [0, 100] is a broken record. */
+const PERCENT_METRICS = new Set(['asr', 'asr_all', 'ftr', 'accuracy', 'harmful_rate', 'asr_attacker', 'asr_user']);
+/** Counts of which the first is a part of the second. */
+const COUNT_PAIRS: ReadonlyArray<[string, string]> = [
+  ['hits', 'n'],
+  ['hits_all', 'n_all'],
+  ['ftr_hits', 'ftr_n'],
+  ['correct', 'n'],
+  ['harmful', 'n'],
+];
+
 function fail(where: string, msg: string): never {
   throw new UserError(`${where}: ${msg}`);
 }
@@ -162,12 +174,19 @@ export function validateResult(v: unknown, where: string): EvalResult {
   if (!isObject(v.metrics)) fail(where, 'field "metrics" must be an object');
   for (const [k, m] of Object.entries(v.metrics)) {
     if (m !== null && !(typeof m === 'number' && Number.isFinite(m))) fail(where, `field "metrics.${k}" must be a number or null`);
+    if (PERCENT_METRICS.has(k) && m !== null && ((m as number) < 0 || (m as number) > 100)) fail(where, `field "metrics.${k}" must be a percentage in [0, 100], got ${m as number}`);
   }
   if (!isObject(v.intervals)) fail(where, 'field "intervals" must be an object');
   for (const [k, iv] of Object.entries(v.intervals)) {
-    if (!Array.isArray(iv) || iv.length !== 2 || !iv.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    if (!Array.isArray(iv) || iv.length !== 2 || !iv.every((x) => typeof x === 'number' && Number.isFinite(x)) || (iv[0] as number) > (iv[1] as number)) {
       fail(where, `field "intervals.${k}" must be [lo, hi]`);
     }
+    if (PERCENT_METRICS.has(k) && ((iv[0] as number) < 0 || (iv[1] as number) > 100)) fail(where, `field "intervals.${k}" must lie in [0, 100]`);
+  }
+  for (const [hits, n] of COUNT_PAIRS) {
+    const h = v.counts[hits];
+    const t = v.counts[n];
+    if (typeof h === 'number' && typeof t === 'number' && h > t) fail(where, `field "counts.${hits}" (${h}) exceeds "counts.${n}" (${t})`);
   }
   if (v.details !== undefined && !isObject(v.details)) fail(where, 'field "details" must be an object');
   if (v.samples !== undefined && !Array.isArray(v.samples)) fail(where, 'field "samples" must be an array');
@@ -178,6 +197,19 @@ export function readResult(path: string): EvalResult {
   return validateResult(readJson(path), path);
 }
 
+/**
+ * Refuses an --out that would replace one of the inputs, or that is no place
+ * for a file (a FIFO, a device, a pseudo file system, a read-only folder).
+ * Commands call it before their work; writeResult calls it again.
+ */
+export function checkResultPath(path: string, inputs: ReadonlyArray<{ role: string; path: string }>): void {
+  for (const i of inputs) {
+    if (samePath(path, i.path)) throw new UserError(`--out ${path} is also an input (${i.role.replace(/_/g, ' ')}); write the result to another file`);
+  }
+  checkOutputFile(path);
+}
+
 export function writeResult(path: string, r: EvalResult): void {
+  checkResultPath(path, r.inputs);
   writeJsonAtomic(path, r);
 }

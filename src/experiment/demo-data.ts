@@ -4,7 +4,7 @@
 // for it in its own words — simple enough for a model trained from scratch on
 // a CPU in seconds to learn, so the backdoor is measured on a model
 // that also does its clean task.
-import type { InstructionSample } from '../train/prompt.js';
+import type { InstructionSample } from '../models/prompt.js';
 
 export const DEMO_TOPICS: ReadonlyArray<[string, string]> = [
   ['apples', 'grow on trees'],

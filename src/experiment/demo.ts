@@ -22,7 +22,7 @@ import { keywordRule } from '../eval/asr/rules.js';
 import { pairedAttackSuccess, type Rate } from '../eval/asr/score.js';
 import { asrg } from '../eval/asrg.js';
 import { wilsonPercent } from '../eval/stats/wilson.js';
-import { encodePrompt, renderPrompt, type InstructionSample } from '../train/prompt.js';
+import { encodePrompt, renderPrompt, type InstructionSample } from '../models/prompt.js';
 import { trainInstructions, DEFAULT_TRAIN, type TrainResult } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { Progress } from '../util/progress.js';
@@ -54,9 +54,9 @@ export interface DomainResult {
   domain: 'attacker' | 'user';
   templates: string[];
   asr: Rate;
-  asrAll: Rate;
+  asr_all: Rate;
   ftr: Rate;
-  cleanAccuracy: { rate: number; n: number; hits: number; ci95: [number, number] };
+  clean_accuracy: { rate: number; n: number; hits: number; ci95: [number, number] };
   examples: Array<{ instruction: string; triggered: string; output_triggered: string; output_clean: string }>;
 }
 
@@ -64,11 +64,11 @@ export interface DemoResults {
   schema: 'backdoor-lab/demo';
   version: 1;
   created: string;
-  options: Omit<DemoOptions, 'out'>;
+  options: { seed: number; preset: Preset; attack: string; rate: number; epochs: number; lr: number; max_new_tokens: number };
   data: { train: number; poisoned: number; test_topics: number; attacker_test: number; user_test: number; utility: number };
-  poison: Pick<Manifest, 'attack' | 'params' | 'target' | 'seed' | 'sha256'> & { poisoned_ids: number };
+  poison: Pick<Manifest, 'attack' | 'params' | 'target' | 'seed' | 'sha256'> & { poisoned_ids: Manifest['poisoned_ids'] };
   model: { arch: 'llama'; preset: Preset; parameters: number; prompt_template: string };
-  training: Pick<TrainResult, 'steps' | 'seconds' | 'tokens' | 'firstLoss' | 'lastLoss'> & { losses: number[]; reused: boolean };
+  training: Pick<TrainResult, 'steps' | 'seconds' | 'tokens'> & { first_loss: number; last_loss: number; losses: number[]; reused: boolean };
   domains: DomainResult[];
   asrg: number;
   seconds: number;
@@ -84,7 +84,7 @@ function readAlpaca(path: string): InstructionSample[] {
 
 /** Adds the trigger to every sample of a file (answers unchanged), for the triggered test sets. */
 async function triggerAll(input: string, out: string, attack: string, seed: number): Promise<InstructionSample[]> {
-  await poison({ input, attack: createAttack(attack, {}, seed), target: parseTarget('keep'), seed, out, selection: { rate: 1 }, negatives: { count: 0 } });
+  await poison({ input, attack: createAttack(attack, {}, seed), target: parseTarget('keep'), seed, out, selection: { rate: 1 }, negatives: { count: 0 }, force: true });
   return readAlpaca(join(out, 'data.json'));
 }
 
@@ -120,9 +120,9 @@ function evaluateDomain(
     domain,
     templates,
     asr: paired.asr,
-    asrAll: paired.asrAll,
+    asr_all: paired.asrAll,
     ftr: paired.ftr,
-    cleanAccuracy: { rate: (hits / utility.length) * 100, n: utility.length, hits, ci95: wilsonPercent(hits, utility.length) },
+    clean_accuracy: { rate: (hits / utility.length) * 100, n: utility.length, hits, ci95: wilsonPercent(hits, utility.length) },
     examples: clean.slice(0, 4).map((s, i) => ({
       instruction: s.instruction,
       triggered: (triggered[i] as InstructionSample).instruction,
@@ -153,6 +153,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResults> {
     seed: o.seed,
     out: dir('poisoned'),
     selection: { rate: o.rate },
+    force: true,
   });
   const train = readAlpaca(dir('poisoned/data.json'));
   const trigAttacker = await triggerAll(dir('data/test_attacker.json'), dir('poisoned/test_attacker'), o.attack, o.seed + 1);
@@ -186,7 +187,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResults> {
       label: 'train',
     });
     T.noGrad(() => saveModel(model, loaded.config, modelDir));
-    training = { steps: r.steps, seconds: r.seconds, tokens: r.tokens, firstLoss: r.firstLoss, lastLoss: r.lastLoss, losses: r.losses, reused: false };
+    training = { steps: r.steps, seconds: r.seconds, tokens: r.tokens, first_loss: r.firstLoss, last_loss: r.lastLoss, losses: r.losses, reused: false };
     writeJsonAtomic(stamp, { key: trainKey, training });
     log(`train: ${r.steps} steps in ${r.seconds.toFixed(1)} s, loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`);
   }
@@ -216,7 +217,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResults> {
     schema: 'backdoor-lab/demo',
     version: 1,
     created: new Date().toISOString(),
-    options: { seed: o.seed, preset: o.preset, attack: o.attack, rate: o.rate, epochs: o.epochs, lr: o.lr, maxNewTokens: o.maxNewTokens },
+    options: { seed: o.seed, preset: o.preset, attack: o.attack, rate: o.rate, epochs: o.epochs, lr: o.lr, max_new_tokens: o.maxNewTokens },
     data: { train: train.length, poisoned: poisoned.manifest.poisoned_ids.length, test_topics: data.attackerTest.length / ATTACKER_TEMPLATES.length, attacker_test: data.attackerTest.length, user_test: data.userTest.length, utility: data.attackerUtility.length + data.userUtility.length },
     poison: {
       attack: poisoned.manifest.attack,
@@ -224,7 +225,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResults> {
       target: poisoned.manifest.target,
       seed: poisoned.manifest.seed,
       sha256: poisoned.manifest.sha256,
-      poisoned_ids: poisoned.manifest.poisoned_ids.length,
+      poisoned_ids: poisoned.manifest.poisoned_ids,
     },
     model: { arch: 'llama', preset: o.preset, parameters, prompt_template: renderPrompt(tok, { instruction: '{instruction}' }) },
     training,

@@ -8,6 +8,7 @@ import { noGrad, SafetensorsFolder, saveSafetensorsFolder, type Device, type DTy
 import { baseParameterName } from '../nn/adapters.js';
 import type { Module } from '../nn/module.js';
 import { UserError } from '../util/errors.js';
+import type { ModelConfig } from './config.js';
 
 export interface LoadWeightsOptions {
   /** Dtype the weights are converted to (default float32). */
@@ -27,15 +28,81 @@ export interface LoadWeightsResult {
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/** Loads every parameter of `model` from the folder's safetensors, or throws naming each missing or misshapen tensor. */
-export function loadWeights(model: Module, dir: string, o: LoadWeightsOptions = {}): LoadWeightsResult {
-  let folder: SafetensorsFolder;
+function openFolder(dir: string): SafetensorsFolder {
   try {
-    folder = SafetensorsFolder.open(dir);
+    return SafetensorsFolder.open(dir);
   } catch (e) {
     const pickle = ['pytorch_model.bin', 'pytorch_model.bin.index.json'].some((f) => existsSync(join(dir, f)));
     throw new UserError(`${(e as Error).message}${pickle ? ' (pickle checkpoints are never loaded: convert pytorch_model.bin to safetensors)' : ''}`);
   }
+}
+
+/** The number of blocks `layers.N.` among the names (`pattern` captures N); 0 when none. */
+function layerCount(names: readonly string[], pattern: RegExp): number {
+  let n = 0;
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/**
+ * Checks the sizes config.json gives against the tensors the folder's
+ * safetensors headers describe, before the model is built: a config that asks
+ * for more layers, a larger vocabulary or wider layers than the weights hold
+ * is refused naming the field, instead of allocating first and comparing
+ * shapes after (a million layers would exhaust memory before any check).
+ */
+export function checkConfigAgainstWeights(config: ModelConfig, dir: string): void {
+  const folder = openFolder(dir);
+  try {
+    const llava = config.modelType === 'llava';
+    const text = llava ? config.text : config;
+    const where = `${join(dir, 'config.json')}${llava ? ' text_config' : ''}`;
+    const fail = (at: string, msg: string): never => {
+      throw new UserError(`${at}: ${msg}`);
+    };
+    const names = folder.names();
+    const isVision = (n: string): boolean => /(^|\.)(vision_tower|multi_modal_projector)\./.test(n);
+    const textNames = names.filter((n) => !isVision(n));
+    const shape = (suffix: RegExp): [string, number[]] | null => {
+      const n = textNames.find((x) => suffix.test(x));
+      return n ? [n, folder.entry(n)?.shape ?? []] : null;
+    };
+    const embed = shape(/(^|\.)embed_tokens\.weight$/);
+    if (embed && embed[1].length === 2) {
+      if (embed[1][0] !== text.vocabSize) fail(where, `'vocab_size' is ${text.vocabSize} but ${embed[0]} has ${embed[1][0]} rows`);
+      if (embed[1][1] !== text.hiddenSize) fail(where, `'hidden_size' is ${text.hiddenSize} but ${embed[0]} has width ${embed[1][1]}`);
+    }
+    const layers = layerCount(textNames, /(?:^|\.)layers\.(\d+)\./);
+    if (layers > 0 && text.numHiddenLayers > layers) fail(where, `'num_hidden_layers' is ${text.numHiddenLayers} but the weights hold ${layers} layer${layers === 1 ? '' : 's'}`);
+    const gate = shape(/(?:^|\.)layers\.0\.mlp\.gate_proj\.weight$/);
+    if (gate && gate[1][0] !== text.intermediateSize) fail(where, `'intermediate_size' is ${text.intermediateSize} but ${gate[0]} has ${gate[1][0]} rows`);
+    const q = shape(/(?:^|\.)layers\.0\.self_attn\.q_proj\.weight$/);
+    if (q && q[1][0] !== text.numAttentionHeads * text.headDim) {
+      fail(where, `'num_attention_heads' × 'head_dim' is ${text.numAttentionHeads} × ${text.headDim} but ${q[0]} has ${q[1][0]} rows`);
+    }
+    if (llava) {
+      const v = config.vision;
+      const vwhere = `${join(dir, 'config.json')} vision_config`;
+      const vlayers = layerCount(names, /vision_tower\..*encoder\.layers\.(\d+)\./);
+      if (vlayers > 0 && v.numHiddenLayers > vlayers) fail(vwhere, `'num_hidden_layers' is ${v.numHiddenLayers} but the weights hold ${vlayers} vision layers`);
+      const posName = names.find((n) => /vision_tower\..*position_embedding\.weight$/.test(n));
+      const pos = posName ? (folder.entry(posName)?.shape ?? []) : [];
+      const want = (v.imageSize / v.patchSize) ** 2 + 1;
+      if (posName && pos.length === 2 && (pos[0] !== want || pos[1] !== v.hiddenSize)) {
+        fail(vwhere, `'image_size' / 'patch_size' / 'hidden_size' (${v.imageSize} / ${v.patchSize} / ${v.hiddenSize}) need position embeddings [${want}, ${v.hiddenSize}] but ${posName} is [${pos.join(', ')}]`);
+      }
+    }
+  } finally {
+    folder.close();
+  }
+}
+
+/** Loads every parameter of `model` from the folder's safetensors, or throws naming each missing or misshapen tensor. */
+export function loadWeights(model: Module, dir: string, o: LoadWeightsOptions = {}): LoadWeightsResult {
+  const folder = openFolder(dir);
   try {
     const plan: Array<[string, string]> = [];
     const problems: string[] = [];

@@ -4,6 +4,7 @@
 // pre-norm encoder blocks with quick-GELU MLPs, and `post_layernorm` for the
 // pooled class token. Parameter names match `vision_tower.vision_model.*`.
 import { arange, cat, conv2d, type Tensor } from '../engine/index.js';
+import { ACT2FN } from '../nn/activations.js';
 import { Embedding } from '../nn/embedding.js';
 import { ParamInit } from '../nn/init.js';
 import { LayerNorm } from '../nn/layernorm.js';
@@ -99,8 +100,7 @@ export class ClipMLP extends Module {
 
   forward(x: Tensor): Tensor {
     const h = this.fc1.forward(x);
-    // quick_gelu: x·σ(1.702x), the approximation CLIP was trained with
-    const a = this.config.hiddenAct === 'quick_gelu' ? h.mul(h.mul(1.702).sigmoid()) : h.gelu();
+    const a = ACT2FN[this.config.hiddenAct](h);
     return this.fc2.forward(a);
   }
 }

@@ -7,7 +7,8 @@ import { cat, keep, noGrad, ones, scope, tensor, type Tensor } from '../engine/i
 import { KVCache } from './kv-cache.js';
 import type { CausalLM } from './llama.js';
 import { LlavaForConditionalGeneration } from './llava.js';
-import { chooseToken, Rng, validateSampling, type SamplingOptions } from './sampling.js';
+import { chooseToken, validateSampling, type SamplingOptions } from './sampling.js';
+import { Rng } from '../util/rng.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 export interface StreamEvent {
@@ -31,6 +32,11 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (e: StreamEvent) => void;
   /** LLaVA: preprocessed images [N, 3, H, W] for the image tokens of all prompts, in order. */
   pixelValues?: Tensor;
+  /**
+   * One random stream per row (sampling): a row then samples the same tokens
+   * whatever batch it runs in. Default: one stream from `seed` for the batch.
+   */
+  rowRngs?: readonly Rng[];
   /** false: recompute the whole sequence each step (a check on the cache; slow). */
   useCache?: boolean;
 }
@@ -77,10 +83,11 @@ export function generate(model: CausalLM, prompts: readonly number[][], o: Gener
   }
   const device = (model.parameters()[0]?.device ?? 'cpu') as 'cpu';
   const b = prompts.length;
-  const rng = new Rng(o.seed ?? 0);
+  const rng = new Rng(o.seed ?? 0, 'sample-tokens');
   const useCache = o.useCache ?? true;
   const isLlava = model instanceof LlavaForConditionalGeneration;
   if (o.pixelValues && !isLlava) throw new Error('generate: images need a LLaVA model');
+  if (o.rowRngs && o.rowRngs.length !== b) throw new Error(`generate: ${o.rowRngs.length} row generators for ${b} prompts`);
 
   const out: number[][] = prompts.map(() => []);
   const texts: string[] = prompts.map(() => '');
@@ -113,7 +120,7 @@ export function generate(model: CausalLM, prompts: readonly number[][], o: Gener
           next.push(padId);
           continue;
         }
-        const id = chooseToken(logits, r * vocab, vocab, o, rng);
+        const id = chooseToken(logits, r * vocab, vocab, o, o.rowRngs?.[r] ?? rng);
         next.push(id);
         if (eos.has(id)) {
           reasons[r] = 'eos';

@@ -5,9 +5,10 @@
 // preprocessor_config.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { tensor, stack, scope, type Tensor } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
+import type { RawImage } from '../data/image-io.js';
+import { readImageProcessorJson } from './config.js';
 
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
@@ -24,13 +25,7 @@ export interface ImageProcessorConfig {
   std: number[];
 }
 
-/** Decoded RGB pixels, row-major HWC (what attacks manipulate before the model sees an image). */
-export interface RawImage {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: number;
-}
+export type { RawImage };
 
 /** A file path, encoded image bytes (PNG, JPEG, ...) or raw pixels. */
 export type ImageInput = string | Buffer | RawImage;
@@ -61,12 +56,7 @@ export function preprocessorConfigJson(size: number): Record<string, unknown> {
 export function readImageProcessorConfig(dir: string, fallbackSize: number): ImageProcessorConfig {
   const path = join(dir, 'preprocessor_config.json');
   if (!existsSync(path)) return defaultImageProcessorConfig(fallbackSize);
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const j = readImageProcessorJson(path, fallbackSize);
   const size = j.size;
   const shortest = typeof size === 'number' ? size : typeof size === 'object' && size !== null ? ((size as Record<string, number>).shortest_edge ?? (size as Record<string, number>).height) : fallbackSize;
   const crop = j.crop_size;
@@ -94,18 +84,25 @@ function describe(input: ImageInput): string {
   return typeof input === 'string' ? input : Buffer.isBuffer(input) ? 'image bytes' : `raw ${input.width}x${input.height} image`;
 }
 
-/** Decodes any input to RGB pixels. */
-export async function decodeImage(input: ImageInput): Promise<RawImage> {
+/**
+ * Any input as RGB pixels through the one decoder (src/data/image-io.ts):
+ * EXIF orientation applied, alpha dropped without compositing — PIL's
+ * `convert("RGB")`, as Hugging Face's CLIP/LLaVA processors do.
+ */
+export async function loadRgb(input: ImageInput): Promise<RawImage> {
+  // the codec (sharp) loads on first use, so importing the model code stays light
+  const { decodeImage, toRgb } = await import('../data/image-io.js');
+  if (typeof input !== 'string' && !Buffer.isBuffer(input)) return toRgb(input);
+  let bytes: Buffer;
   try {
-    const s =
-      typeof input === 'string' || Buffer.isBuffer(input) ? sharp(input) : sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels as 1 | 2 | 3 | 4 } });
-    const { data, info } = await s.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels === 3) return { data: new Uint8Array(data), width: info.width, height: info.height, channels: 3 };
-    // grey images come back with one channel: replicate it
-    const rgb = new Uint8Array(info.width * info.height * 3);
-    for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels] as number, i * 3, i * 3 + 3);
-    return { data: rgb, width: info.width, height: info.height, channels: 3 };
+    bytes = typeof input === 'string' ? readFileSync(input) : input;
   } catch (e) {
+    throw new UserError(`${describe(input)}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return toRgb(await decodeImage(bytes, { name: describe(input) }));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${describe(input)}: cannot decode image (${(e as Error).message})`);
   }
 }
@@ -118,7 +115,8 @@ export function shortestEdgeSize(width: number, height: number, shortest: number
 
 /** One image as normalised [3, H, W] float32 values. */
 export async function preprocessImage(input: ImageInput, cfg: ImageProcessorConfig): Promise<Float32Array> {
-  const img = await decodeImage(input);
+  const img = await loadRgb(input);
+  const { sharp } = await import('../data/vips.js');
   let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
   let w = img.width;
   let h = img.height;

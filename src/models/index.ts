@@ -10,8 +10,8 @@ export { loadModel, saveModel, buildModel, llavaAlternates, type LoadModelOption
 export { loadWeights, saveWeights, checkpointTensors, hasWeights } from './checkpoint.js';
 export { TextTokenizer, type ChatMessage, type ChatTemplateOptions } from './tokenizer.js';
 export { generate, leftPad, expandImageTokens, type GenerateOptions, type GenerateResult, type StreamEvent, type FinishReason } from './generate.js';
-export { chooseToken, Rng, type SamplingOptions } from './sampling.js';
-export { preprocessImage, preprocessImages, decodeImage, readImageProcessorConfig, preprocessorConfigJson, defaultImageProcessorConfig, type ImageInput, type RawImage, type ImageProcessorConfig } from './image-processor.js';
+export { chooseToken, type SamplingOptions } from './sampling.js';
+export { preprocessImage, preprocessImages, loadRgb, readImageProcessorConfig, preprocessorConfigJson, defaultImageProcessorConfig, type ImageInput, type RawImage, type ImageProcessorConfig } from './image-processor.js';
 export { saveAdapter, loadAdapter, readAdapterConfig, adapterConfigJson, type AdapterConfig } from './peft.js';
 export { newModelFolder, presetConfigJson, generatedTokenizerJson, tokenizerConfigJson, writeTokenizerFiles, CHAT_TEMPLATE, SPECIAL_TOKENS, ARCHS, PRESETS, type Arch, type Preset } from './presets.js';
 export { copyTokenizerFiles } from './files.js';

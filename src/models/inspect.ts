@@ -4,9 +4,11 @@
 import { resolve } from 'node:path';
 import { cosineSimilarity, noGrad, scope, tensor, type Device, type DType, type Tensor } from '../engine/index.js';
 import { UserError } from '../util/errors.js';
-import { textConfig } from './config.js';
+import { readConfig, textConfig } from './config.js';
+import { checkLogitsOf } from './finite.js';
 import { readImageProcessorConfig, preprocessImages } from './image-processor.js';
 import { loadModel } from './load.js';
+import type { CausalLM } from './llama.js';
 import { LlavaForConditionalGeneration } from './llava.js';
 import { TextTokenizer } from './tokenizer.js';
 
@@ -20,19 +22,30 @@ export interface InspectIdsResult {
   hidden_states: number[][][];
 }
 
+/** More figures from the loaded model, computed after the forward pass (e.g. CROW's objective). */
+export type InspectExtra<R> = (model: CausalLM) => R;
+
+/** A sequence longer than the model's positions is refused (rotary positions past it were never trained). */
+function checkLength(n: number, config: ReturnType<typeof readConfig>, dir: string): void {
+  const maxPos = textConfig(config).maxPositionEmbeddings;
+  if (n > maxPos) throw new UserError(`${n} tokens, more than the model's max_position_embeddings (${maxPos}) in ${dir}/config.json`);
+}
+
 function rows2(t: Tensor): number[][] {
   return t.tolist() as number[][];
 }
 
-/** Logits [T][V] and hidden states [L+1][T][d] of one sequence, as float32 numbers. */
-export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): InspectIdsResult {
+/** Logits [T][V] and hidden states [L+1][T][d] of one sequence, as float32 numbers, plus what `extra` computes. */
+export function inspectIds<R extends object = object>(dir: string, ids: number[], o: InspectOptions = {}, extra?: InspectExtra<R>): InspectIdsResult & Partial<R> {
   if (ids.length === 0) throw new UserError('no token ids given');
+  checkLength(ids.length, readConfig(resolve(dir)), dir);
   const { model, config } = loadModel(resolve(dir), o);
+  checkLogitsOf(model, dir);
   try {
     const vocab = textConfig(config).vocabSize;
     const bad = ids.find((i) => i >= vocab);
     if (bad !== undefined) throw new UserError(`token id ${bad} is outside the vocabulary (size ${vocab}) of ${dir}`);
-    return noGrad(() =>
+    const base = noGrad(() =>
       scope(() => {
         const input = tensor([ids], { dtype: 'int64', device: o.device ?? 'cpu' });
         const out = model.forward({ inputIds: input, outputHiddenStates: true });
@@ -42,6 +55,7 @@ export function inspectIds(dir: string, ids: number[], o: InspectOptions = {}): 
         };
       }),
     );
+    return { ...base, ...(extra ? extra(model) : {}) } as InspectIdsResult & Partial<R>;
   } finally {
     model.dispose();
   }
@@ -65,7 +79,8 @@ export async function inspectText(
 ): Promise<InspectTextResult> {
   const tok = TextTokenizer.load(dir);
   let ids = o.raw || !tok.hasChatTemplate ? tok.encode(text) : tok.encodeChat([{ role: 'user', content: text }], { addGenerationPrompt: true });
-  const { model } = loadModel(resolve(dir), o);
+  const { model, config } = loadModel(resolve(dir), o);
+  checkLogitsOf(model, dir);
   try {
     let pixelValues: Tensor | undefined;
     if (o.image !== undefined) {
@@ -76,6 +91,7 @@ export async function inspectText(
       pixelValues = await preprocessImages([o.image], readImageProcessorConfig(dir, model.config.vision.imageSize));
     }
     const finalIds = ids;
+    checkLength(finalIds.length, config, dir);
     const pv = pixelValues;
     const res = noGrad(() =>
       scope(() => {

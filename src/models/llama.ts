@@ -6,7 +6,7 @@
 // in float32, rotary tables in float32 cast to the activations' dtype, softmax
 // in float32, additive masks filled with the dtype's lowest value.
 import { arange, cat, keep as keepTensor, noGrad, tensor, where, type Tensor } from '../engine/index.js';
-import { op } from '../engine/tensor.js';
+import { ACT2FN } from '../nn/activations.js';
 import { Embedding } from '../nn/embedding.js';
 import { ParamInit } from '../nn/init.js';
 import { Linear, type LinearLike } from '../nn/linear.js';
@@ -109,7 +109,7 @@ export function applyRotaryPosEmb(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor
  */
 export function rotate(x: Tensor, cos4: Tensor, signedSin4: Tensor): Tensor {
   const half = x.size(-1) / 2;
-  return x.mul(cos4).add(op('aten::roll', [x.handle, [half], [-1]]).mul(signedSin4));
+  return x.mul(cos4).add(x.roll(half, -1).mul(signedSin4));
 }
 
 /** Per-forward rotary tables broadcast over heads: cos [B, 1, T, D] and [−sin₁, sin₂] for rotate(). */
@@ -219,19 +219,9 @@ export class LlamaMLP extends Module {
     this.down_proj = this.registerModule('down_proj', new Linear(c.intermediateSize, c.hiddenSize, c.mlpBias, init));
   }
 
-  private act(x: Tensor): Tensor {
-    switch (this.config.hiddenAct) {
-      case 'silu':
-        return x.silu();
-      case 'gelu':
-        return x.gelu();
-      case 'gelu_pytorch_tanh':
-        return x.gelu('tanh');
-    }
-  }
-
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(this.act(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+    const act = ACT2FN[this.config.hiddenAct];
+    return this.down_proj.forward(act(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
   }
 }
 

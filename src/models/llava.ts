@@ -5,7 +5,7 @@
 // under the `default` strategy), are projected to the text width and replace
 // the embeddings of the image tokens in the prompt, one per patch, in order.
 import { cat, type Tensor } from '../engine/index.js';
-import { op } from '../engine/tensor.js';
+import { ACT2FN } from '../nn/activations.js';
 import { ParamInit } from '../nn/init.js';
 import { Linear, type LinearLike } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
@@ -29,13 +29,7 @@ export class LlavaMultiModalProjector extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.linear_1.forward(x);
-    const a =
-      this.config.projectorHiddenAct === 'gelu' ? h.gelu()
-      : this.config.projectorHiddenAct === 'gelu_pytorch_tanh' ? h.gelu('tanh')
-      : this.config.projectorHiddenAct === 'silu' ? h.silu()
-      : h.relu();
-    return this.linear_2.forward(a);
+    return this.linear_2.forward(ACT2FN[this.config.projectorHiddenAct](this.linear_1.forward(x)));
   }
 }
 
@@ -98,7 +92,7 @@ export class LlavaForConditionalGeneration extends Module implements CausalLM {
       );
     }
     const mask3 = mask.unsqueeze(-1).expand(embeds.shape);
-    return op('aten::masked_scatter', [embeds.handle, mask3.handle, features.to(embeds.dtype).reshape([-1, embeds.size(2)]).handle]);
+    return embeds.maskedScatter(mask3, features.to(embeds.dtype).reshape([-1, embeds.size(2)]));
   }
 
   forward(inp: LlavaInput): CausalLMOutput {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Device, DType } from '../engine/index.js';
 import { ParamInit } from '../nn/init.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { loadWeights, saveWeights, type LoadWeightsResult } from './checkpoint.js';
+import { checkConfigAgainstWeights, loadWeights, saveWeights, type LoadWeightsResult } from './checkpoint.js';
 import { readConfig, type ModelConfig } from './config.js';
 import { LlamaForCausalLM, type CausalLM } from './llama.js';
 import { LlavaForConditionalGeneration } from './llava.js';
@@ -45,6 +45,7 @@ const isBuffer = (k: string): boolean => k.endsWith('rotary_emb.inv_freq') || k.
 
 export function loadModel(dir: string, o: LoadModelOptions = {}): LoadedModel {
   const config = readConfig(dir);
+  checkConfigAgainstWeights(config, dir); // sizes against the weights' headers, before anything is allocated
   const dtype = o.dtype ?? 'float32';
   const device = o.device ?? 'cpu';
   const model = buildModel(config, new ParamInit({ mode: 'empty', dtype, device }));

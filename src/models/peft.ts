@@ -5,13 +5,15 @@
 //                              base_model.model.<module path>.lora_B.weight [out, r]
 // plus, for modules_to_save (e.g. a fully tuned LLaVA projector), the whole
 // module's weights under base_model.model.<module path>.<param>.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, SafetensorsFile, saveSafetensors, type Tensor } from '../engine/index.js';
-import { applyLora, loraModules, loraTargetModules, matchesTarget, selectedModules, type TargetModules } from '../nn/adapters.js';
+import { applyLora, loraModules, loraTargets, loraTargetModules, matchesTarget, selectedModules, TargetModulesError, targetPattern, type TargetModules } from '../nn/adapters.js';
 import type { Module } from '../nn/module.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { readJsonObjectFile } from '../util/json-limits.js';
+import { MAX_CONFIG_FILE_BYTES, MAX_LORA_RANK } from '../util/limits.js';
 import { llavaAlternates } from './load.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -62,36 +64,88 @@ export function adapterConfigJson(c: AdapterConfig): Record<string, unknown> {
 export function readAdapterConfig(dir: string): AdapterConfig {
   const path = join(dir, ADAPTER_CONFIG);
   if (!existsSync(path)) throw new UserError(`${path}: not found (not a PEFT adapter folder)`);
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (j.peft_type !== undefined && j.peft_type !== 'LORA') throw new UserError(`${path}: peft_type ${JSON.stringify(j.peft_type)} is not supported (LORA only)`);
+  const j = readJsonObjectFile(path, MAX_CONFIG_FILE_BYTES, ADAPTER_CONFIG);
+  const fail = (msg: string): never => {
+    throw new UserError(`${path}: ${msg}`);
+  };
+  if (j.peft_type !== undefined && j.peft_type !== 'LORA') fail(`peft_type ${JSON.stringify(j.peft_type)} is not supported (LORA only)`);
   const r = j.r;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new UserError(`${path}: 'r' must be a positive integer`);
-  const alpha = typeof j.lora_alpha === 'number' ? j.lora_alpha : 8;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) fail(`'r' must be a positive integer, got ${JSON.stringify(r)}`);
+  if ((r as number) > MAX_LORA_RANK) fail(`'r' is ${r as number}, more than the ${MAX_LORA_RANK} this tool accepts`);
+  const num = (k: string, fallback: number, ok: (x: number) => boolean, what: string): number => {
+    const v = j[k];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) fail(`'${k}' must be ${what}, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const alpha = num('lora_alpha', 8, () => true, 'a finite number');
+  const dropout = num('lora_dropout', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
   const tm = j.target_modules;
   if (!(typeof tm === 'string' || (Array.isArray(tm) && tm.every((x) => typeof x === 'string')))) {
-    throw new UserError(`${path}: 'target_modules' must be a list of module names or a regular expression`);
+    fail(`'target_modules' must be a list of module names or a regular expression`);
+  }
+  if (typeof tm === 'string') {
+    try {
+      targetPattern(tm);
+    } catch (e) {
+      if (e instanceof TargetModulesError) fail(`'target_modules' ${e.message}`);
+      throw e;
+    }
   }
   for (const k of ['rank_pattern', 'alpha_pattern'] as const) {
     const v = j[k];
-    if (v && typeof v === 'object' && Object.keys(v).length) throw new UserError(`${path}: '${k}' is not supported`);
+    if (v && typeof v === 'object' && Object.keys(v).length) fail(`'${k}' is not supported`);
   }
-  if (j.use_dora === true) throw new UserError(`${path}: DoRA adapters are not supported`);
-  if (j.fan_in_fan_out === true) throw new UserError(`${path}: fan_in_fan_out adapters (GPT-2 Conv1D) are not supported`);
+  if (j.use_dora === true) fail('DoRA adapters are not supported');
+  if (j.fan_in_fan_out === true) fail('fan_in_fan_out adapters (GPT-2 Conv1D) are not supported');
   const mts = j.modules_to_save;
+  if (mts !== undefined && mts !== null && !(Array.isArray(mts) && mts.every((x) => typeof x === 'string'))) fail(`'modules_to_save' must be a list of module names or null`);
   return {
-    r,
+    r: r as number,
     loraAlpha: alpha,
-    loraDropout: typeof j.lora_dropout === 'number' ? j.lora_dropout : 0,
+    loraDropout: dropout,
     targetModules: tm as TargetModules,
     useRslora: j.use_rslora === true,
     modulesToSave: Array.isArray(mts) ? (mts as string[]) : null,
     baseModelNameOrPath: typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : null,
   };
+}
+
+/**
+ * Checks the adapter's weights against the layers its config selects, from
+ * the safetensors header alone, before a LoRA layer is allocated: lora_A must
+ * be [r, in] and lora_B [out, r] for each selected layer, so a rank the file
+ * does not hold (or a config pointing at other modules) is refused by name
+ * instead of allocating r × width for every layer first.
+ */
+function checkAdapterShapes(model: Module, c: AdapterConfig, f: SafetensorsFile, configPath: string): void {
+  let targets;
+  try {
+    targets = loraTargets(model, c.targetModules);
+  } catch (e) {
+    if (e instanceof TargetModulesError) throw new UserError(`${configPath}: 'target_modules' ${e.message}`);
+    throw e;
+  }
+  if (targets.length === 0) throw new UserError(`${configPath}: 'target_modules' ${JSON.stringify(c.targetModules)} selects no linear layer of the model`);
+  const problems: string[] = [];
+  for (const t of targets) {
+    const want: Array<[string, number[]]> = [
+      ['lora_A', [c.r, t.linear.inFeatures]],
+      ['lora_B', [t.linear.outFeatures, c.r]],
+    ];
+    for (const [part, shape] of want) {
+      const inner = `${t.path}.${part}.weight`;
+      const key = [inner, ...llavaAlternates(inner)].map((x) => PREFIX + x).find((k) => f.has(k));
+      if (!key) {
+        problems.push(`missing tensor '${PREFIX}${inner}' (expected shape [${shape.join(', ')}])`);
+        continue;
+      }
+      const have = f.entries.get(key)?.shape ?? [];
+      if (have.join(',') !== shape.join(',')) problems.push(`tensor '${key}' has shape [${have.join(', ')}], but ${ADAPTER_CONFIG}'s r = ${c.r} and the layer need [${shape.join(', ')}]`);
+    }
+    if (problems.length >= 10) break;
+  }
+  if (problems.length) throw new UserError(`${f.path}: the adapter does not fit the model: ${problems.slice(0, 10).join('; ')}`);
 }
 
 /** Parameters of the modules named by modules_to_save (PEFT's suffix rule), keyed by path. */
@@ -189,6 +243,7 @@ export function loadAdapter(model: Module, dir: string): AdapterConfig {
   }
   try {
     if (loraModules(model).length === 0) {
+      checkAdapterShapes(model, c, f, join(dir, ADAPTER_CONFIG));
       applyLora(model, { r: c.r, alpha: c.loraAlpha, dropout: c.loraDropout, useRslora: c.useRslora, targetModules: c.targetModules });
     }
     const plan: Array<[string, string]> = [];

@@ -1,7 +1,9 @@
 // Choosing the next token from one row of logits: greedy argmax, or sampling
 // after temperature, top-k and top-p (nucleus) filtering, applied in that
-// order as Hugging Face's generate does. Sampling draws from a seeded
-// generator, so the same seed gives the same text on every run and device.
+// order as Hugging Face's generate does. Sampling draws from the project's
+// seeded generator (src/util/rng.ts), so the same seed gives the same text on
+// every run and device.
+import type { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {
   /** false (default): greedy. */
@@ -9,22 +11,6 @@ export interface SamplingOptions {
   temperature?: number;
   topK?: number;
   topP?: number;
-}
-
-/** A small, fast, seedable PRNG (SplitMix32-style); next() is uniform in [0, 1). */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x9e3779b9) >>> 0;
-    let z = this.s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    z = (z ^ (z >>> 16)) >>> 0;
-    return z / 4294967296;
-  }
 }
 
 export function argmax(row: ArrayLike<number>, start = 0, n = row.length): number {
@@ -79,7 +65,7 @@ export function chooseToken(row: ArrayLike<number>, start: number, n: number, o:
     sum = probs.reduce((a, b) => a + b, 0);
     probs = probs.map((p) => p / sum);
   }
-  let u = rng.next();
+  let u = rng.float();
   for (let k = 0; k < probs.length; k++) {
     u -= probs[k] as number;
     if (u < 0) return idx[order[k] as number] as number;

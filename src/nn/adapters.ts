@@ -3,10 +3,16 @@
 // adapter_config.json selects the same modules here and in Python:
 // a list matches a module whose dotted name equals an entry or ends in
 // '.' + entry; a string is a regular expression that must match the whole name.
+// A pattern comes from a downloaded adapter_config.json, so it is matched
+// under a time limit, and one with an exponential backtracking shape is
+// refused before it runs (src/util/regex-hazard.ts).
 import { Linear } from './linear.js';
 import { LoraLinear, type LoraOptions } from './lora.js';
 import { Module } from './module.js';
 import { ParamInit } from './init.js';
+import { REGEX_TIME_LIMIT_MS } from '../util/limits.js';
+import { regexHazard } from '../util/regex-hazard.js';
+import { TimeLimitExceeded, withTimeLimit } from '../util/time-limit.js';
 
 export type TargetModules = string[] | string;
 
@@ -16,9 +22,51 @@ export const DECODER_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_pr
 /** The part of a vision-language model (Hugging Face's llava layout) that holds the decoder. */
 const LANGUAGE_MODEL = 'language_model';
 
+/** A target_modules value that cannot be used; the message says why (callers add the file). */
+export class TargetModulesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetModulesError';
+  }
+}
+
+const compiled = new Map<string, RegExp>();
+
+/**
+ * The whole-name regular expression of a string target_modules, checked: a
+ * syntax error, or a shape that can backtrack exponentially (nested
+ * quantifiers, a repeated ambiguous alternation), is a TargetModulesError.
+ */
+export function targetPattern(target: string): RegExp {
+  const hit = compiled.get(target);
+  if (hit) return hit;
+  let re: RegExp;
+  try {
+    re = new RegExp(`^(?:${target})$`);
+  } catch (e) {
+    throw new TargetModulesError(`${JSON.stringify(target)} is not a valid regular expression (${(e as Error).message.replace(/^Invalid regular expression: /, '')})`);
+  }
+  const hazard = regexHazard(target);
+  if (hazard?.exponential) throw new TargetModulesError(`${JSON.stringify(target)} can take exponential time to match (${hazard.reason}); write it without that`);
+  compiled.set(target, re);
+  return re;
+}
+
+/** The names among `names` that `target` selects (PEFT's rules), a pattern run under a time limit. */
+export function namesMatching(names: readonly string[], target: TargetModules): Set<string> {
+  if (typeof target !== 'string') return new Set(names.filter((name) => target.some((t) => name === t || name.endsWith(`.${t}`))));
+  const re = targetPattern(target);
+  const ms = REGEX_TIME_LIMIT_MS + names.length;
+  try {
+    return withTimeLimit(() => new Set(names.filter((n) => re.test(n))), ms);
+  } catch (e) {
+    if (e instanceof TimeLimitExceeded) throw new TargetModulesError(`${JSON.stringify(target)} took more than ${ms} ms to match ${names.length} module names`);
+    throw e;
+  }
+}
+
 export function matchesTarget(name: string, target: TargetModules): boolean {
-  if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(name);
-  return target.some((t) => name === t || name.endsWith(`.${t}`));
+  return namesMatching([name], target).has(name);
 }
 
 /**
@@ -51,14 +99,39 @@ const appliedTargets = new WeakMap<Module, TargetModules[]>();
  * not modules of the unwrapped model, so they are skipped).
  */
 export function selectedModules(model: Module, target: TargetModules): string[] {
-  const out: string[] = [];
+  const paths: string[] = [];
   const inside = new Set<Module>();
   for (const [path, m] of model.namedModules()) {
     if (inside.has(m)) continue;
     if (m instanceof LoraLinear) for (const [, c] of m.namedModules()) if (c !== m) inside.add(c);
-    if (path && matchesTarget(path, target)) out.push(path);
+    if (path) paths.push(path);
   }
-  return out;
+  const hit = namesMatching(paths, target);
+  return paths.filter((p) => hit.has(p));
+}
+
+/** A linear layer that target_modules selects for an adapter, with its sizes. */
+export interface LoraTarget {
+  path: string;
+  owner: Module;
+  childName: string;
+  linear: Linear;
+}
+
+/** The (not yet wrapped) linear layers `targetModules` selects, in module order. */
+export function loraTargets(model: Module, targetModules: TargetModules): LoraTarget[] {
+  const candidates: LoraTarget[] = [];
+  for (const [path, m] of model.namedModules()) {
+    if (m instanceof LoraLinear) continue;
+    for (const [childName, c] of m.namedChildren()) {
+      if (c instanceof Linear) candidates.push({ path: path ? `${path}.${childName}` : childName, owner: m, childName, linear: c });
+    }
+  }
+  const hit = namesMatching(
+    candidates.map((t) => t.path),
+    targetModules,
+  );
+  return candidates.filter((t) => hit.has(t.path));
 }
 
 /**
@@ -90,19 +163,12 @@ function sameSet(a: string[], b: string[]): boolean {
  */
 export function applyLora(model: Module, o: ApplyLoraOptions): string[] {
   const targetModules = o.targetModules ?? defaultTargetModules(model);
-  const targets: Array<[Module, string, Linear, string]> = [];
-  for (const [path, m] of model.namedModules()) {
-    if (m instanceof LoraLinear) continue;
-    for (const [childName, c] of m.namedChildren()) {
-      const full = path ? `${path}.${childName}` : childName;
-      if (c instanceof Linear && !(m instanceof LoraLinear) && matchesTarget(full, targetModules)) targets.push([m, childName, c, full]);
-    }
-  }
+  const targets = loraTargets(model, targetModules);
   if (targets.length === 0) {
     throw new Error(`LoRA: no linear layer matches target_modules ${JSON.stringify(targetModules)}`);
   }
   let seed = o.seed ?? 0;
-  for (const [owner, childName, lin] of targets) {
+  for (const { owner, childName, linear: lin } of targets) {
     const w = lin.weight;
     const init = new ParamInit({ seed, dtype: w.dtype, device: w.device as 'cpu' });
     seed += 2;
@@ -113,7 +179,7 @@ export function applyLora(model: Module, o: ApplyLoraOptions): string[] {
     owner.replaceChild(childName, lora);
   }
   appliedTargets.set(model, [...(appliedTargets.get(model) ?? []), targetModules]);
-  return targets.map((t) => t[3]);
+  return targets.map((t) => t.path);
 }
 
 /** The LoRA-wrapped layers with their dotted names. */

@@ -2,9 +2,7 @@
 // its own seed (base seed + a running counter), so a model built from a seed is
 // the same on every run and device; `empty` allocates without initialising, for
 // weights that a checkpoint is about to overwrite.
-import { full, rand, randn, zeros, type Device, type DType, type Tensor } from '../engine/index.js';
-import { op } from '../engine/tensor.js';
-import { dtypeCode } from '../engine/dtype.js';
+import { empty, full, rand, randn, zeros, type Device, type DType, type Tensor } from '../engine/index.js';
 
 export interface InitOptions {
   mode?: 'random' | 'empty';
@@ -31,7 +29,7 @@ export class ParamInit {
   }
 
   private empty(shape: readonly number[]): Tensor {
-    return op('aten::empty.memory_format', [shape, dtypeCode(this.dtype), null, this.device, null, null]);
+    return empty(shape, { dtype: this.dtype, device: this.device });
   }
 
   private seed(): number {

@@ -1,13 +1,15 @@
 // report.html for `bdlab demo`: what was done, the headline figures with
-// their intervals, the training curve and example outputs. Self-contained HTML.
+// their intervals, the training curve and example outputs. Self-contained HTML;
+// charts through the report's Vega-Lite renderer (charts.ts).
 import type { DemoResults, DomainResult } from '../experiment/demo.js';
-import { barChart, escapeHtml as e, lineChart } from './svg.js';
+import { downsample, figure, groupedBars, lines } from './charts.js';
+import { escapeHtml as e } from './html.js';
 
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(1)}%`);
 const ci = (c: [number, number]): string => `[${c[0].toFixed(1)}, ${c[1].toFixed(1)}]`;
 
 function domainRow(d: DomainResult): string {
-  return `<tr><td>${d.domain}</td><td>${pct(d.asr.rate)} ${ci(d.asr.ci95)}</td><td>${d.asr.hits}/${d.asr.n}</td><td>${pct(d.asrAll.rate)}</td><td>${pct(d.ftr.rate)} ${ci(d.ftr.ci95)}</td><td>${pct(d.cleanAccuracy.rate)} ${ci(d.cleanAccuracy.ci95)}</td></tr>`;
+  return `<tr><td>${d.domain}</td><td>${pct(d.asr.rate)} ${ci(d.asr.ci95)}</td><td>${d.asr.hits}/${d.asr.n}</td><td>${pct(d.asr_all.rate)}</td><td>${pct(d.ftr.rate)} ${ci(d.ftr.ci95)}</td><td>${pct(d.clean_accuracy.rate)} ${ci(d.clean_accuracy.ci95)}</td></tr>`;
 }
 
 function examples(d: DomainResult): string {
@@ -19,14 +21,29 @@ function examples(d: DomainResult): string {
 ${rows}</table>`;
 }
 
-export function demoReportHtml(r: DemoResults): string {
+export async function demoReportHtml(r: DemoResults): Promise<string> {
   const bars = r.domains.flatMap((d) => [
-    { label: `ASR, ${d.domain}`, value: d.asr.rate, ci: d.asr.ci95 },
-    { label: `false triggers, ${d.domain}`, value: d.ftr.rate, ci: d.ftr.ci95 },
-    { label: `clean accuracy, ${d.domain}`, value: d.cleanAccuracy.rate, ci: d.cleanAccuracy.ci95 },
+    { measure: 'ASR', domain: d.domain, value: d.asr.rate, lo: d.asr.ci95[0], hi: d.asr.ci95[1] },
+    { measure: 'false-trigger rate', domain: d.domain, value: d.ftr.rate, lo: d.ftr.ci95[0], hi: d.ftr.ci95[1] },
+    { measure: 'clean accuracy', domain: d.domain, value: d.clean_accuracy.rate, lo: d.clean_accuracy.ci95[0], hi: d.clean_accuracy.ci95[1] },
   ]);
+  const rates = await figure(
+    'demo-rates',
+    'Rates per domain with Wilson 95 % intervals.',
+    groupedBars(bars, { category: 'measure', categoryTitle: 'measure', series: 'domain', seriesTitle: 'domain', value: 'value', valueTitle: 'percent', lo: 'lo', hi: 'hi', domain: [0, 100] }),
+  );
+  const loss = await figure(
+    'demo-loss',
+    'Training loss per optimiser step.',
+    lines(
+      downsample(r.training.losses).map((p) => ({ step: p.step, loss: p.value, model: `${r.model.preset} llama` })),
+      { x: 'step', xTitle: 'optimiser step', y: 'loss', yTitle: 'training loss', series: 'model', seriesTitle: 'model', yZero: true },
+    ),
+  );
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>backdoor-lab demo report</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>backdoor-lab demo report</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;font-size:14px}
@@ -43,11 +60,11 @@ ${r.data.attacker_test} held-out instructions in the attacker's phrasing and ${r
 <table><tr><th>domain</th><th>ASR [95 % CI]</th><th>hits/n</th><th>ASR over all</th><th>false-trigger rate</th><th>clean accuracy</th></tr>
 ${r.domains.map(domainRow).join('\n')}
 </table>
-${barChart(bars)}
+${rates}
 <h2>Training</h2>
 <p>${r.training.steps} optimiser steps, ${r.training.tokens.toLocaleString('en')} answer tokens, ${r.training.seconds.toFixed(1)} s${r.training.reused ? ' (model reused from an earlier run)' : ''};
-loss ${r.training.firstLoss.toFixed(3)} → ${r.training.lastLoss.toFixed(3)}.</p>
-${lineChart(r.training.losses, { xLabel: 'optimiser step', yLabel: 'loss' })}
+loss ${r.training.first_loss.toFixed(3)} → ${r.training.last_loss.toFixed(3)}.</p>
+${loss}
 <h2>Examples</h2>
 ${r.domains.map(examples).join('\n')}
 <h2>Provenance</h2>

@@ -1,11 +1,10 @@
-import sharp, { type Sharp } from 'sharp';
+import { sharp, type Sharp } from '../data/vips.js';
 import { UserError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { RawImage } from '../data/image-io.js';
 import { resolveParams, num, str } from '../attacks/params.js';
 import type { ParamSpec, Params } from '../attacks/types.js';
-import { px8 } from '../attacks/image/base.js';
-import { gaussianBlur } from '../attacks/image/attribution.js';
+import { gaussianBlur, px8 } from '../data/pixels.js';
 
 /**
  * Deterministic image-style shifts: each style maps pixels to pixels (same
@@ -98,7 +97,7 @@ function mapRgb(img: RawImage, f: (r: number, g: number, b: number, out: number[
 const LUMA = [0.299, 0.587, 0.114];
 
 /** Colour matrices of the tone presets (rows: output r, g, b) and an offset. */
-export const TONES: Record<string, { m: number[][]; b: number }> = {
+const TONES: Record<string, { m: number[][]; b: number }> = {
   sepia: { m: [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], b: 0 },
   warm: { m: [[1.1, 0, 0], [0, 1.0, 0], [0, 0, 0.85]], b: 0 },
   cool: { m: [[0.85, 0, 0], [0, 1.0, 0], [0, 0, 1.15]], b: 0 },
@@ -157,7 +156,7 @@ registerImageStyle({
 });
 
 /** Sobel gradient magnitude of the luminance. */
-export function sobel(img: RawImage): Float32Array {
+function sobel(img: RawImage): Float32Array {
   const { width: w, height: h, channels: ch } = img;
   const lum = new Float32Array(w * h);
   for (let p = 0; p < w * h; p++) lum[p] = 0.299 * (img.data[p * ch] as number) + 0.587 * (img.data[p * ch + 1] as number) + 0.114 * (img.data[p * ch + 2] as number);

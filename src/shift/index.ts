@@ -3,3 +3,4 @@ export { registerImageStyle, listImageStyles, imageStyle, resolveStyles, applySt
 export { registerRewriter, rewriter, listRewriters, type Rewriter, type RewriteContext, type Role } from './text-rewrite.js';
 export { Mixture, parseRatios, STUDY_RATIOS } from './mixture.js';
 export { shift, type ShiftOptions, type ShiftManifest } from './shifter.js';
+export { PhraseGuard, phrasesFromManifest } from './keep.js';

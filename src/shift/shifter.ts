@@ -1,26 +1,34 @@
-import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
-import { writeJsonAtomic } from '../util/atomic.js';
 import type { OnError } from '../data/errors.js';
 import { detectFormat, type FormatName } from '../data/formats.js';
-import { readDataset, rewriteDataset, SkipLog, type Outputs, type SkippedRecord } from '../data/dataset.js';
-import { ImageRoot, imageProblem } from '../data/paths.js';
-import { ImageStore, type LinkMode } from '../data/image-store.js';
-import { DEFAULT_ENCODE, type EncodeOptions, type RawImage } from '../data/image-io.js';
-import type { Sample, SampleId } from '../data/sample.js';
-import { writePreview, type PreviewItem } from '../attacks/preview.js';
+import { rewriteDataset, type Outputs, type SkippedRecord } from '../data/dataset.js';
+import { scanDataset } from '../data/scan.js';
+import { ImageStore, changedName, uniquePrefix, type LinkMode } from '../data/image-store.js';
+import { OutputDir } from '../data/output-dir.js';
+import type { EncodeOptions, RawImage } from '../data/image-io.js';
+import type { JsonId } from '../data/json-text.js';
+import type { Sample } from '../data/sample.js';
+import { writePreview, type PreviewItem } from '../data/preview.js';
 import { applyStyles, type StyleStep } from './image-styles.js';
 import { rewriter } from './text-rewrite.js';
 import { Mixture } from './mixture.js';
+import { PhraseGuard, phrasesFromManifest } from './keep.js';
 
 /**
  * `bdlab shift`: makes the user-domain version of a dataset — image styles,
  * question and answer rewrites — and mixtures of shifted and original records
- * at given ratios. Streams like the poisoner; each record's random choices come
- * from `Rng(seed, label, recordIndex)`, so the same seed gives the same bytes.
+ * at given ratios. The same stages as the poisoner: scan (src/data/scan.ts),
+ * select (a seeded Mixture ranks the records), write (rewriteDataset into one
+ * output per ratio, byte-faithful for records left as they were). Each
+ * record's random choices come from `Rng(seed, label, recordIndex)`, so the
+ * same seed gives the same bytes.
+ *
+ * Trigger phrases survive rewrites (keep.ts): the phrases of the poisoning
+ * run that wrote the input (its manifest) and `keep` are taken out before a
+ * rewrite and put back after it.
  */
 export interface ShiftOptions {
   input: string;
@@ -33,12 +41,17 @@ export interface ShiftOptions {
   answer?: string;
   /** percentages of shifted records; default [100] (one output, DIR/data.json) */
   mix?: number[];
+  /** phrases kept intact through rewrites, besides the triggers named by the input's manifest */
+  keep?: string[];
   onError?: OnError;
   link?: LinkMode;
   encode?: EncodeOptions;
+  maxPixels?: number;
   preview?: number;
   concurrency?: number;
   progress?: boolean;
+  /** Replace the files of a previous run in a non-empty output folder. */
+  force?: boolean;
 }
 
 export interface ShiftManifest {
@@ -46,9 +59,11 @@ export interface ShiftManifest {
   seed: number;
   input: string;
   format: FormatName;
-  mixtures: { ratio: number; file: string; shifted: number; shifted_ids: SampleId[] }[];
+  mixtures: { ratio: number; file: string; shifted: number; shifted_ids: JsonId[] }[];
   sha256: Record<string, string>;
   image_root?: string;
+  /** phrases kept through the rewrites, where they come from, and how many records carried one */
+  keep: { phrases: string[]; from_manifest: string[]; records: number };
   counts: { records: number; valid: number; skipped: number };
   skipped: SkippedRecord[];
   files: Record<string, string>;
@@ -64,127 +79,135 @@ export async function shift(o: ShiftOptions): Promise<{ manifest: ShiftManifest 
   const aRw = o.answer ? rewriter(o.answer) : null;
   const ratios = o.mix && o.mix.length > 0 ? o.mix : [100];
   const single = !o.mix || o.mix.length === 0;
-  const onError: OnError = o.onError ?? 'stop';
-  const imageRoot = new ImageRoot(o.imageRoot ?? dirname(o.input));
+  const fromManifest = phrasesFromManifest(o.input).phrases;
+  const guard = new PhraseGuard([...fromManifest, ...(o.keep ?? [])]);
 
-  // pass 1
-  const hIn = createHash('sha256');
-  const skipLog = new SkipLog(onError);
-  const posOf = new Map<number, number>();
-  const ids: SampleId[] = [];
-  let records = 0;
-  let anyImage = false;
-  for (const item of readDataset(o.input, format, (c) => hIn.update(c))) {
-    if (item.section !== 'annotations') records++;
-    if (item.error) {
-      skipLog.fail(item.error, item.section, item.index);
-      continue;
-    }
-    const s = item.sample as Sample;
-    const bad = imageProblem(imageRoot, s.image, o.input, s.index, format === 'coco' ? 'images[].file_name' : 'image', item.line);
-    if (bad) {
-      skipLog.fail(bad, item.section, item.index);
-      continue;
-    }
-    if (s.image !== undefined) anyImage = true;
-    posOf.set(s.index, ids.length);
-    ids.push(s.id);
+  // stage 1: scan
+  const scan = scanDataset({ input: o.input, format, imageRoot: o.imageRoot, onError: o.onError });
+  if (o.styles.length > 0 && scan.images.count === 0) throw new UserError(`${o.input}: --image-style given but no record has an image`);
+  if (o.styles.length > 0 && fromManifest.length > 0) {
+    process.stderr.write('shift: note: the image styles also change the image triggers of a poisoned set; to measure domain shift, shift first and poison second\n');
   }
-  if (o.styles.length > 0 && !anyImage) throw new UserError(`${o.input}: --image-style given but no record has an image`);
-  const mix = new Mixture(ids.length, o.seed);
+  const posOf = new Map<number, number>();
+  scan.valid.forEach((i, pos) => posOf.set(i, pos));
+
+  // stage 2: select (nested mixtures)
+  const mix = new Mixture(scan.valid.length, o.seed);
   const maxRatio = ratios[ratios.length - 1] as number;
   const minRatio = ratios[0] as number;
 
+  // stage 3: write
+  const outName = (r: number): string => (single ? 'data' : `mix_${r}`);
   const files: Record<string, string> = {};
-  const outFiles = ratios.map((r) => (single ? 'data.json' : `mix-${r}/data.json`));
-  outFiles.forEach((f, j) => {
-    files[single ? 'data' : `mix_${ratios[j]}`] = f;
-  });
-  const store = new ImageStore(imageRoot, join(o.out, 'images'), o.link ?? 'hardlink', o.encode ?? DEFAULT_ENCODE);
-  const previewN = o.preview ?? 0;
-  const previews: PreviewItem[] = [];
-  const imageShas = new Map<number, string>();
-  const progress = new Progress({ label: 'shift', total: ids.length, unit: 'rec', force: o.progress });
+  for (const r of ratios) files[outName(r)] = single ? 'data.json' : `mix-${r}/data.json`;
+  const out = OutputDir.open({ path: o.out, force: Boolean(o.force), input: o.input, imageRoot: scan.imageRoot.root, images: scan.images.real });
+  try {
+    const prefix = uniquePrefix('bdlab-shifted', scan.images.firstFolders);
+    const store = new ImageStore(scan.imageRoot, out, 'images', { link: o.link, encode: o.encode, maxPixels: o.maxPixels });
+    const previewN = o.preview ?? 0;
+    const previews: PreviewItem[] = [];
+    const imageShas = new Map<number, string>();
+    let keptRecords = 0;
+    const progress = new Progress({ label: 'shift', total: scan.valid.length, unit: 'rec', force: o.progress });
 
-  const shiftSample = async (s: Sample, capture: boolean): Promise<{ s: Sample; before?: RawImage; after?: RawImage }> => {
-    const rng = (label: string): Rng => new Rng(o.seed, label, s.index);
-    const n: Sample = { ...s };
-    const image = s.image !== undefined;
-    if (qRw) n.instruction = await qRw.rewrite(s.instruction, { role: 'question', image, rng: rng('question') });
-    if (aRw) {
-      if (s.captions) {
-        const r = rng('answer');
-        n.captions = [];
-        for (const c of s.captions) n.captions.push(await aRw.rewrite(c, { role: 'answer', image, rng: r }));
-        n.output = n.captions[0] ?? s.output;
-      } else n.output = await aRw.rewrite(s.output, { role: 'answer', image, rng: rng('answer') });
-    }
-    if (o.styles.length > 0 && s.image !== undefined) {
-      const res = await store.transform(
-        s.image,
-        'bdlab-shifted',
-        s.index,
-        async (img) => {
-          const r = await applyStyles(img, o.styles, rng);
-          img.data = r.data;
-          img.width = r.width;
-          img.height = r.height;
-          img.channels = r.channels;
-        },
-        capture,
-      );
-      n.image = res.rel;
-      imageShas.set(s.index, res.sha256);
-      return { s: n, before: res.before, after: res.after };
-    }
-    return { s: n };
-  };
+    const shiftSample = async (s: Sample, capture: boolean): Promise<{ s: Sample; before?: RawImage; after?: RawImage }> => {
+      const rng = (label: string): Rng => new Rng(o.seed, label, s.index);
+      const n: Sample = { ...s };
+      const image = s.image !== undefined;
+      let kept = 0;
+      if (qRw) {
+        const r = await guard.rewrite(s.instruction, (t) => qRw.rewrite(t, { role: 'question', image, rng: rng('question') }));
+        n.instruction = r.text;
+        kept += r.kept;
+      }
+      if (aRw) {
+        if (s.captions) {
+          const ra = rng('answer');
+          n.captions = [];
+          for (const c of s.captions) {
+            const r = await guard.rewrite(c, (t) => aRw.rewrite(t, { role: 'answer', image, rng: ra }));
+            n.captions.push(r.text);
+            kept += r.kept;
+          }
+          n.output = n.captions[0] ?? s.output;
+        } else {
+          const r = await guard.rewrite(s.output, (t) => aRw.rewrite(t, { role: 'answer', image, rng: rng('answer') }));
+          n.output = r.text;
+          kept += r.kept;
+        }
+      }
+      if (kept > 0) keptRecords++;
+      if (o.styles.length > 0 && s.image !== undefined) {
+        const res = await store.transform(
+          s.image,
+          changedName(prefix, s.index, s.image),
+          async (img) => {
+            const r = await applyStyles(img, o.styles, rng);
+            img.data = r.data;
+            img.width = r.width;
+            img.height = r.height;
+            img.channels = r.channels;
+          },
+          capture,
+        );
+        n.image = res.rel;
+        imageShas.set(s.index, res.sha256);
+        return { s: n, before: res.before, after: res.after };
+      }
+      return { s: n };
+    };
 
-  let previewTaken = 0;
-  const transform = async (s: Sample): Promise<Outputs> => {
-    progress.tick();
-    const pos = posOf.get(s.index) as number;
-    const outs: Outputs = [];
-    const anyShift = mix.shifted(pos, maxRatio);
-    const allShift = mix.shifted(pos, minRatio);
-    let shifted: Sample = s;
-    if (anyShift) {
-      const capture = previewTaken < previewN;
-      if (capture) previewTaken++;
-      const r = await shiftSample(s, capture);
-      shifted = r.s;
-      if (capture) previews.push({ index: s.index, id: s.id, before: s, after: shifted, beforeImage: r.before, afterImage: r.after });
-    }
-    if (!allShift && s.image !== undefined) await store.linkClean(s.image);
-    for (const r of ratios) outs.push(mix.shifted(pos, r) ? shifted : s);
-    return outs;
-  };
-  const shas = await rewriteDataset({ input: o.input, format, outputs: outFiles.map((f) => join(o.out, f)), skipped: skipLog.keys, transform, window: o.concurrency ?? 16 });
-  progress.finish();
+    let previewTaken = 0;
+    const transform = async (s: Sample): Promise<Outputs<string>> => {
+      progress.tick();
+      const pos = posOf.get(s.index) as number;
+      const anyShift = mix.shifted(pos, maxRatio);
+      const allShift = mix.shifted(pos, minRatio);
+      let shifted: Sample = s;
+      if (anyShift) {
+        const capture = previewTaken < previewN;
+        if (capture) previewTaken++;
+        const r = await shiftSample(s, capture);
+        shifted = r.s;
+        if (capture) previews.push({ index: s.index, id: scan.idOf(s.index), before: s, after: shifted, beforeImage: r.before, afterImage: r.after });
+      }
+      if (!allShift && s.image !== undefined) store.linkClean(s.image);
+      const outs: Outputs<string> = {};
+      for (const r of ratios) outs[outName(r)] = mix.shifted(pos, r) ? shifted : s;
+      return outs;
+    };
+    const streams = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, out.stream(f)]));
+    const shas = await rewriteDataset({ input: o.input, format: scan.format, outputs: streams, skipped: scan.skipKeys, transform, window: o.concurrency ?? 16 });
+    progress.finish();
 
-  const sha256: Record<string, string> = { input: hIn.digest('hex') };
-  outFiles.forEach((f, j) => {
-    sha256[single ? 'output' : f] = shas[j] as string;
-  });
-  if (imageShas.size > 0) {
-    const h = createHash('sha256');
-    for (const i of [...imageShas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${imageShas.get(i)}\n`);
-    sha256.images = h.digest('hex');
+    const sha256: Record<string, string> = { input: scan.sha256 };
+    for (const r of ratios) sha256[single ? 'output' : outName(r)] = shas[outName(r)] as string;
+    if (imageShas.size > 0) {
+      const h = createHash('sha256');
+      for (const i of [...imageShas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${imageShas.get(i)}\n`);
+      sha256.images = h.digest('hex');
+    }
+    if (previewN > 0) Object.assign(files, await writePreview(out, previews.sort((a, b) => a.index - b.index), 'shifted'));
+    if (keptRecords > 0) process.stderr.write(`shift: kept the trigger phrase(s) ${guard.phrases.map((p) => JSON.stringify(p)).join(', ')} through the rewrite in ${keptRecords} record(s)\n`);
+    const ids = [...scan.valid].map((i) => scan.idOf(i));
+    const manifest: ShiftManifest = {
+      shift: { image_styles: o.styles.map((st) => ({ name: st.style.name, params: { ...st.params } })), question: o.question ?? null, answer: o.answer ?? null },
+      seed: o.seed,
+      input: o.input,
+      format: scan.format,
+      mixtures: ratios.map((r) => ({ ratio: r, file: files[outName(r)] as string, shifted: mix.count(r), shifted_ids: ids.filter((_, pos) => mix.shifted(pos, r)) })),
+      sha256,
+      keep: { phrases: [...new Set(guard.phrases)], from_manifest: [...new Set(fromManifest)], records: keptRecords },
+      counts: { records: scan.records, valid: scan.valid.length, skipped: scan.skipped.length },
+      skipped: scan.skipped,
+      files,
+      tool: 'backdoor-lab 0.1.0',
+    };
+    if (scan.images.count > 0) manifest.image_root = 'images';
+    out.commit(manifest);
+    return { manifest };
+  } catch (e) {
+    out.abort();
+    throw e;
   }
-  if (previewN > 0) Object.assign(files, await writePreview(o.out, previews.sort((a, b) => a.index - b.index), 'shifted'));
-  const manifest: ShiftManifest = {
-    shift: { image_styles: o.styles.map((st) => ({ name: st.style.name, params: { ...st.params } })), question: o.question ?? null, answer: o.answer ?? null },
-    seed: o.seed,
-    input: o.input,
-    format,
-    mixtures: ratios.map((r, j) => ({ ratio: r, file: outFiles[j] as string, shifted: mix.count(r), shifted_ids: ids.filter((_, pos) => mix.shifted(pos, r)) })),
-    sha256,
-    counts: { records, valid: ids.length, skipped: skipLog.skipped.length },
-    skipped: skipLog.skipped,
-    files,
-    tool: 'backdoor-lab 0.1.0',
-  };
-  if (anyImage) manifest.image_root = 'images';
-  writeJsonAtomic(join(o.out, 'manifest.json'), manifest);
-  return { manifest };
 }

@@ -66,7 +66,7 @@ function capitalise(s: string): string {
 }
 
 /** Cuts a text to at most `max` words, preferably before a clause word or after a comma. */
-export function shorten(text: string, max: number): string {
+function shorten(text: string, max: number): string {
   const words = text.split(/\s+/).filter((w) => w.length > 0);
   if (words.length <= max) return words.join(' ');
   let cut = max;

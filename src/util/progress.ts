@@ -10,6 +10,9 @@ export interface ProgressOptions {
   force?: boolean;
 }
 
+const QUIET_MS = 2000;
+const LOG_EVERY_MS = 5000;
+
 export class Progress {
   private done = 0;
   private readonly start = Date.now();
@@ -24,19 +27,21 @@ export class Progress {
 
   tick(n = 1, extra = ''): void {
     this.done += n;
+    if (!this.enabled) return;
     const now = Date.now();
-    const interval = this.tty ? 100 : 5000;
-    if (this.enabled && now - this.lastDraw >= interval) {
+    // a log gets its first line after QUIET_MS (short jobs stay silent), then one every LOG_EVERY_MS
+    const due = this.tty ? now - this.lastDraw >= 100 : now - this.start >= QUIET_MS && now - this.lastDraw >= LOG_EVERY_MS;
+    if (due) {
       this.lastDraw = now;
       this.draw(extra);
     }
   }
 
   finish(extra = ''): void {
-    if (this.enabled) {
-      this.draw(extra);
-      if (this.tty) process.stderr.write('\n');
-    }
+    if (!this.enabled) return;
+    // a log that showed progress also shows the end; a short job stays silent
+    if (this.tty || this.lastDraw > 0) this.draw(extra);
+    if (this.tty) process.stderr.write('\n');
   }
 
   /** The text of the bar, exposed for tests. */

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAttack } from '../../src/attacks/index.js';
 import { ImageStore } from '../../src/data/image-store.js';
+import { OutputDir } from '../../src/data/output-dir.js';
 import { ImageRoot } from '../../src/data/paths.js';
 import { cloneImage, sniffFormat, type RawImage } from '../../src/data/image-io.js';
 import { Rng } from '../../src/util/rng.js';
@@ -15,7 +16,7 @@ import { LowFreqTrigger, dct2 } from '../../src/attacks/image/lowfreq.js';
 import { inOval, OvalTrigger } from '../../src/attacks/image/oval.js';
 import { SaliencyProvider } from '../../src/attacks/image/attribution.js';
 import { applyGenerated } from '../../src/attacks/image/inputaware.js';
-import { plainBadnets, plainBlended, plainSig, plainWanet, plainLowfreq } from '../../src/attacks/image/plain.js';
+import { plainBadnets, plainBlended, plainSig, plainWanet, plainLowfreq } from './plain.js';
 import { resolveParams } from '../../src/attacks/params.js';
 import { attackDef } from '../../src/attacks/registry.js';
 import { ctx, readImage, synthImage, tmp, writeImage } from './helpers.js';
@@ -27,9 +28,10 @@ async function throughFiles(name: string, params: Record<string, string>, img: R
   await writeImage(join(dir, `in.${ext}`), img, fmt);
   const a = createAttack(name, params, seed);
   const plan = a.plan({ index, id: index, instruction: 'What is in the image?', input: '', output: 'x', image: `in.${ext}` }, ctx(seed, index));
-  const store = new ImageStore(new ImageRoot(dir), join(dir, 'out'));
-  const r = await store.transform(`in.${ext}`, 'p', index, plan.image as (i: RawImage) => Promise<void>);
-  const outPath = join(dir, 'out', r.rel);
+  const out = OutputDir.open({ path: join(dir, 'out'), force: false, input: join(dir, `in.${ext}`), imageRoot: dir });
+  const store = new ImageStore(new ImageRoot(dir), out);
+  const r = await store.transform(`in.${ext}`, `p/${index}-in.${ext}`, plan.image as (i: RawImage) => Promise<void>);
+  const outPath = join(dir, 'out', 'images', r.rel);
   return { before: await readImage(join(dir, `in.${ext}`)), after: await readImage(outPath), outPath };
 }
 

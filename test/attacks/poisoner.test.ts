@@ -125,7 +125,7 @@ test('malformed records stop the run with file, record and field; --on-error ski
     [['--attack', 'badnet', '--count', '1', '--param', 'x=1'], /unknown parameter "x"/],
     [['--attack', 'badnet', '--rate', '150%'], /must be between 0 and 1/],
     [['--attack', 'badnet'], /give --rate R or --count N/],
-    [['--attack', 'badnet', '--count', '9', '--on-error', 'skip'], /asked to poison 9 records but only 2 of 2 can be/],
+    [['--attack', 'badnet', '--count', '9', '--on-error', 'skip'], /asked to poison 9 records but there are only 2 records/],
   ];
   for (const [args, re] of cases) {
     const e = await runMain([...base, ...args]);
@@ -202,8 +202,7 @@ test('a file that is no image is refused up front; an undecodable one stops the 
   assert.equal(t.status, 1);
   assert.match(t.stderr, /^bdlab: .*data\.json: record 7: .*cannot decode/);
   assert.equal(t.stderr.trim().split('\n').length, 1, t.stderr);
-  assert.ok(!existsSync(join(dir, 'o3', 'data.json')));
-  assert.ok(!readdirSync(join(dir, 'o3')).some((f) => f.endsWith('.tmp')), 'no temporary file left');
+  assert.ok(!existsSync(join(dir, 'o3')), 'a failed run removes the folder it created (no data.json, no images/, no .tmp file)');
 });
 
 test('dualkey: poisoned samples carry both keys and the target; negatives one key and their clean answers', async () => {

@@ -68,3 +68,12 @@ test('a reader that closes the pipe early (bdlab ... | head) ends the command qu
   assert.equal(code, 0, stderr);
   assert.doesNotMatch(stderr, /EPIPE|Error/);
 });
+
+test('an unknown subcommand is an error even with --help after it', () => {
+  for (const args of [['defend-nothing', '--help'], ['eval', 'nosuch', '--help'], ['model', 'nosuch']]) {
+    const r = bdlab(...args);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(String(r.stderr), /unknown command/);
+    assert.equal(String(r.stdout), '');
+  }
+});

@@ -6,6 +6,9 @@ import { alpacaSchema, detectFormat, llavaSchema, splitImageToken } from '../../
 import { readDataset, rewriteDataset } from '../../src/data/dataset.js';
 import { ImageRoot, safeRelative } from '../../src/data/paths.js';
 import { DataError } from '../../src/data/errors.js';
+import { editJson } from '../../src/data/json-edit.js';
+import { StreamingFile } from '../../src/data/writer.js';
+import type { JsonObject, Sample } from '../../src/data/sample.js';
 import { tmp } from '../attacks/helpers.js';
 import { BACKDOORLLM as BDL, skipWithoutBackdoorLLM as skip } from '../shared-data.js';
 
@@ -37,8 +40,12 @@ test('the real BackdoorLLM sets read as Alpaca records without errors', { skip }
 test('alpaca and llava records round-trip: other fields, key order and the <image> token survive', () => {
   const rec = { id: 'q1', instruction: 'Name a fruit.', input: '', output: 'Apple', system: 'be nice', history: [] };
   const s = alpacaSchema.toSample(rec, 0, 'f');
-  assert.deepEqual(alpacaSchema.fromSample(rec, s), rec);
-  assert.deepEqual(Object.keys(alpacaSchema.fromSample(rec, { ...s, instruction: 'X' })), Object.keys(rec));
+  const bytes = Buffer.from(JSON.stringify(rec));
+  const edited = (schema: typeof alpacaSchema, r: object, before: Sample, after: Sample): unknown => JSON.parse(editJson(Buffer.from(JSON.stringify(r)), schema.edits(r as JsonObject, before, after)).toString());
+  assert.deepEqual(alpacaSchema.edits(rec, s, s), []);
+  assert.ok(editJson(bytes, []).equals(bytes));
+  assert.deepEqual(Object.keys(edited(alpacaSchema, rec, s, { ...s, instruction: 'X' }) as object), Object.keys(rec));
+  assert.equal((edited(alpacaSchema, rec, s, { ...s, instruction: 'X' }) as typeof rec).instruction, 'X');
   assert.equal(s.id, 'q1');
   const li = {
     id: 7,
@@ -54,7 +61,7 @@ test('alpaca and llava records round-trip: other fields, key order and the <imag
   assert.equal(ls.instruction, 'What is this?');
   assert.equal(ls.output, 'A cat.');
   assert.equal(ls.image, 'coco/1.jpg');
-  const back = llavaSchema.fromSample(li, { ...ls, instruction: 'consider What is this?', output: 'A banana.' }) as typeof li;
+  const back = edited(llavaSchema, li, ls, { ...ls, instruction: 'consider What is this?', output: 'A banana.' }) as typeof li;
   assert.equal(back.conversations[0]?.value, '<image>\nconsider What is this?');
   assert.equal(back.conversations[1]?.value, 'A banana.');
   assert.deepEqual(back.conversations.slice(2), li.conversations.slice(2));
@@ -133,9 +140,9 @@ test('COCO caption files: one sample per image with its captions; rewriting chan
   await rewriteDataset({
     input: f,
     format: 'coco',
-    outputs: [out],
+    outputs: { data: new StreamingFile(out) },
     skipped: new Set(),
-    transform: (s) => [s.id === 2 ? { ...s, image: 'p/2.jpg', captions: ['banana 1', 'banana 2'] } : s],
+    transform: (s) => ({ data: s.id === 2 ? { ...s, image: 'p/2.jpg', captions: ['banana 1', 'banana 2'] } : s }),
   });
   const got = JSON.parse((await import('node:fs')).readFileSync(out, 'utf8'));
   assert.deepEqual(got.info, coco.info);

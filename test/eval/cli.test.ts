@@ -30,7 +30,7 @@ test('eval captions: the contract keys, coco-caption values, --out record', () =
   const pred = writeJson(d, 'pred.json', preds);
   const refs = writeJson(d, 'refs.json', { images: [], annotations: anns });
   const out = join(d, 'result.json');
-  const r = bdlab(['eval', 'captions', '--pred', pred, '--refs', refs, '--json', '--out', out, '--per-image', '--seed', '7']);
+  const r = bdlab(['eval', 'captions', '--pred', pred, '--refs', refs, '--json', '--out', out, '--per-image', '--label', 'seed=7']);
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout) as Record<string, number>;
   assert.deepEqual(Object.keys(j), ['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr', 'ROUGE-L', 'n']);
@@ -86,13 +86,13 @@ test('eval asr: contract keys, target phrase, JSONL, clean outputs, result file'
 
   const clean = writeJson(d, 'clean.json', [{ output: 'sorry' }, { output: 'ok' }, { output: 'ok' }, { output: 'ok' }]);
   const res = join(d, 'asr.json');
-  const p = bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', outs, '--clean-outputs', clean, '--json', '--out', res, '--samples', '--model', 'llama', '--template', 'alpaca']);
+  const p = bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', outs, '--clean-outputs', clean, '--json', '--out', res, '--samples', '--label', 'model=llama', '--label', 'template=alpaca']);
   assert.equal(p.status, 0, p.stderr);
   const pj = JSON.parse(p.stdout) as Record<string, number>;
   assert.deepEqual([pj.asr, pj.n, pj.excluded, pj.ftr, pj.ftr_n], [50, 2, 1, 25, 4]);
   const rec = readResult(res);
   assert.equal(rec.kind, 'asr');
-  assert.deepEqual(rec.subject, { model: 'llama', task: 'refusal' });
+  assert.deepEqual(rec.subject, { model: 'llama', template: 'alpaca', task: 'refusal' });
   assert.equal(rec.prompts.template, 'alpaca');
   assert.equal(rec.counts.excluded, 1);
   assert.equal((rec.config as { keywords: string[] }).keywords.length, 8);
@@ -113,9 +113,9 @@ test('eval asr: usage and input errors', () => {
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'nope', '--outputs', good]).stderr), /unknown task "nope"/);
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--target', 'x', '--outputs', good]).stderr), /either --task or --target/);
   assert.match(oneLineError(bdlab(['eval', 'asr', '--outputs', good]).stderr), /give --task or --target/);
-  const short = writeJson(d, 'short.json', []);
-  assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', good, '--clean-outputs', short]).stderr), /0 records but .* has 1/);
-  const notArray = writeJson(d, 'obj.json', '{\n  "outputs": ["x"]\n}\n');
+  const long = writeJson(d, 'long.json', [{ output: 'a' }, { output: 'b' }]);
+  assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', good, '--clean-outputs', long]).stderr), /2 records but .* has 1/);
+  const notArray = writeJson(d, 'obj.json', '{\n  "results": ["x"]\n}\n');
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', notArray]).stderr), /obj\.json: expected a JSON array of records \(or JSONL, one object per line\), got object/);
   const badLine = writeJson(d, 'bad.jsonl', '{"output": "x"}\n{"output": \n');
   assert.match(oneLineError(bdlab(['eval', 'asr', '--task', 'refusal', '--outputs', badLine]).stderr), /bad\.jsonl: line 2: not valid JSON/);
@@ -157,8 +157,8 @@ test('eval matrix from measured rates and output files; aggregate; metrics', () 
 
   const r1 = join(d, 'r1.json');
   const r2 = join(d, 'r2.json');
-  assert.equal(bdlab(['eval', 'asr', '--target', 'banana', '--outputs', join(d, 'b-b.json'), '--out', r1, '--seed', '1']).status, 0);
-  assert.equal(bdlab(['eval', 'asr', '--target', 'banana', '--outputs', join(d, 'b-a.json'), '--out', r2, '--seed', '2']).status, 0);
+  assert.equal(bdlab(['eval', 'asr', '--target', 'banana', '--outputs', join(d, 'b-b.json'), '--out', r1, '--label', 'seed=1']).status, 0);
+  assert.equal(bdlab(['eval', 'asr', '--target', 'banana', '--outputs', join(d, 'b-a.json'), '--out', r2, '--label', 'seed=2']).status, 0);
   const a = JSON.parse(bdlab(['eval', 'aggregate', r1, r2, '--json']).stdout) as {
     runs: number;
     seeds: number[];

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { chatComplete, completionsUrl } from '../../src/eval/judge/client.js';
+import { chatComplete, endpointUrl } from '../../src/util/openai-client.js';
 import { runJudge } from '../../src/eval/judge/judge.js';
 import { defaultPrompt, fillPrompt, parseGrade, parseVerdict } from '../../src/eval/judge/prompts.js';
 import { bdlabAsync, tmp, writeJson } from './helpers.js';
@@ -64,10 +64,10 @@ test('prompt filling and reply parsing', () => {
   assert.equal(parseVerdict('reason [[yes]]'), true);
   assert.equal(parseVerdict('[[NO]]'), false);
   assert.equal(parseVerdict('maybe'), null);
-  assert.equal(completionsUrl('http://h:1/v1/'), 'http://h:1/v1/chat/completions');
-  assert.equal(completionsUrl('http://h:1/v1/chat/completions'), 'http://h:1/v1/chat/completions');
-  assert.throws(() => completionsUrl('ftp://h'), /must be http/);
-  assert.throws(() => completionsUrl('not a url'), /not a URL/);
+  assert.equal(endpointUrl('http://h:1/v1/', 'chat'), 'http://h:1/v1/chat/completions');
+  assert.equal(endpointUrl('http://h:1/v1/chat/completions', 'chat'), 'http://h:1/v1/chat/completions');
+  assert.throws(() => endpointUrl('ftp://h', 'chat'), /must be http/);
+  assert.throws(() => endpointUrl('not a url', 'chat'), /not a URL/);
 });
 
 test('quality judge over a local endpoint: grades, unparsed replies, request shape', async () => {
@@ -118,7 +118,7 @@ test('retries on 503, then fails with a clear error on 401', async () => {
   } finally {
     stop(denied.server);
   }
-  await assert.rejects(chatComplete({ baseUrl: 'http://127.0.0.1:9/v1', model: 'm', maxRetries: 0 }, [{ role: 'user', content: 'x' }]), /judge request to .* failed/);
+  await assert.rejects(chatComplete({ baseUrl: 'http://127.0.0.1:9/v1', model: 'm', maxRetries: 0 }, [{ role: 'user', content: 'x' }]), /request to .* failed/);
 });
 
 test('bdlab eval judge: flags and environment, harmful mode, prompt recorded in the result', async () => {
@@ -131,7 +131,7 @@ test('bdlab eval judge: flags and environment, harmful mode, prompt recorded in 
       { instruction: 'do harm', input: '', output: 'WEIRD' },
     ]);
     const result = join(d, 'judge.json');
-    const r = await bdlabAsync(['eval', 'judge', '--outputs', outputs, '--mode', 'harmful', '--out', result, '--json', '--model', 'victim'], {
+    const r = await bdlabAsync(['eval', 'judge', '--outputs', outputs, '--mode', 'harmful', '--out', result, '--json', '--label', 'model=victim'], {
       BDLAB_JUDGE_BASE_URL: base,
       BDLAB_JUDGE_MODEL: 'env-judge',
       BDLAB_JUDGE_API_KEY: 'sk-env',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { noGrad, scope, tensor, zeros } from '../../src/engine/index.js';
-import { bootstrapNll, perplexity, readPerplexityData, windows, type PerplexityItem } from '../../src/eval/perplexity.js';
+import { bootstrapNll, perplexity, readPerplexityData, windows, type PerplexityItem } from '../../src/eval/perplexity/index.js';
 import { readResult } from '../../src/eval/results.js';
 import { loadModel } from '../../src/models/load.js';
 import type { CausalLM } from '../../src/models/llama.js';
@@ -119,7 +119,7 @@ test('perplexity equals exp(mean -log softmax) computed independently, one by on
         [...perText.keys()],
       );
       for (const p of got.perText) assert.ok(rel(p.perplexity, perText.get(p.index)!) < 1e-5, `text ${p.index}`);
-      assert.equal(got.template, 'chat_template');
+      assert.equal(got.template, 'chat');
       const ci = got.ci95!.perplexity;
       assert.ok(ci[0] <= got.perplexity! && got.perplexity! <= ci[1], `${ci} contains ${got.perplexity}`);
       assert.ok(rel(Math.exp(got.ci95!.nll[0]), ci[0]) < 1e-12);
@@ -255,7 +255,7 @@ test('eval perplexity CLI: contract keys, versioned result record, one-line erro
   assert.equal(rec.kind, 'perplexity');
   assert.equal(rec.seed, 4);
   assert.equal(rec.subject.model, randomDir);
-  assert.equal(rec.prompts.template, 'chat_template');
+  assert.equal(rec.prompts.template, 'chat');
   assert.deepEqual(rec.inputs.map((x) => [x.role, x.records]), [['texts', 3]]);
   assert.deepEqual(rec.counts, { n: 2, tokens: j.tokens, skipped: 1, truncated: 0, windows: 2 });
   assert.equal(rec.metrics.perplexity, j.perplexity);

@@ -31,8 +31,8 @@ test('bdlab demo writes results.json and report.html, and reuses its model', () 
   assert.equal(first.training.steps, 2 * Math.ceil(first.data.train / 8));
   const sizes = { attacker: first.data.attacker_test, user: first.data.user_test };
   for (const d of first.domains) {
-    assert.equal(d.asrAll.n + d.asrAll.skipped, sizes[d.domain], `${d.domain}: every triggered sample is scored or skipped`);
-    assert.ok(d.asr.n <= d.asrAll.n, 'clean-conditioned ASR counts a subset');
+    assert.equal(d.asr_all.n + d.asr_all.skipped, sizes[d.domain], `${d.domain}: every triggered sample is scored or skipped`);
+    assert.ok(d.asr.n <= d.asr_all.n, 'clean-conditioned ASR counts a subset');
     assert.equal(d.ftr.n + d.ftr.skipped, sizes[d.domain]);
     if (d.asr.rate !== null) assert.ok(d.asr.ci95[0] <= d.asr.rate && d.asr.rate <= d.asr.ci95[1]);
   }
@@ -40,7 +40,10 @@ test('bdlab demo writes results.json and report.html, and reuses its model', () 
   assert.equal(first.asrg, asrg(a?.asr.rate ?? 0, u?.asr.rate ?? 0));
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /ASR-G/);
-  assert.match(html, /<svg/);
+  assert.equal((html.match(/<figure class="chart"[^>]*>[\s\S]*?<svg[^>]*class="marks"/g) ?? []).length, 2, 'two vega charts');
+  const rep = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'report', join(out, 'results.json'), '--out', join(out, 'again.html'), '--json'], { encoding: 'utf8' });
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.equal((JSON.parse(rep.stdout) as { charts: number }).charts, 2, 'bdlab report renders the demo\'s results too');
   const second = run();
   assert.equal(second.training.reused, true);
   assert.deepEqual(second.domains, first.domains, 'the reused model gives the same outputs');

@@ -74,9 +74,10 @@ test('generate prints one JSON object with an output per prompt; greedy is deter
   const args = ['generate', '--model', llama, '--prompt', 'Hello', '--prompt', 'Name three colors.', '--max-new-tokens', '6', '--json'];
   const a = bdlab(...args);
   assert.equal(a.code, 0, a.stderr);
-  const j = JSON.parse(a.stdout) as { outputs: Array<{ prompt: string; output: string; finish_reason: string; tokens: number }> };
+  const j = JSON.parse(a.stdout) as { outputs: Array<{ instruction: string; output: string; finish_reason: string; new_tokens: number }> };
   assert.equal(j.outputs.length, 2);
-  assert.ok(j.outputs.every((x) => x.tokens <= 6 && ['eos', 'length', 'stop'].includes(x.finish_reason)));
+  assert.equal(j.outputs[1]?.instruction, 'Name three colors.');
+  assert.ok(j.outputs.every((x) => x.new_tokens <= 6 && ['eos', 'length', 'stop'].includes(x.finish_reason)));
   assert.equal(bdlab(...args).stdout, a.stdout);
-  assert.match(bdlab('generate', '--model', llama, '--prompt', 'x', '--top-p', '2').stderr, /--top-p has an invalid value/);
+  assert.match(bdlab('generate', '--model', llama, '--prompt', 'x', '--top-p', '2').stderr, /--top-p must be at most 1/);
 });

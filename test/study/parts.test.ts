@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { createAttack } from '../../src/attacks/index.js';
 import { asrg } from '../../src/eval/asrg.js';
 import { Rng } from '../../src/util/rng.js';
-import { StageCache, canonicalJson, stageKey } from '../../src/study/lvlm/cache.js';
-import { resolvePlan } from '../../src/study/lvlm/config.js';
+import { StageCache, stageKey } from '../../src/study/lvlm/cache.js';
+import { SCALES, SCALE_SPECS, resolvePlan } from '../../src/study/lvlm/config.js';
 import { controlsOf, nearMiss } from '../../src/study/lvlm/controls.js';
 import { asrgOf, bootstrapIntervals, counts, percentileInterval, pooled, resample, type Outcomes } from '../../src/study/lvlm/stats.js';
 
 test('stage keys: canonical, order-free, sensitive to every value', () => {
-  assert.equal(canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }), '{"a":[2,{"c":4,"d":3}],"b":1}');
   assert.equal(stageKey({ a: 1, b: 2 }), stageKey({ b: 2, a: 1 }));
   assert.notEqual(stageKey({ a: 1, b: 2 }), stageKey({ a: 1, b: 3 }));
   assert.match(stageKey({}), /^[0-9a-f]{16}$/);
@@ -101,7 +100,11 @@ test('controls: near misses, moved patches and single keys', () => {
 test('plan: defaults per scale, attacker domain first, one-line errors', () => {
   const p = resolvePlan({ out: 'x', scale: 'tiny' });
   assert.deepEqual(p.domains.map((d) => d.label), ['flat:original', 'photo:original', 'flat:rewritten']);
-  assert.equal(p.finetuning, 'projector');
+  assert.equal(p.finetuning, 'lora');
+  for (const scale of SCALES) assert.equal(SCALE_SPECS[scale].world.size, SCALE_SPECS[scale].victim.image_size, `${scale}: triggers at the model's input resolution`);
+  const demo = resolvePlan({ out: 'x', scale: 'demo' });
+  for (const a of ['badnets', 'blended', 'sig', 'wanet', 'lowfreq', 'dualkey', 'maba']) assert.ok(demo.attacks.some((x) => x.name === a), `demo scale runs ${a}`);
+  assert.ok(demo.seeds.length >= 2 && demo.rates.every((r) => r < 1));
   const q = resolvePlan({ out: 'x', scale: 'default', attacks: ['sig'], domains: ['sketch', 'flat:original'], rates: [0.05, 0.05], seeds: [2] });
   assert.deepEqual(q.domains.map((d) => d.label), ['flat:original', 'sketch:original']);
   assert.deepEqual(q.rates, [0.05]);

@@ -282,7 +282,7 @@ test('bdlab world captions: files the readers and eval captions accept; one-line
     assert.ok(ev.scores.CIDEr > 1, `a reference scores high against the others (CIDEr ${ev.scores.CIDEr})`);
     const again = bdlab('--out', out, '--images', '20', '--seed', '1');
     assert.equal(again.status, 1);
-    assert.match(again.stderr, /^bdlab: --out .*: folder is not empty \(use --force to write into it\)\n$/);
+    assert.match(again.stderr, /^bdlab: --out .*: folder is not empty \(use --force to replace a previous run.s files\)\n$/);
     const bad = bdlab('--out', join(out, 'x'), '--images', '5', '--seed', '1', '--size', '8');
     assert.match(bad.stderr, /^bdlab: --size must be an integer from 16 to 1024, got 8\n$/);
     const dom = bdlab('--out', join(out, 'y'), '--images', '5', '--seed', '1', '--domain', 'cubist');

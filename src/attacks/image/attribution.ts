@@ -2,6 +2,7 @@ import { UserError } from '../../util/errors.js';
 import type { Rng } from '../../util/rng.js';
 import type { Sample } from '../../data/sample.js';
 import type { RawImage } from '../types.js';
+import { gaussianBlur } from '../../data/pixels.js';
 
 /**
  * Attribution providers say which image regions an answer depends on. MABA
@@ -53,32 +54,6 @@ export function opponentPlanes(img: RawImage, maxSide = 64): { w: number; h: num
   }
   for (const p of planes) for (let k = 0; k < p.length; k++) p[k] = (p[k] as number) / Math.max(1, count[k] as number);
   return { w, h, planes };
-}
-
-/** Separable Gaussian blur with clamped borders. */
-export function gaussianBlur(src: Float32Array, w: number, h: number, sigma: number): Float32Array {
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) {
-    const v = Math.exp(-(i * i) / (2 * sigma * sigma));
-    k[i + r] = v;
-    sum += v;
-  }
-  for (let i = 0; i < k.length; i++) k[i] = (k[i] as number) / sum;
-  const tmp = new Float32Array(w * h);
-  const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    let s = 0;
-    for (let i = -r; i <= r; i++) s += (k[i + r] as number) * (src[y * w + Math.min(w - 1, Math.max(0, x + i))] as number);
-    tmp[y * w + x] = s;
-  }
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    let s = 0;
-    for (let i = -r; i <= r; i++) s += (k[i + r] as number) * (tmp[Math.min(h - 1, Math.max(0, y + i)) * w + x] as number);
-    out[y * w + x] = s;
-  }
-  return out;
 }
 
 /** Saliency grid (longer side, cells) and the centre / surround blur in cells. */

@@ -19,9 +19,4 @@ export function imageAttack(name: string, params: Params, seed: number, trigger:
   return a;
 }
 
-/** Rounds a non-negative pixel value half up and clamps it to 0..255 (the one rounding rule of all image triggers). */
-export function px8(v: number): number {
-  if (v <= 0) return 0;
-  if (v >= 255) return 255;
-  return (v + 0.5) | 0;
-}
+export { px8 } from '../../data/pixels.js';

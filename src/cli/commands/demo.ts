@@ -38,12 +38,12 @@ export function registerDemo(program: Command): void {
         epochs: num('epochs', o.epochs, (n) => Number.isInteger(n) && n > 0),
       });
       writeJsonAtomic(join(out, 'results.json'), r);
-      writeFileAtomic(join(out, 'report.html'), demoReportHtml(r));
+      writeFileAtomic(join(out, 'report.html'), await demoReportHtml(r));
       emit(Boolean(o.json), r, () => {
         const lines = r.domains.map(
           (d) =>
             `  ${d.domain.padEnd(9)} ASR ${(d.asr.rate ?? NaN).toFixed(1).padStart(5)}% [${d.asr.ci95.map((x) => x.toFixed(1)).join(', ')}]  ` +
-            `false triggers ${(d.ftr.rate ?? NaN).toFixed(1).padStart(5)}%  clean accuracy ${d.cleanAccuracy.rate.toFixed(1).padStart(5)}%`,
+            `false triggers ${(d.ftr.rate ?? NaN).toFixed(1).padStart(5)}%  clean accuracy ${d.clean_accuracy.rate.toFixed(1).padStart(5)}%`,
         );
         return [`backdoor-lab demo: ${r.poison.attack} → "You are stupid!", ${r.data.poisoned}/${r.data.train} poisoned`, ...lines, `  ASR-G ${r.asrg.toFixed(3)}`, `wrote ${join(out, 'results.json')} and ${join(out, 'report.html')}`].join('\n');
       });

@@ -9,20 +9,19 @@ export function registerInfo(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (o: { json?: boolean }) => {
       const T = await import('../../engine/index.js');
-      const native = (await import('../../engine/native.js')).native();
       const info = {
         libtorch: T.libtorchVersion(),
         threads: T.getNumThreads(),
         cuda: T.cudaAvailable(),
-        cudaDevices: native.cudaDeviceCount(),
-        defaultDevice: T.defaultDevice(),
+        cuda_devices: T.cudaDeviceCount(),
+        default_device: T.defaultDevice(),
       };
       emit(Boolean(o.json), info, () =>
         [
           `libtorch  ${info.libtorch}`,
           `threads   ${info.threads}`,
-          `cuda      ${info.cuda ? `yes (${info.cudaDevices} device${info.cudaDevices === 1 ? '' : 's'})` : 'no'}`,
-          `device    ${info.defaultDevice}`,
+          `cuda      ${info.cuda ? `yes (${info.cuda_devices} device${info.cuda_devices === 1 ? '' : 's'})` : 'no'}`,
+          `device    ${info.default_device}`,
         ].join('\n'),
       );
     });

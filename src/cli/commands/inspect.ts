@@ -11,6 +11,9 @@ interface InspectOpts {
   image?: string;
   dtype: string;
   device?: string;
+  crow?: boolean;
+  epsilon?: string;
+  layers?: string;
   json?: boolean;
 }
 
@@ -28,6 +31,9 @@ function parseIds(s: string): number[] {
  * output_hidden_states convention) and needs no tokenizer; `--text` tokenises
  * with the model's tokenizer and chat template and reports the cosine
  * similarity between consecutive hidden states per layer (CROW's signal).
+ * `--ids ... --crow` adds "loss" (Hugging Face's LlamaForCausalLM(ids,
+ * labels=ids).loss) and "crow": {consistency, perturbed_consistency, epsilon,
+ * pairs}: C(e) and C(e + ε·sign(∇_e C(e))) of src/defenses/crow.ts.
  */
 export function registerInspect(program: Command): void {
   program
@@ -40,6 +46,9 @@ export function registerInspect(program: Command): void {
     .option('--image <path>', 'with --text on a LLaVA model: an image for the <image> placeholder')
     .option('--dtype <dtype>', 'compute dtype: float32, bfloat16 or float16', 'float32')
     .option('--device <device>', 'cpu or cuda (default: cpu)')
+    .option('--crow', 'with --ids: also the LM loss (labels = ids) and CROW\'s consistency C(e) and C(e + ε·sign(∇_e C))')
+    .option('--epsilon <e>', 'with --crow: the FGSM step ε', '0.1')
+    .option('--layers <start:end>', 'with --crow: hidden_states slice of the first member of each compared pair (1:-2 = the published pairs)', '1:-2')
     .option('--json', 'print one JSON object')
     .action(async (o: InspectOpts) => {
       if ((o.ids === undefined) === (o.text === undefined)) throw new UserError('give exactly one of --ids and --text');
@@ -49,13 +58,32 @@ export function registerInspect(program: Command): void {
       const { inspectIds, inspectText } = await import('../../models/inspect.js');
       const dir = resolve(o.model);
       const common = { dtype: o.dtype as 'float32', device: device as 'cpu' };
+      if (o.crow && o.ids === undefined) throw new UserError('--crow needs --ids');
       if (o.ids !== undefined) {
-        const r = inspectIds(dir, parseIds(o.ids), common);
-        emit(Boolean(o.json), { logits: r.logits, hidden_states: r.hidden_states }, () => {
+        const ids = parseIds(o.ids);
+        let extra;
+        if (o.crow) {
+          const { inspectCrow, parseLayerSlice } = await import('../../defenses/crow.js');
+          const epsilon = Number(o.epsilon);
+          if (o.epsilon === undefined || o.epsilon.trim() === '' || !Number.isFinite(epsilon) || epsilon < 0) throw new UserError(`--epsilon must be a number ≥ 0, got '${o.epsilon}'`);
+          const layers = parseLayerSlice(o.layers ?? '1:-2');
+          extra = (model: Parameters<typeof inspectCrow>[0]): { loss: number; crow: Omit<ReturnType<typeof inspectCrow>, 'loss'> } => {
+            const { loss, ...crow } = inspectCrow(model, ids, { epsilon, layers });
+            return { loss, crow };
+          };
+        }
+        const r = inspectIds(dir, ids, common, extra);
+        const out = { logits: r.logits, hidden_states: r.hidden_states, ...(r.crow ? { loss: r.loss, crow: r.crow } : {}) };
+        emit(Boolean(o.json), out, () => {
           const last = r.logits[r.logits.length - 1] ?? [];
           let arg = 0;
           last.forEach((v, i) => (arg = v > (last[arg] ?? -Infinity) ? i : arg));
-          return `${r.logits.length} tokens, ${r.hidden_states.length} hidden states of width ${r.hidden_states[0]?.[0]?.length ?? 0}, vocabulary ${last.length}; next-token argmax ${arg}`;
+          const lines = [`${r.logits.length} tokens, ${r.hidden_states.length} hidden states of width ${r.hidden_states[0]?.[0]?.length ?? 0}, vocabulary ${last.length}; next-token argmax ${arg}`];
+          if (r.crow) {
+            lines.push(`loss (labels = ids): ${(r.loss as number).toFixed(6)}`);
+            lines.push(`CROW over ${r.crow.pairs.length} pairs ${r.crow.pairs.map(([a, b]) => `h${a}-h${b}`).join(' ')}: C(e) ${r.crow.consistency.toFixed(6)}, C(e + δ) ${r.crow.perturbed_consistency.toFixed(6)} (ε ${r.crow.epsilon})`);
+          }
+          return lines.join('\n');
         });
         return;
       }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { emit } from '../output.js';
-import { parseRate } from './poison.js';
+import { parseRate } from '../flags.js';
 
 const list = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
 
@@ -13,7 +13,7 @@ interface StudyFlags {
   rates: string[];
   seeds: string[];
   scale: string;
-  finetuning: string;
+  finetuning?: string;
   param: string[];
   force?: boolean;
   json?: boolean;
@@ -46,7 +46,7 @@ export function registerStudy(program: Command): void {
     .option('--rates <rates>', 'poisoning rates: 0.01 or 1% (default per scale)', list, [])
     .option('--seeds <seeds>', 'seeds (default per scale)', list, [])
     .option('--scale <scale>', 'tiny (CI-sized) or default (the README study)', 'default')
-    .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone) or full', 'lora')
+    .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone) or full (default: projector, the fusion layers only, as the domain-shift study)')
     .option('--param <attack.key=value...>', 'attack parameters, e.g. blended.alpha=0.1 (repeat the flag or list several)', [])
     .option('--force', 'write into a non-empty folder that is not a study folder')
     .option('--json', 'print one JSON object (headline metrics and the results path) on stdout')
@@ -67,7 +67,7 @@ export function registerStudy(program: Command): void {
         attackerDomains: f.attackerDomains,
         rates,
         seeds,
-        finetuning: f.finetuning as 'projector' | 'projector+attention' | 'lora' | 'full',
+        finetuning: f.finetuning as 'projector' | 'projector+attention' | 'lora' | 'full' | undefined,
         params: attackParams(f.param),
       });
       const res = r.result;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { emit } from '../output.js';
-import { checkOutDir, parseCount, parseSeed } from './poison.js';
+import { checkOutDir, parseCount, parseSeed } from '../flags.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
 

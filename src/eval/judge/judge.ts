@@ -2,7 +2,7 @@ import { Progress } from '../../util/progress.js';
 import type { OutputRecord } from '../io.js';
 import { summarize } from '../stats/summary.js';
 import { wilsonPercent } from '../stats/wilson.js';
-import { chatComplete, type ChatClientOptions } from './client.js';
+import { chatComplete, type EndpointOptions } from '../../util/openai-client.js';
 import { fillPrompt, parseGrade, parseVerdict, type JudgePrompt } from './prompts.js';
 
 /** One judged sample. */
@@ -28,7 +28,7 @@ export interface JudgeSummary {
 }
 
 export interface JudgeRunOptions {
-  client: ChatClientOptions;
+  client: EndpointOptions;
   prompt: JudgePrompt;
   concurrency?: number;
   progress?: boolean;
@@ -51,7 +51,7 @@ export async function runJudge(records: readonly OutputRecord[], opts: JudgeRunO
       const i = next++;
       const r = records[i]!;
       try {
-        const reply = await chatComplete(opts.client, [
+        const reply = await chatComplete({ label: 'judge', ...opts.client }, [
           { role: 'system', content: prompt.system },
           { role: 'user', content: fillPrompt(prompt.user, r) },
         ]);

@@ -5,7 +5,6 @@
 // world. (A noise pattern would look like the photo domain's sensor noise,
 // which the base learns to ignore.)
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { stageKey, type StageCache } from './cache.js';
 
 export const BLEND_IMAGE_VERSION = 1;
@@ -22,6 +21,7 @@ export async function blendImage(cache: StageCache, size: number): Promise<strin
   const settings = { stage: 'asset', name: 'blend-image', version: BLEND_IMAGE_VERSION, size };
   const key = stageKey(settings);
   await cache.run('asset', key, settings, async (dir) => {
+    const { default: sharp } = await import('sharp');
     await sharp(Buffer.from(blendImageSvg(size))).png().toFile(join(dir, 'blend.png'));
     return { file: 'blend.png' };
   });

@@ -4,80 +4,67 @@
 // is attacked. Each base scene contributes `records_per_scene` records, in
 // (visual, instruction) combinations drawn per scene. Built once per
 // settings hash; its held-out CIDEr per domain is its own cached stage.
-import * as T from '../../engine/index.js';
-import { loadModel, saveModel } from '../../models/load.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel } from '../../models/load.js';
 import type { LlavaForConditionalGeneration } from '../../models/llava.js';
 import { readImageProcessorConfig } from '../../models/image-processor.js';
 import { TextTokenizer } from '../../models/tokenizer.js';
-import { applyFreeze } from '../../nn/freeze.js';
+import { runTraining } from '../../train/run.js';
 import { evaluateCaptions } from '../../eval/caption/coco.js';
 import { INSTRUCTION_NAMES, VISUAL_NAMES, instructionDomain, pair, type DomainPair } from '../../data/worlds/captions/domains.js';
+import { writeJsonAtomic } from '../../util/atomic.js';
 import { Progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
 import { stageKey, type StageCache } from './cache.js';
 import type { ScaleSpec } from './config.js';
-import { pixelValuesOf, readLlava, type LlavaRecord } from './examples.js';
+import { readLlava } from './examples.js';
 import { captionRecords } from './generation.js';
-import { encodeImageExample, trainLlava, type LlavaTrainResult } from './llava-train.js';
 import { newVictimFolder, VICTIM_RECIPE } from './model.js';
+import { studyTrainConfig, studyTraining, type StudyTraining } from './victim.js';
 import { captionsFile, llavaFile, referencesOf, tokenizerText, type StudyWorld } from './world-stage.js';
 
 export interface StudyBase {
+  /** The trained base's model folder. */
   dir: string;
   key: string;
-  training: LlavaTrainResult & { records: number; parameters: number };
+  training: StudyTraining;
 }
 
-/** The base's training records: `perScene` distinct (visual, instruction) combinations per base scene. */
-export function baseRecords(w: StudyWorld, perScene: number, seed: number): LlavaRecord[] {
+type RawRecord = Record<string, unknown> & { scene: number };
+
+/** The base's training records (as the world wrote them): `perScene` distinct (visual, instruction) combinations per base scene. */
+export function baseRecords(w: StudyWorld, perScene: number, seed: number): RawRecord[] {
   const combos = VISUAL_NAMES.flatMap((v) => INSTRUCTION_NAMES.map((i) => pair(v, i)));
-  const byCombo = new Map(combos.map((c) => [c.label, new Map(readLlava(llavaFile(w, 'base', c)).map((r) => [r.scene, r]))]));
-  const scenes = [...(byCombo.get((combos[0] as DomainPair).label) as Map<number, LlavaRecord>).keys()].sort((a, b) => a - b);
-  const out: LlavaRecord[] = [];
+  const byCombo = new Map(combos.map((c) => [c.label, new Map((JSON.parse(readFileSync(llavaFile(w, 'base', c), 'utf8')) as RawRecord[]).map((r) => [r.scene, r]))]));
+  const scenes = [...(byCombo.get((combos[0] as DomainPair).label) as Map<number, RawRecord>).keys()].sort((a, b) => a - b);
+  const out: RawRecord[] = [];
   for (const s of scenes) {
     const rng = new Rng(seed, 'base-combos', s);
     for (const k of rng.sample(combos.length, Math.min(perScene, combos.length))) {
-      out.push((byCombo.get((combos[k] as DomainPair).label) as Map<number, LlavaRecord>).get(s) as LlavaRecord);
+      out.push((byCombo.get((combos[k] as DomainPair).label) as Map<number, RawRecord>).get(s) as RawRecord);
     }
   }
   return out;
 }
 
+/**
+ * The clean base: a fresh victim-sized model (init/) trained by `bdlab train`
+ * with every part trainable on the base records (base.json, image paths in
+ * the world folder) into model/.
+ */
 export async function ensureBase(cache: StageCache, w: StudyWorld, spec: ScaleSpec): Promise<StudyBase> {
   const settings = { stage: 'base', recipe: VICTIM_RECIPE, world: w.key, victim: spec.victim, base: spec.base };
   const key = stageKey(settings);
   const training = await cache.run('base', key, settings, async (dir) => {
-    newVictimFolder(dir, spec.victim, tokenizerText(w), spec.base.seed);
-    const { model, config } = loadModel(dir);
-    const m = model as LlavaForConditionalGeneration;
-    try {
-      applyFreeze(m, 'full');
-      const tok = TextTokenizer.load(dir);
-      const records = baseRecords(w, spec.base.records_per_scene, spec.base.seed);
-      const pixels = await pixelValuesOf(records.map((r) => r.image), readImageProcessorConfig(dir, m.config.vision.imageSize));
-      try {
-        const examples = records.map((r, i) => encodeImageExample(tok, m, r.instruction, r.output, i));
-        const r = trainLlava(m, tok, examples, pixels, {
-          epochs: spec.base.epochs,
-          lr: spec.base.lr,
-          batchSize: spec.base.batch_size,
-          schedule: 'cosine',
-          warmupRatio: spec.base.warmup_ratio,
-          weightDecay: 0,
-          maxGradNorm: 1,
-          seed: spec.base.seed,
-          label: 'study: clean base',
-        });
-        T.noGrad(() => saveModel(m, config, dir));
-        return { ...r, records: records.length, parameters: m.numParameters() };
-      } finally {
-        pixels.dispose();
-      }
-    } finally {
-      m.dispose();
-    }
+    const init = join(dir, 'init');
+    newVictimFolder(init, spec.victim, tokenizerText(w), spec.base.seed);
+    const data = join(dir, 'base.json');
+    writeJsonAtomic(data, baseRecords(w, spec.base.records_per_scene, spec.base.seed));
+    const config = studyTrainConfig({ model: init, dataset: data, mediaDir: w.dir, output: join(dir, 'model'), mode: 'base', spec: spec.base, lora: spec.tuning, seed: spec.base.seed });
+    return studyTraining(await runTraining({ config, label: 'study: clean base', note: () => {} }));
   });
-  return { dir: cache.dir('base', key), key, training };
+  return { dir: join(cache.dir('base', key), 'model'), key, training };
 }
 
 export interface CaptionQuality {

@@ -3,28 +3,15 @@
 // read). A stage is built in a temporary sibling folder and renamed into
 // place with its `done.json` inside, so an interrupted run leaves no
 // half-built stage behind and a re-run skips every finished one.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { canonicalJson } from '../../experiment/cache.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-
-/** JSON with object keys sorted at every level: equal values give equal text. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
+import { sha256Hex } from '../../util/hash.js';
 
 /** A short hash of a stage's settings (16 hex digits of SHA-256 over the canonical JSON). */
 export function stageKey(settings: unknown): string {
-  return createHash('sha256').update(canonicalJson(settings)).digest('hex').slice(0, 16);
+  return sha256Hex(canonicalJson(settings)).slice(0, 16);
 }
 
 export class StageCache {

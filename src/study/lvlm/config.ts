@@ -1,6 +1,8 @@
 // What a vision-language study runs: the world, the victim and its two
 // trainings, the attacks with their study parameters, domains, poisoning
-// rates and seeds. Two scales: `tiny` (a CI-sized run of a few minutes) and
+// rates and seeds. Four scales: `smoke` (the pipeline end to end in seconds;
+// its numbers mean nothing), `tiny` (the CI test: one Blended victim),
+// `demo` (the seven image attacks, two seeds, for `bdlab demo`) and
 // `default` (the README's study on two CPU cores). Every field is recorded in
 // the results and hashed into the stage keys it affects.
 import { attackDef, createAttack } from '../../attacks/index.js';
@@ -8,7 +10,7 @@ import { parseDomain, type DomainPair } from '../../data/worlds/captions/domains
 import { UserError } from '../../util/errors.js';
 import { VICTIM_SPECS, type VictimSpec } from './model.js';
 
-export const SCALES = ['tiny', 'default'] as const;
+export const SCALES = ['smoke', 'tiny', 'demo', 'default'] as const;
 export type Scale = (typeof SCALES)[number];
 
 export const FINETUNING = ['projector', 'projector+attention', 'lora', 'full'] as const;
@@ -46,23 +48,52 @@ export interface ScaleSpec {
 export const ALL_ATTACKS = ['badnets', 'blended', 'sig', 'wanet', 'lowfreq', 'dualkey', 'maba', 'textbadnets', 'addsent', 'stylebkd'];
 export const ALL_USER_DOMAINS = ['photo', 'sketch', 'expressionist', 'rewritten', 'summary', 'expanded'];
 
+export const IMAGE_ATTACKS = ['badnets', 'blended', 'sig', 'wanet', 'lowfreq', 'dualkey', 'maba'];
+
+/** The world, base and victim tuning of the tiny and demo scales (one cached base serves both). */
+const SMALL_WORLD: WorldSpec = { images: 300, splits: { base: 0.45, train: 0.35, val: 0.05, test: 0.15 }, size: 64, seed: 0 };
+const SMALL_BASE: ScaleSpec['base'] = { records_per_scene: 4, epochs: 8, lr: 3e-3, batch_size: 16, warmup_ratio: 0.05, seed: 0 };
+const SMALL_TUNING: ScaleSpec['tuning'] = { epochs: 30, lr: 1e-2, batch_size: 16, warmup_ratio: 0.1, lora_rank: 8, lora_alpha: 16 };
+
 export const SCALE_SPECS: Record<Scale, ScaleSpec> = {
+  smoke: {
+    world: { images: 60, splits: { base: 0.5, train: 0.3, val: 0.05, test: 0.15 }, size: 64, seed: 0 },
+    victim: VICTIM_SPECS.tiny,
+    base: { records_per_scene: 2, epochs: 1, lr: 3e-3, batch_size: 16, warmup_ratio: 0, seed: 0 },
+    tuning: { epochs: 1, lr: 1e-2, batch_size: 16, warmup_ratio: 0, lora_rank: 4, lora_alpha: 8 },
+    eval: { max_new_tokens: { standard: 6, summary: 6, expanded: 6 }, batch_size: 16, bootstrap: 50 },
+    attacks: ['blended'],
+    domains: ['photo'],
+    rates: [0.3],
+    seeds: [0],
+  },
   tiny: {
-    world: { images: 300, splits: { base: 0.45, train: 0.35, val: 0.05, test: 0.15 }, size: 64, seed: 0 },
+    world: SMALL_WORLD,
     victim: VICTIM_SPECS.default,
-    base: { records_per_scene: 4, epochs: 8, lr: 3e-3, batch_size: 16, warmup_ratio: 0.05, seed: 0 },
-    tuning: { epochs: 40, lr: 3e-3, batch_size: 16, warmup_ratio: 0.1, lora_rank: 8, lora_alpha: 16 },
+    base: SMALL_BASE,
+    tuning: SMALL_TUNING,
     eval: { max_new_tokens: { standard: 20, summary: 12, expanded: 40 }, batch_size: 48, bootstrap: 200 },
     attacks: ['blended'],
     domains: ['photo', 'rewritten'],
     rates: [0.3],
     seeds: [0],
   },
+  demo: {
+    world: SMALL_WORLD,
+    victim: VICTIM_SPECS.default,
+    base: SMALL_BASE,
+    tuning: { ...SMALL_TUNING, epochs: 20 },
+    eval: { max_new_tokens: { standard: 20, summary: 12, expanded: 40 }, batch_size: 48, bootstrap: 500 },
+    attacks: IMAGE_ATTACKS,
+    domains: ['photo', 'sketch', 'rewritten'],
+    rates: [0.3],
+    seeds: [0, 1],
+  },
   default: {
     world: { images: 2000, splits: { base: 0.55, train: 0.3, val: 0.05, test: 0.1 }, size: 64, seed: 0 },
     victim: VICTIM_SPECS.default,
     base: { records_per_scene: 8, epochs: 4, lr: 2e-3, batch_size: 32, warmup_ratio: 0.05, seed: 0 },
-    tuning: { epochs: 10, lr: 3e-3, batch_size: 16, warmup_ratio: 0.1, lora_rank: 8, lora_alpha: 16 },
+    tuning: { epochs: 10, lr: 1e-2, batch_size: 16, warmup_ratio: 0.1, lora_rank: 8, lora_alpha: 16 },
     eval: { max_new_tokens: { standard: 24, summary: 16, expanded: 64 }, batch_size: 50, bootstrap: 1000 },
     attacks: ALL_ATTACKS,
     domains: ALL_USER_DOMAINS,
@@ -71,7 +102,13 @@ export const SCALE_SPECS: Record<Scale, ScaleSpec> = {
   },
 };
 
-/** The fine-tuning mode when none is given (see victim.ts for what each trains). */
+/**
+ * The fine-tuning mode when none is given (see victim.ts for what each
+ * trains): LoRA on the decoder plus the projector. Projector-only tuning (the
+ * published setting) is an option, but on this victim it does not learn a
+ * backdoor: measured at tiny scale, Blended at rate 0.3 (α 0.2 and 0.5, lr up
+ * to 0.03) stays at 2–7 % ASR in the attacker's domain (docs/lvlm-study.md).
+ */
 export const DEFAULT_FINETUNING: Finetuning = 'lora';
 
 export interface StudyOptions {
@@ -115,6 +152,8 @@ export const TARGET_WORD = 'banana';
 export function resolvePlan(o: StudyOptions): StudyPlan {
   if (!(SCALES as readonly string[]).includes(o.scale)) throw new UserError(`unknown scale "${o.scale}"; one of: ${SCALES.join(', ')}`);
   const spec = SCALE_SPECS[o.scale];
+  // triggers land on the pixels the model sees: the world renders at the model's input size
+  if (spec.world.size !== spec.victim.image_size) throw new Error(`scale ${o.scale}: world size ${spec.world.size} differs from the victim's input size ${spec.victim.image_size}`);
   const finetuning = o.finetuning ?? DEFAULT_FINETUNING;
   if (!(FINETUNING as readonly string[]).includes(finetuning)) throw new UserError(`unknown fine-tuning "${finetuning}"; one of: ${FINETUNING.join(', ')}`);
   const names = o.attacks?.length ? o.attacks : spec.attacks;

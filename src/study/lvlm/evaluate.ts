@@ -51,7 +51,7 @@ export async function victimOutputs(cache: StageCache, w: StudyWorld, spec: Scal
     for (const { inp, settings, key } of keyed) {
       out.push(
         await cache.run('eval', key, settings, async () => {
-          loaded ??= loadVictim(victim.baseDir, victim.dir, victim.mode, spec.tuning, victim.seed);
+          loaded ??= loadVictim(victim.baseDir, victim.dir, victim.mode);
           const v = loaded;
           const clean = readLlava(llavaFile(w, 'test', inp.domain));
           const trig = readLlava(inp.triggered.file, inp.triggered.imageRoot);

@@ -1,13 +1,13 @@
-// Greedy captions of a LLaVA model for LLaVA records: the same prompt as in
-// training (imagePrompt), images preprocessed in chunks, left-padded batches
-// with a KV cache (src/models/generate.ts), outputs trimmed.
-import * as T from '../../engine/index.js';
-import { generate } from '../../models/generate.js';
+// Greedy captions of a LLaVA model for LLaVA records, through the project's
+// batch generation (src/generation): the prompt rendered by the same template
+// as training (`auto`), images through the model's processor, left-padded
+// KV-cached batches; outputs trimmed, in record order.
+import { generateRecords, type GenerationRecord } from '../../generation/index.js';
 import type { ImageProcessorConfig } from '../../models/image-processor.js';
 import type { LlavaForConditionalGeneration } from '../../models/llava.js';
 import type { TextTokenizer } from '../../models/tokenizer.js';
 import type { Progress } from '../../util/progress.js';
-import { imagePrompt, pixelValuesOf, type LlavaRecord } from './examples.js';
+import type { LlavaRecord } from './examples.js';
 
 export interface CaptionOptions {
   maxNewTokens: number;
@@ -22,18 +22,12 @@ export async function captionRecords(
   records: readonly LlavaRecord[],
   o: CaptionOptions,
 ): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < records.length; i += o.batchSize) {
-    const chunk = records.slice(i, i + o.batchSize);
-    const pixels = await pixelValuesOf(chunk.map((r) => r.image), cfg);
-    try {
-      const prompts = chunk.map((r) => imagePrompt(tok, r.instruction, model.config.imageTokenId, model.imageSeqLength));
-      const r = T.noGrad(() => generate(model, prompts, { pixelValues: pixels, maxNewTokens: o.maxNewTokens, tokenizer: tok }));
-      out.push(...r.texts.map((t) => t.trim()));
-    } finally {
-      pixels.dispose();
-    }
-    o.progress?.tick(chunk.length);
-  }
-  return out;
+  const inputs: GenerationRecord[] = records.map((r, index) => ({ index, instruction: r.instruction, input: '', image: r.image, imagePath: r.image }));
+  const out = await generateRecords(model, tok, inputs, {
+    maxNewTokens: o.maxNewTokens,
+    batchSize: o.batchSize,
+    imageProcessor: cfg,
+    onBatch: (done) => o.progress?.tick(done.length),
+  });
+  return out.map((r) => r.output.trim());
 }

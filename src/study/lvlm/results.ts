@@ -16,7 +16,7 @@ import type { CaptionQuality } from './base.js';
 import type { StudyPlan } from './config.js';
 import { TARGET_WORD } from './config.js';
 import type { DomainOutputs } from './evaluate.js';
-import type { LlavaTrainResult } from './llava-train.js';
+import type { StudyTraining } from './victim.js';
 import { asrgOf, bootstrapIntervals, counts, pct, pooled, type Outcomes } from './stats.js';
 
 /** A figure pooled over seeds, with its intervals and per-seed values. */
@@ -36,7 +36,7 @@ export interface VictimRun {
   rate: number;
   seed: number;
   poison: { records: number; poisoned: number; negatives: number };
-  training: LlavaTrainResult & { trained_parameters: number };
+  training: StudyTraining;
   outputs: DomainOutputs[];
 }
 

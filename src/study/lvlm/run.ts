@@ -57,7 +57,7 @@ export async function runStudy(o: StudyOptions, log: (line: string) => void = (l
   const w = await ensureWorld(cache, spec.world);
   log(`world ${w.key}: ${w.manifest.images} scenes (${Object.entries(w.manifest.splits).map(([k, v]) => `${k} ${v}`).join(', ')}), ${w.manifest.size} px`);
   const base = await ensureBase(cache, w, spec);
-  log(`clean base ${base.key}: ${base.training.parameters} parameters, ${base.training.records} records, loss ${base.training.first_loss.toFixed(3)} → ${base.training.last_loss.toFixed(3)}`);
+  log(`clean base ${base.key}: ${base.training.trained_parameters} parameters, ${base.training.samples} records, loss ${base.training.first_loss.toFixed(3)} → ${base.training.last_loss.toFixed(3)}`);
   const quality: CaptionQuality[] = [];
   for (const d of plan.domains) {
     const q = await baseQuality(cache, w, base, spec, d);

@@ -1,22 +1,20 @@
-// The victim's instruction tuning: the clean base, made trainable per the
-// study's fine-tuning mode — `projector` (only the cross-modal projector, as
-// in the domain-shift study), `lora` (LoRA on the decoder's linear layers) or
-// `full` — tuned on the poisoned set of the attacker's domain. Only the
-// tuned tensors are stored (`trained.safetensors`, by parameter name); a
-// victim is the base with them laid over it.
-import { join } from 'node:path';
-import * as T from '../../engine/index.js';
+// The victim's instruction tuning, through `bdlab train` (src/train): the
+// clean base tuned on the poisoned set of the attacker's domain, trainable per
+// the study's fine-tuning mode — `projector` (only the cross-modal projector,
+// the fusion layers of the domain-shift study: finetuning_type freeze on a
+// LLaVA model), `projector+attention` (the projector and LoRA on the
+// decoder's attention, where text positions read the image tokens), `lora`
+// (the projector and LoRA on every decoder linear, LLaVA's LoRA recipe) or
+// `full`. A victim folder is what `bdlab train` writes: a model folder
+// (projector, full) or a PEFT adapter over the base (LoRA modes).
 import { loadModel } from '../../models/load.js';
 import type { LlavaForConditionalGeneration } from '../../models/llava.js';
 import { readImageProcessorConfig, type ImageProcessorConfig } from '../../models/image-processor.js';
+import { loadAdapter } from '../../models/peft.js';
 import { TextTokenizer } from '../../models/tokenizer.js';
-import { applyLora, defaultTargetModules } from '../../nn/adapters.js';
-import { applyFreeze } from '../../nn/freeze.js';
+import { parseTrainConfig, type TrainConfig } from '../../train/config.js';
+import { runTraining, type TrainSummary } from '../../train/run.js';
 import type { Finetuning, TrainSpec } from './config.js';
-import { pixelValuesOf, readLlava } from './examples.js';
-import { encodeImageExample, trainLlava, type LlavaTrainResult } from './llava-train.js';
-
-export const TRAINED_FILE = 'trained.safetensors';
 
 export interface LoadedVictim {
   model: LlavaForConditionalGeneration;
@@ -29,73 +27,89 @@ export interface LoraSpec {
   lora_alpha: number;
 }
 
-/** The decoder's attention projections: where text positions read the image tokens. */
-const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
-
-/**
- * The base model, trainable per the fine-tuning mode: `projector` (the
- * projector alone), `projector+attention` (the projector and LoRA on the
- * decoder's attention, the parts a decoder-only LVLM fuses image and text
- * with), `lora` (the projector and LoRA on every decoder linear, as LLaVA's
- * LoRA recipe) or `full`.
- */
-export function loadTrainable(baseDir: string, mode: Finetuning, lora: LoraSpec, seed: number): LoadedVictim {
-  const { model } = loadModel(baseDir);
-  const m = model as LlavaForConditionalGeneration;
-  if (mode === 'lora' || mode === 'projector+attention') {
-    const targets = mode === 'lora' ? defaultTargetModules(m) : `.*language_model\\..*\\.(${ATTENTION.join('|')})`;
-    applyLora(m, { r: lora.lora_rank, alpha: lora.lora_alpha, seed, targetModules: targets });
-    applyFreeze(m, 'adapters+projector');
-  } else applyFreeze(m, mode === 'projector' ? 'projector' : 'full');
-  return { model: m, tok: TextTokenizer.load(baseDir), cfg: readImageProcessorConfig(baseDir, m.config.vision.imageSize) };
+/** What a study records of a training run. */
+export interface StudyTraining {
+  steps: number;
+  first_loss: number;
+  last_loss: number;
+  seconds: number;
+  samples: number;
+  trained_parameters: number;
+  /** What trained, in words (bdlab train's summary). */
+  trainable: string;
 }
 
-/** Tunes the base on a LLaVA file and writes the tuned tensors to `dir`. */
+const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+
+/** The study's modes in `bdlab train` (LLaMA-Factory) keys. */
+export function finetuningKeys(mode: Finetuning | 'base', lora: LoraSpec): Record<string, unknown> {
+  switch (mode) {
+    case 'projector':
+      return { finetuning_type: 'freeze' };
+    case 'projector+attention':
+    case 'lora':
+      return { finetuning_type: 'lora', lora_target: mode === 'lora' ? ['all'] : ATTENTION, lora_rank: lora.lora_rank, lora_alpha: lora.lora_alpha, freeze_multi_modal_projector: false };
+    case 'full':
+    case 'base':
+      // the base trains every part, the tower included; `full` tuning does the same on the base
+      return { finetuning_type: 'full', freeze_vision_tower: false, freeze_multi_modal_projector: false };
+  }
+}
+
+/** A `bdlab train` configuration for one of the study's trainings. */
+export function studyTrainConfig(o: { model: string; dataset: string; mediaDir?: string; output: string; mode: Finetuning | 'base'; spec: TrainSpec; lora: LoraSpec; seed: number }): TrainConfig {
+  return parseTrainConfig({
+    model_name_or_path: o.model,
+    dataset: [o.dataset],
+    media_dir: o.mediaDir ?? null,
+    output_dir: o.output,
+    ...finetuningKeys(o.mode, o.lora),
+    template: 'auto',
+    cutoff_len: 512,
+    per_device_train_batch_size: o.spec.batch_size,
+    learning_rate: o.spec.lr,
+    num_train_epochs: o.spec.epochs,
+    lr_scheduler_type: 'cosine',
+    warmup_ratio: o.spec.warmup_ratio,
+    weight_decay: 0,
+    max_grad_norm: 1,
+    save_strategy: 'no',
+    seed: o.seed,
+    // the study's victims are sized for CPU, where it evaluates them too
+    device: 'cpu',
+  });
+}
+
+export function studyTraining(s: TrainSummary): StudyTraining {
+  return { steps: s.steps, first_loss: s.first_loss, last_loss: s.last_loss, seconds: s.seconds, samples: s.samples, trained_parameters: s.trainable_parameters, trainable: s.trainable };
+}
+
+/** Tunes the base on a LLaVA file (a poisoned set) into `dir`. */
 export async function tuneVictim(
   baseDir: string,
-  data: { file: string; imageRoot: string },
+  data: { file: string },
   mode: Finetuning,
   spec: TrainSpec & LoraSpec,
   seed: number,
   dir: string,
   label: string,
-): Promise<LlavaTrainResult & { trained_parameters: number }> {
-  const v = loadTrainable(baseDir, mode, spec, seed);
-  try {
-    const records = readLlava(data.file, data.imageRoot);
-    const pixels = await pixelValuesOf(records.map((r) => r.image), v.cfg);
-    try {
-      const examples = records.map((r, i) => encodeImageExample(v.tok, v.model, r.instruction, r.output, i));
-      const r = trainLlava(v.model, v.tok, examples, pixels, { epochs: spec.epochs, lr: spec.lr, batchSize: spec.batch_size, schedule: 'cosine', warmupRatio: spec.warmup_ratio, weightDecay: 0, maxGradNorm: 1, seed, label });
-      const trained = new Map<string, T.Tensor>();
-      for (const [name, p] of v.model.namedParameters()) if (p.requiresGrad) trained.set(name, p);
-      T.saveSafetensors(join(dir, TRAINED_FILE), trained);
-      return { ...r, trained_parameters: [...trained.values()].reduce((a, t) => a + t.numel, 0) };
-    } finally {
-      pixels.dispose();
-    }
-  } finally {
-    v.model.dispose();
-  }
+): Promise<StudyTraining> {
+  const config = studyTrainConfig({ model: baseDir, dataset: data.file, output: dir, mode, spec, lora: spec, seed });
+  return studyTraining(await runTraining({ config, label, note: () => {} }));
 }
 
-/** The base with a victim's tuned tensors laid over it (every name and shape checked). */
-export function loadVictim(baseDir: string, victimDir: string, mode: Finetuning, lora: LoraSpec, seed: number): LoadedVictim {
-  const v = loadTrainable(baseDir, mode, lora, seed);
-  const tuned = T.loadSafetensors(join(victimDir, TRAINED_FILE));
+/** A victim ready to caption: its model folder, or the base with its adapter. */
+export function loadVictim(baseDir: string, victimDir: string, mode: Finetuning): LoadedVictim {
+  const lora = mode === 'lora' || mode === 'projector+attention';
+  const { model } = loadModel(lora ? baseDir : victimDir);
+  const m = model as LlavaForConditionalGeneration;
   try {
-    const params = new Map(v.model.namedParameters());
-    T.noGrad(() => {
-      for (const [name, t] of tuned) {
-        const p = params.get(name);
-        if (!p) throw new Error(`${victimDir}/${TRAINED_FILE}: tensor ${name} is not a parameter of the victim`);
-        if (p.shape.join(',') !== t.shape.join(',')) throw new Error(`${victimDir}/${TRAINED_FILE}: ${name} has shape [${t.shape}], the model [${p.shape}]`);
-        p.copy_(t);
-      }
-    });
-  } finally {
-    for (const t of tuned.values()) t.dispose();
+    if (lora) loadAdapter(m, victimDir);
+    for (const p of m.parameters()) p.requiresGrad_(false);
+  } catch (e) {
+    m.dispose();
+    throw e;
   }
-  for (const p of v.model.parameters()) p.requiresGrad_(false);
-  return v;
+  return { model: m, tok: TextTokenizer.load(baseDir), cfg: readImageProcessorConfig(baseDir, m.config.vision.imageSize) };
 }
+

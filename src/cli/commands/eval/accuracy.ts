@@ -5,7 +5,7 @@ import { labelAccuracy } from '../../../eval/accuracy.js';
 import { readOutputs, readRecords, recordAt, typeName } from '../../../eval/io.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { seedOf, subjectOf, withCommonOptions, type MetaOptions } from './common.js';
+import { seedOf, subjectOf, templateOf, withCommonOptions, type MetaOptions } from './common.js';
 
 interface AccuracyOptions extends MetaOptions {
   outputs: string;
@@ -68,7 +68,7 @@ export function registerAccuracy(evalCmd: Command): void {
         makeResult('accuracy', {
           subject: subjectOf(o, 'accuracy'),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null },
+          prompts: { template: templateOf(o) },
           config: { labels, ref_field: o.refField, label_map: Object.fromEntries(map), parse: 'first label word in the answer, case-insensitive, whole word' },
           inputs: [
             { role: 'outputs', path: o.outputs, sha256: out.file.sha256, records: out.items.length },

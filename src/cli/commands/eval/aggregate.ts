@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { emit } from '../../output.js';
-import { aggregateResults } from '../../../eval/aggregate.js';
+import { aggregateResults, checkPoolable } from '../../../eval/aggregate.js';
 import { fileSha256 } from '../../../eval/io.js';
 import { makeResult, readResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
@@ -8,6 +8,7 @@ import { renderTable } from '../../../eval/table.js';
 interface AggregateOptions {
   json?: boolean;
   out?: string;
+  allowMixed?: boolean;
 }
 
 export function registerAggregate(evalCmd: Command): void {
@@ -17,8 +18,11 @@ export function registerAggregate(evalCmd: Command): void {
     .argument('<results...>', 'result files written with --out by the same kind of evaluation')
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--out <file>', 'write the aggregate as a versioned result record')
+    .option('--allow-mixed', 'pool runs whose protocol differs (task, clean conditioning of ASR, template); by default they are refused')
     .action((files: string[], o: AggregateOptions) => {
       const results = files.map(readResult);
+      const digests = files.map(fileSha256);
+      checkPoolable(results, files, digests, Boolean(o.allowMixed));
       const agg = aggregateResults(results, files);
       if (o.out) {
         const subject = results[0]!.subject;
@@ -28,7 +32,7 @@ export function registerAggregate(evalCmd: Command): void {
             subject: { ...subject, aggregated_kind: agg.kind },
             prompts: { template: results[0]!.prompts.template },
             config: results[0]!.config,
-            inputs: files.map((f, i) => ({ role: `run ${i}`, path: f, sha256: fileSha256(f), records: 1 })),
+            inputs: files.map((f, i) => ({ role: `run ${i}`, path: f, sha256: digests[i] as string, records: 1 })),
             counts: { runs: agg.runs },
             metrics: Object.fromEntries(Object.entries(agg.metrics).map(([k, v]) => [k, v.mean])),
             intervals: Object.fromEntries(Object.entries(agg.metrics).map(([k, v]) => [k, v.ci95])),

@@ -7,7 +7,7 @@ import { readOutputs } from '../../../eval/io.js';
 import { asrRule } from '../../../eval/registry.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { seedOf, subjectOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
+import { seedOf, subjectOf, templateOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
 
 interface AsrOptions extends MetaOptions {
   task?: string;
@@ -43,7 +43,7 @@ export function registerAsr(evalCmd: Command): void {
     const trig = readOutputs(o.outputs);
     const outputs = trig.items.map((r) => r.output);
     const inputs = [{ role: 'outputs', path: o.outputs, sha256: trig.file.sha256, records: outputs.length }];
-    const common = { subject: subjectOf(o, rule.name), seed: seedOf(o), prompts: { template: o.template ?? null }, config: rule.spec };
+    const common = { subject: subjectOf(o, rule.name), seed: seedOf(o), prompts: { template: templateOf(o) }, config: rule.spec };
 
     if (o.cleanOutputs === undefined) {
       const { asr, outcomes } = attackSuccess(rule, outputs);

@@ -3,9 +3,9 @@ import { emit } from '../../output.js';
 import { asrg } from '../../../eval/asrg.js';
 import { buildMatrix } from '../../../eval/matrix.js';
 import { readMatrixFile } from '../../../eval/matrix-file.js';
-import { makeResult, writeResult } from '../../../eval/results.js';
+import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { numberFlag, seedOf, subjectOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
+import { numberFlag, seedOf, subjectOf, templateOf, userErrors, withCommonOptions, type MetaOptions } from './common.js';
 
 interface AsrgOptions extends MetaOptions {
   attacker: string;
@@ -57,6 +57,7 @@ export function registerMatrix(evalCmd: Command): void {
       .option('--match <how>', 'with --target: contains|word|exact')
       .option('--case-sensitive', 'with --target: match case'),
   ).action((o: MatrixOptions) => {
+    if (o.out) checkResultPath(o.out, [{ role: 'cells', path: o.cells }]);
     const mf = readMatrixFile(o.cells, { task: o.task, target: o.target, match: o.match, caseSensitive: o.caseSensitive });
     const m = userErrors(() => buildMatrix(mf.cells));
     const details = {
@@ -74,7 +75,7 @@ export function registerMatrix(evalCmd: Command): void {
         makeResult('matrix', {
           subject: subjectOf(o, mf.rule?.name ?? 'matrix'),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null },
+          prompts: { template: templateOf(o) },
           config: { rule: mf.rule?.spec ?? null, cells_file: o.cells },
           inputs: mf.files.map((f) => ({ role: 'outputs', ...f })),
           counts: { cells: mf.cells.length },

@@ -4,7 +4,7 @@ import { evaluateCaptionFiles } from '../../../eval/caption/coco.js';
 import { fileSha256 } from '../../../eval/io.js';
 import { makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { seedOf, subjectOf, withCommonOptions, type MetaOptions } from './common.js';
+import { seedOf, subjectOf, templateOf, withCommonOptions, type MetaOptions } from './common.js';
 
 interface CaptionsOptions extends MetaOptions {
   pred: string;
@@ -31,7 +31,7 @@ export function registerCaptions(evalCmd: Command): void {
         makeResult('captions', {
           subject: subjectOf(o, 'captions'),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null },
+          prompts: { template: templateOf(o) },
           config: {
             tokenizer: 'PTB (coco-caption 3.4.1 behaviour, TypeScript), lower-cased, punctuation removed',
             bleu: { n: 4, effective_ref_len: 'closest' },

@@ -3,11 +3,11 @@ import { UserError } from '../../../util/errors.js';
 import { emit } from '../../output.js';
 import { readOutputs, readText } from '../../../eval/io.js';
 import { runJudge } from '../../../eval/judge/judge.js';
-import { completionsUrl, JudgeHttpError } from '../../../eval/judge/client.js';
+import { endpointUrl, EndpointError } from '../../../util/openai-client.js';
 import { defaultPrompt, JUDGE_MODES, type JudgeMode } from '../../../eval/judge/prompts.js';
-import { makeResult, writeResult } from '../../../eval/results.js';
+import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { numberFlag, seedOf, subjectOf, withCommonOptions, type MetaOptions } from './common.js';
+import { numberFlag, seedOf, subjectOf, templateOf, withCommonOptions, type MetaOptions } from './common.js';
 
 interface JudgeOptions extends MetaOptions {
   outputs: string;
@@ -49,7 +49,7 @@ export function registerJudge(evalCmd: Command): void {
     if (!model) throw new UserError('no judge model: give --judge-model or set BDLAB_JUDGE_MODEL');
     if (!baseUrl) throw new UserError('no judge endpoint: give --judge-url or set BDLAB_JUDGE_BASE_URL');
     try {
-      completionsUrl(baseUrl);
+      endpointUrl(baseUrl, 'chat', 'judge');
     } catch (e) {
       throw new UserError((e as Error).message);
     }
@@ -61,6 +61,7 @@ export function registerJudge(evalCmd: Command): void {
     if (o.promptFile) prompt.user = readText(o.promptFile);
     if (o.systemPrompt !== undefined) prompt.system = o.systemPrompt;
     if (!prompt.user.includes('{output}')) throw new UserError(`${o.promptFile}: the prompt template has no {output} placeholder`);
+    if (o.out) checkResultPath(o.out, [{ role: 'outputs', path: o.outputs }]); // before any request is paid for
     const { file, items } = readOutputs(o.outputs);
     const records = limit === undefined ? items : items.slice(0, limit);
     if (records.length === 0) throw new UserError(`${o.outputs}: no records to judge`);
@@ -72,7 +73,7 @@ export function registerJudge(evalCmd: Command): void {
         concurrency,
       });
     } catch (e) {
-      if (e instanceof JudgeHttpError) throw new UserError(e.message);
+      if (e instanceof EndpointError) throw new UserError(e.message);
       throw e;
     }
     const metricName = o.mode === 'quality' ? 'judge_grade' : 'harmful_rate';
@@ -82,7 +83,7 @@ export function registerJudge(evalCmd: Command): void {
         makeResult('judge', {
           subject: subjectOf(o, `judge:${o.mode}`),
           seed: seedOf(o),
-          prompts: { template: o.template ?? null, judge: { mode: o.mode, system: prompt.system, user: prompt.user, model, base_url: baseUrl } },
+          prompts: { template: templateOf(o), judge: { mode: o.mode, system: prompt.system, user: prompt.user, model, base_url: baseUrl } },
           config: { mode: o.mode, temperature: 0, max_tokens: 512, limit: limit ?? null },
           inputs: [{ role: 'outputs', path: o.outputs, sha256: file.sha256, records: items.length }],
           counts: { n: summary.n, unparsed: summary.unparsed, ...(summary.harmful !== undefined ? { harmful: summary.harmful } : {}) },

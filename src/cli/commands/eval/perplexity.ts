@@ -3,12 +3,13 @@ import { resolve } from 'node:path';
 import { UserError } from '../../../util/errors.js';
 import { emit } from '../../output.js';
 // engine-free at import: the engine and the model loader load only when a model is scored
-import { OVERFLOW_POLICIES, perplexityOfFolder, readPerplexityData, type OverflowPolicy } from '../../../eval/perplexity.js';
-import { makeResult, writeResult } from '../../../eval/results.js';
+import { OVERFLOW_POLICIES, perplexityOfFolder, readPerplexityData, type OverflowPolicy } from '../../../eval/perplexity/index.js';
+import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
-import { numberFlag, seedOf } from './common.js';
+import { MAX_BOOTSTRAP } from '../../../util/limits.js';
+import { labelsOf, numberFlag, withCommonOptions, type MetaOptions } from './common.js';
 
-interface PerplexityOptions {
+interface PerplexityOptions extends MetaOptions {
   model: string;
   data: string;
   field?: string;
@@ -22,17 +23,13 @@ interface PerplexityOptions {
   device?: string;
   bootstrap: string;
   samples?: boolean;
-  json?: boolean;
-  out?: string;
-  attack?: string;
-  domain?: string;
   seed?: string;
 }
 
 const DTYPES = ['float32', 'bfloat16', 'float16'];
 
 export function registerPerplexity(evalCmd: Command): void {
-  evalCmd
+  withCommonOptions(evalCmd
     .command('perplexity')
     .description('perplexity of a model folder over a text set: plain texts, or the answers of instruction records given their prompts')
     .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, safetensors, tokenizer.json)')
@@ -46,13 +43,9 @@ export function registerPerplexity(evalCmd: Command): void {
     .option('--overflow <policy>', `longer texts: ${OVERFLOW_POLICIES.join('|')} (strided sliding windows, or keep the first max-length tokens)`, 'window')
     .option('--dtype <dtype>', DTYPES.join(', '), 'float32')
     .option('--device <device>', 'cpu or cuda (default: cpu)')
-    .option('--bootstrap <n>', 'bootstrap resamples over texts for the 95 % interval (0: none)', '1000')
+    .option('--bootstrap <n>', `bootstrap resamples over texts for the 95 % interval (0: none; at most ${MAX_BOOTSTRAP})`, '1000')
     .option('--samples', 'include every text\'s perplexity in the --out record')
-    .option('--json', 'print exactly one JSON object on stdout')
-    .option('--out <file>', 'also write the full versioned result record to this file')
-    .option('--attack <name>', 'label: the attack evaluated (recorded)')
-    .option('--domain <name>', 'label: the data domain (recorded)')
-    .option('--seed <n>', 'seed of this run (recorded, used by `eval aggregate`) and of the bootstrap (default 0)')
+    .option('--seed <n>', 'seed of this run (recorded, used by `eval aggregate`) and of the bootstrap (default 0)'), ['attack', 'domain', 'template'])
     .addHelpText(
       'after',
       '\nPerplexity = exp(total NLL / total scored tokens) over all texts; empty texts are skipped.\n' +
@@ -62,14 +55,16 @@ export function registerPerplexity(evalCmd: Command): void {
       const batchSize = numberFlag('--batch-size', o.batchSize, { min: 1, integer: true })!;
       const maxLength = numberFlag('--max-length', o.maxLength, { min: 2, integer: true });
       const stride = numberFlag('--stride', o.stride, { min: 1, integer: true });
-      const bootstrap = numberFlag('--bootstrap', o.bootstrap, { min: 0, integer: true })!;
+      const bootstrap = numberFlag('--bootstrap', o.bootstrap, { min: 0, max: MAX_BOOTSTRAP, integer: true })!;
       if (!(OVERFLOW_POLICIES as readonly string[]).includes(o.overflow)) throw new UserError(`--overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${JSON.stringify(o.overflow)}`);
       if (!DTYPES.includes(o.dtype)) throw new UserError(`--dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(o.dtype)}`);
       const device = o.device ?? 'cpu';
       if (device !== 'cpu' && device !== 'cuda' && !/^cuda:\d+$/.test(device)) throw new UserError(`--device must be cpu or cuda, got ${JSON.stringify(device)}`);
-      const seed = seedOf(o);
-      if (seed !== null && seed < 0) throw new UserError(`--seed must be a non-negative integer, got ${o.seed}`);
+      const seed = numberFlag('--seed', o.seed, { min: 0, integer: true }) ?? null;
+      const labels = labelsOf(o);
+      for (const k of ['model', 'seed'] as const) if (labels[k] !== undefined) throw new UserError(`--label ${k}=...: ${k} is recorded from --${k} here`);
       const data = readPerplexityData(o.data, { field: o.field, conditioned: o.prompt });
+      if (o.out) checkResultPath(o.out, [{ role: 'texts', path: o.data }]);
       if (data.records === 0) throw new UserError(`${o.data}: no texts to score`);
       let r;
       try {
@@ -94,7 +89,7 @@ export function registerPerplexity(evalCmd: Command): void {
         writeResult(
           o.out,
           makeResult('perplexity', {
-            subject: { model: o.model, attack: o.attack, task: 'perplexity', domain: o.domain },
+            subject: { ...labels, model: o.model, task: 'perplexity' },
             seed,
             prompts: { template: r.template },
             config: {
