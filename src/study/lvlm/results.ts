@@ -182,7 +182,7 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
         const row = labels.map((u) => ({ user: u, asrg: estimate(runs, asrgStat(runs, att, u), `${a.name}|${rate}|${att}|${u}|asrg`) }));
         const mean = estimate(runs, meanAsrgStat(runs, att), `${a.name}|${rate}|${att}|mean_asrg`);
         const asrAtt = estimate(runs, rateStat(runs, att, (d) => d.triggered), `${a.name}|${rate}|${att}|asr_all`);
-        matrices.push({ attack: a.name, rate, attacker: att, users: labels, asr_all: point.asr[0], asrg: row, mean_asrg: mean });
+        matrices.push({ attack: a.name, rate, attacker: att, users: labels, asr_all: (point.asr[0] ?? []).map((v) => round(v)), asrg: row, mean_asrg: mean });
         put(`asr_attacker/${a.name}/${rate}/${att}`, asrAtt);
         put(`mean_asrg/${a.name}/${rate}/${att}`, mean);
         (curves[a.name] as unknown[]).push({ rate, attacker: att, asr_all: asrAtt, mean_asrg: mean, poisoned: runs.map((r) => r.run.poison.poisoned) });
