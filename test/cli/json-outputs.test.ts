@@ -134,7 +134,7 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['run', ['run', spec, '--out', join(dir, 'run'), '--json']],
     ['report', ['report', join(dir, 'run', 'results.json'), '--out', join(dir, 'report.html'), '--json']],
     ['demo', ['demo', '--out', join(dir, 'demo'), '--epochs', '1', '--json']],
-    ['world captions', ['world', 'captions', '--out', join(dir, 'world'), '--images', '6', '--size', '32', '--domain', 'flat', '--domain', 'rewritten', '--splits', 'train=0.5,test=0.5', '--json']],
+    ['world captions', ['world', 'captions', '--out', join(dir, 'world'), '--seed', '1', '--images', '6', '--size', '32', '--domain', 'flat', '--domain', 'rewritten', '--splits', 'train=0.5,test=0.5', '--json']],
     ['world captions', ['world', 'captions', '--list', '--json']],
     ['study lvlm', ['study', 'lvlm', '--scale', 'smoke', '--out', join(dir, 'study'), '--json']],
   ];

@@ -82,7 +82,7 @@ export const SCALE_SPECS: Record<Scale, ScaleSpec> = {
     world: SMALL_WORLD,
     victim: VICTIM_SPECS.default,
     base: SMALL_BASE,
-    tuning: { ...SMALL_TUNING, epochs: 20 },
+    tuning: SMALL_TUNING,
     eval: { max_new_tokens: { standard: 20, summary: 12, expanded: 40 }, batch_size: 48, bootstrap: 500 },
     attacks: IMAGE_ATTACKS,
     domains: ['photo', 'sketch', 'rewritten'],
