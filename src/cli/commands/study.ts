@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { emit } from '../output.js';
 import { parseRate } from '../flags.js';
+import type { Scale } from '../../study/lvlm/config.js';
 
 const list = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
 
@@ -45,7 +46,7 @@ export function registerStudy(program: Command): void {
     .option('--attacker-domains <names>', 'attacker domains, the rows of the ASR-G matrix', list, [])
     .option('--rates <rates>', 'poisoning rates: 0.01 or 1% (default per scale)', list, [])
     .option('--seeds <seeds>', 'seeds (default per scale)', list, [])
-    .option('--scale <scale>', 'tiny (CI-sized) or default (the README study)', 'default')
+    .option('--scale <scale>', 'smoke (the pipeline in seconds; numbers mean nothing), tiny (the CI test), demo (7 image attacks × 2 seeds, about 5 min on 2 cores) or default (the full study; hours)', 'default')
     .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone) or full (default: projector, the fusion layers only, as the domain-shift study)')
     .option('--param <attack.key=value...>', 'attack parameters, e.g. blended.alpha=0.1 (repeat the flag or list several)', [])
     .option('--force', 'write into a non-empty folder that is not a study folder')
@@ -61,7 +62,7 @@ export function registerStudy(program: Command): void {
       checkStudyOut(f.out, Boolean(f.force));
       const r = await runStudy({
         out: f.out,
-        scale: f.scale as 'tiny' | 'default',
+        scale: f.scale as Scale,
         attacks: f.attacks,
         domains: f.domains.length ? f.domains : undefined,
         attackerDomains: f.attackerDomains,
