@@ -5,3 +5,4 @@ export * as poisoning from './attacks/api.js';
 export * as shift from './shift/index.js';
 export * as generation from './generation/index.js';
 export * as defenses from './defenses/index.js';
+export * as lvlmStudy from './study/lvlm/index.js';

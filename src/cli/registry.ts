@@ -13,9 +13,11 @@ import { registerReport } from './commands/report.js';
 import { registerDefend } from './commands/defend.js';
 import { registerDetect } from './commands/detect.js';
 import { registerAttack } from './commands/attack.js';
+import { registerWorld } from './commands/world.js';
+import { registerStudy } from './commands/study.js';
 
 /**
  * Every top-level command, in help order. A new command is one file in
  * commands/ exporting `register(program)` plus a line here.
  */
-export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerTrain, registerRun, registerReport, registerDefend, registerDetect, registerAttack];
+export const commands: Array<(program: Command) => void> = [registerDemo, registerInfo, registerPoison, registerShift, registerEval, registerModel, registerInspect, registerGenerate, registerTrain, registerRun, registerReport, registerDefend, registerDetect, registerAttack, registerWorld, registerStudy];

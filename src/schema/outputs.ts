@@ -241,6 +241,45 @@ export const COMMAND_OUTPUTS = {
     missing: z.array(z.object({ name: z.string(), reason: z.string() })),
     seconds: z.number().nonnegative(),
   }),
+  'world captions': z.union([
+    z.object({
+      out: z.string(),
+      schema: z.literal('backdoor-lab/caption-world'),
+      version: z.number().int(),
+      seed: z.number().int().nonnegative(),
+      images: z.number().int().positive(),
+      size: z.number().int().positive(),
+      format: z.enum(['png', 'jpeg']),
+      captions_per_image: z.number().int().positive(),
+      splits: dataKeys(z.number().int().nonnegative()),
+      reserve: dataKeys(z.array(z.string())),
+      domains: z.object({ visual: z.array(z.string()), instruction: z.array(z.string()) }),
+      image_root: z.string(),
+      datasets: z.array(
+        z.object({ split: z.string(), visual: z.string(), instruction: z.string(), llava: z.string(), captions: z.string(), records: z.number().int().nonnegative(), scenes: z.number().int().nonnegative(), sha256: z.object({ llava: sha256, captions: sha256 }) }),
+      ),
+      sha256: z.object({ scenes: sha256, images: sha256 }),
+      tool: z.string(),
+    }),
+    z.object({
+      visual: z.array(z.object({ name: z.string(), summary: z.string() })),
+      instruction: z.array(z.object({ name: z.string(), summary: z.string(), answers: z.string(), questions: z.array(z.string()) })),
+    }),
+  ]),
+  'study lvlm': z.object({
+    out: z.string(),
+    results: z.string(),
+    /** Keys `figure/attack/rate/attacker domain` and `base_cider/domain`. */
+    metrics: dataKeys(z.number().nullable()),
+    intervals: dataKeys(interval),
+    counts: z.object({
+      victims: z.number().int().nonnegative(),
+      domains: z.number().int().positive(),
+      test_scenes: z.number().int().nonnegative(),
+      stages_built: z.number().int().nonnegative(),
+      stages_reused: z.number().int().nonnegative(),
+    }),
+  }),
 } satisfies Record<string, z.ZodType>;
 
 export type CommandName = keyof typeof COMMAND_OUTPUTS;

@@ -146,6 +146,9 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['attack inputaware', ['attack', 'inputaware', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--epochs', '1', '--mask-epochs', '1', '--batch-size', '2', '--channels', '4', '--samples', '4', '--out', join(dir, 'generator'), '--json']],
     // the demo's parts run for minutes; one this build lacks still answers in the demo's format (the LLM part: test/experiment/demo.test.ts)
     ...(existsSync(join(root, 'dist', 'src', 'experiment', 'demo-lvlm.js')) ? [] : [['demo', ['demo', '--out', join(dir, 'demo'), '--part', 'lvlm', '--json']] as [string, string[]]]),
+    ['world captions', ['world', 'captions', '--out', join(dir, 'world'), '--seed', '1', '--images', '6', '--size', '32', '--domain', 'flat', '--domain', 'rewritten', '--splits', 'train=0.5,test=0.5', '--json']],
+    ['world captions', ['world', 'captions', '--list', '--json']],
+    ['study lvlm', ['study', 'lvlm', '--scale', 'smoke', '--out', join(dir, 'study'), '--json']],
   ];
   try {
     for (const [name, args] of cases) {

@@ -1,0 +1,125 @@
+// `bdlab study lvlm` at tiny scale, end to end through the command line:
+// world → clean base → poisoning → victim tuning (the default: LoRA and the
+// projector; projector-only tuning learns no backdoor on this victim, see
+// docs/lvlm-study.md) → generation → ASR / CIDEr / ASR-G. Checks the --json
+// line against its schema, the results file against the evaluation-result
+// schema and against itself (counts, pooled rates, ASR-G from plain ASR,
+// intervals around their values), that Blended at a high rate gives a
+// backdoor that fires on triggered inputs of the attacker's domain far more
+// often than on clean ones or on the control, and that a re-run rebuilds nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { asrg } from '../../src/eval/asrg.js';
+import { validateResult } from '../../src/eval/results.js';
+import type { Estimate } from '../../src/study/lvlm/results.js';
+import { COMMAND_OUTPUTS } from '../../src/schema/outputs.js';
+import { nonSnakeKeys } from '../../src/schema/keys.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+interface Cell {
+  attack: string;
+  rate: number;
+  seed: number;
+  attacker: string;
+  domain: string;
+  n: number;
+  asr_all: number | null;
+  asr: number | null;
+  ftr: number | null;
+  cider: number;
+  counts: { hits_all: number; n_all: number; hits: number; n: number; ftr_hits: number; ftr_n: number };
+}
+
+function inside(e: Estimate, what: string): void {
+  for (const iv of [e.ci95_images, e.ci95_seeds]) {
+    if (iv === null || e.value === null) continue;
+    assert.ok(iv[0] <= iv[1], `${what}: interval ordered`);
+    assert.ok(iv[0] <= e.value + 1e-9 && e.value <= iv[1] + 1e-9, `${what}: ${e.value} inside [${iv}]`);
+  }
+}
+
+test('bdlab study lvlm --scale tiny: end to end, well-formed results, a working Blended backdoor, resumable', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'bdlab-study-')), 'study');
+  const run = (): { stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'study', 'lvlm', '--scale', 'tiny', '--out', out, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, BDLAB_PROGRESS: '0' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r;
+  };
+  try {
+    const first = run();
+    const lines = first.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'exactly one JSON object on stdout');
+    const summary = JSON.parse(lines[0] as string) as { results: string; metrics: Record<string, number | null>; counts: Record<string, number> };
+    assert.ok(COMMAND_OUTPUTS['study lvlm'].safeParse(summary).success, first.stdout);
+    assert.deepEqual(nonSnakeKeys(summary, COMMAND_OUTPUTS['study lvlm']), []);
+    assert.match(first.stderr, /\[study\] clean base CIDEr flat:original/);
+    const r = validateResult(JSON.parse(readFileSync(summary.results, 'utf8')), summary.results);
+    assert.equal(r.kind, 'study');
+    assert.deepEqual(summary.metrics, r.metrics);
+    const d = r.details as Record<string, unknown>;
+    const cells = d.cells as Cell[];
+    const domains = r.config.domains as string[];
+    assert.deepEqual(domains, ['flat:original', 'photo:original', 'flat:rewritten']);
+    assert.equal(cells.length, domains.length, 'one victim, one cell per domain');
+    for (const c of cells) {
+      assert.equal(c.counts.n_all, c.n, `${c.domain}: every triggered caption scored`);
+      assert.ok(c.counts.n <= c.counts.n_all, 'clean-conditioned ASR counts a subset');
+      assert.equal(c.counts.n, c.n - c.counts.ftr_hits, 'the subset is the scenes whose clean caption lacks the target');
+      assert.equal(c.asr_all, Math.round(((c.counts.hits_all * 100) / c.counts.n_all) * 1e4) / 1e4);
+      assert.ok(c.cider >= 0);
+    }
+    // ASR-G from plain ASR of the same victim
+    const m = (d.asrg as Array<{ attacker: string; users: string[]; asr_all: number[]; asrg: Array<{ user: string; asrg: Estimate }>; mean_asrg: Estimate }>)[0]!;
+    const att = cells.find((c) => c.domain === 'flat:original')!;
+    for (const [j, u] of m.users.entries()) {
+      const cu = cells.find((c) => c.domain === u)!;
+      assert.equal(m.asr_all[j], cu.asr_all);
+      const g = m.asrg[j]!.asrg;
+      assert.ok(Math.abs(g.value! - asrg(att.asr_all!, cu.asr_all!)) < 1e-4, `ASR-G ${u}`);
+      inside(g, `ASR-G ${u}`);
+    }
+    assert.equal(m.asrg[0]!.asrg.value, 1, 'the attacker domain against itself');
+    for (const s of d.summaries as Array<Record<string, Estimate>>) for (const k of ['asr_all', 'asr', 'ftr', 'cider']) inside(s[k]!, `summary ${k}`);
+    // the clean base learned the task, and the victim's backdoor is Blended's trigger, not a bias towards the target
+    const base = (d.base as { quality: Array<{ domain: string; cider: number }> }).quality;
+    assert.equal(base.length, domains.length);
+    for (const q of base) assert.ok(q.cider > 0.2, `clean base CIDEr ${q.domain} ${q.cider}`);
+    // measured at this scale: ASR 44 %, false-trigger rate 4 %, the control 9 %
+    assert.ok(att.asr_all! >= 30, `Blended ASR in the attacker's domain ${att.asr_all}`);
+    assert.ok(att.ftr! <= 15, `false-trigger rate on clean inputs ${att.ftr}`);
+    assert.ok(att.asr_all! - att.ftr! >= 20, 'the trigger, not a bias towards the target, makes the target appear');
+    const ctrl = (d.controls as Array<{ control: string; asr_all: Estimate }>).find((c) => c.control === 'other_pattern');
+    assert.ok(ctrl, 'the Blended control (another noise pattern) is measured');
+    assert.ok(ctrl.asr_all.value! < att.asr_all!, `the control fires less often than the trigger (${ctrl.asr_all.value} vs ${att.asr_all})`);
+
+    const second = run();
+    const again = JSON.parse(second.stdout) as typeof summary;
+    assert.equal(again.counts.stages_built, 0, 'a re-run builds nothing');
+    assert.deepEqual(again.metrics, summary.metrics);
+  } finally {
+    rmSync(dirname(out), { recursive: true, force: true });
+  }
+});
+
+test('bdlab study lvlm: bad options fail in one line', () => {
+  const bdlab = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'study', 'lvlm', ...args], { encoding: 'utf8' });
+  const dir = mkdtempSync(join(tmpdir(), 'bdlab-study-bad-'));
+  try {
+    assert.match(bdlab('--scale', 'tiny').stderr, /^bdlab: --out is required\n$/);
+    assert.match(bdlab('--out', dir, '--scale', 'tiny', '--rates', '7%x').stderr, /^bdlab: --rates "7%x": expected a number/);
+    assert.match(bdlab('--out', dir, '--scale', 'tiny', '--attacks', 'vpi').stderr, /^bdlab: attack vpi targets LLM instructions/);
+    assert.match(bdlab('--out', dir, '--scale', 'tiny', '--param', 'blended=0.1').stderr, /^bdlab: --param "blended=0.1": expected attack.key=value/);
+    assert.match(bdlab('--out', dir, '--scale', 'tiny', '--finetuning', 'half').stderr, /^bdlab: unknown fine-tuning "half"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
