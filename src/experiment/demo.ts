@@ -11,8 +11,11 @@
 // Layout of --out: demo.json (what ran, where, at what scale), llm/ (the run
 // folder: artifacts, results.json, report.html), results.json and
 // report.html (the LLM study's, at the top for a reader), lvlm/ (its part).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { DEMO_LLM_SPEC } from './demo-spec.js';
@@ -42,6 +45,10 @@ export interface DemoOptions {
   force?: boolean;
   /** Run only these parts (default: every part this build has). */
   parts?: readonly string[];
+  /** Parts run at once, each in its own process with its share of the cores (default: as many as there are cores, at most the parts). */
+  jobs?: number;
+  /** Run the one part named in `parts` and return its result only (a child of a parallel demo). */
+  partOnly?: boolean;
 }
 
 export interface DemoSummary {
@@ -111,6 +118,38 @@ function checkOut(out: string, force: boolean): void {
   throw new UserError(`--out ${out}: not empty and not a bdlab demo folder (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); give another --out, or --force to use it`);
 }
 
+async function runPart(c: DemoPart, out: string, force: boolean, log: (line: string) => void): Promise<DemoPartResult> {
+  log(`${c.name}: running into ${join(out, c.name)}`);
+  const t0 = Date.now();
+  const r = await c.run({ dir: join(out, c.name), force, log: (l) => log(`${c.name}: ${l}`) });
+  return { name: c.name, ...r, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Runs one part as `bdlab demo --part NAME --part-only --json` (progress passes through to stderr). */
+function runPartInChild(name: string, out: string, threads: string): Promise<DemoPartResult> {
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'bdlab.js');
+  return new Promise((resolvePart, reject) => {
+    const child = spawn(process.execPath, [bin, 'demo', '--out', out, '--part', name, '--part-only', '--force', '--json'], {
+      env: { ...process.env, BDLAB_THREADS: threads },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code !== 0) return reject(new UserError(`demo part ${name} failed (${signal ?? `exit ${code}`}); its message is above`));
+      try {
+        const s = JSON.parse(stdout) as DemoSummary;
+        const p = s.parts[0];
+        if (!p) throw new Error('no part in its output');
+        resolvePart(p);
+      } catch (e) {
+        reject(new UserError(`demo part ${name}: unreadable output (${(e as Error).message})`));
+      }
+    });
+  });
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const start = Date.now();
   const force = Boolean(o.force);
@@ -126,19 +165,28 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const parts: DemoPartResult[] = [];
   const missing: DemoSummary['missing'] = [];
   const summary = (): DemoSummary => ({ schema: 'backdoor-lab/demo', version: 2, out: o.out, parts, missing, seconds: (Date.now() - start) / 1000 });
+  if (o.partOnly) {
+    const only = candidates.find((c): c is DemoPart => !('reason' in c) && wanted(c.name));
+    if (!only || o.parts?.length !== 1) throw new UserError('--part-only needs exactly one --part this build has');
+    return { ...summary(), parts: [await runPart(only, o.out, force, log)] };
+  }
   // the marker first: an interrupted demo's folder is still recognised as one
   if (!existsSync(join(o.out, MARKER))) writeJsonAtomic(join(o.out, MARKER), summary());
+  const runnable: DemoPart[] = [];
   for (const c of candidates) {
     if (!wanted(c.name)) continue;
     if ('reason' in c) {
       missing.push({ name: c.name, reason: c.reason });
       log(`${c.name}: left out (${c.reason})`);
-      continue;
-    }
-    log(`${c.name}: running into ${join(o.out, c.name)}`);
-    const t0 = Date.now();
-    const r = await c.run({ dir: join(o.out, c.name), force, log: (l) => log(`${c.name}: ${l}`) });
-    parts.push({ name: c.name, ...r, seconds: (Date.now() - t0) / 1000 });
+    } else runnable.push(c);
+  }
+  const jobs = Math.max(1, Math.min(runnable.length, o.jobs ?? availableParallelism()));
+  if (jobs > 1) {
+    // one process a part: libtorch runs each small model's ops on one thread, so the parts share the cores best side by side
+    const threads = String(Math.max(1, Math.floor(availableParallelism() / jobs)));
+    parts.push(...(await Promise.all(runnable.map((c) => runPartInChild(c.name, o.out, threads)))));
+  } else {
+    for (const c of runnable) parts.push(await runPart(c, o.out, force, log));
   }
   // the first part's results and report at the top of the folder
   const first = parts[0];
