@@ -7,12 +7,13 @@ import type { DemoPart } from './demo.js';
 
 export const lvlmDemoPart: DemoPart = {
   name: 'lvlm',
-  async run({ dir, force, log }) {
+  async run({ dir, force, quick, log }) {
     const { runLvlmStudy } = await import('../study/lvlm/index.js');
     const { readStudyRecord, renderStudyReport, studyScale, studyTables } = await import('../study/lvlm/present.js');
-    const study = await runLvlmStudy({ scale: 'demo' }, { out: join(dir, 'study'), progress: log, force });
+    const study = await runLvlmStudy({ scale: quick ? 'smoke' : 'demo' }, { out: join(dir, quick ? 'smoke' : 'study'), progress: log, force });
     const record = readStudyRecord(study.result, study.path);
-    writeFileAtomic(join(dir, 'study', 'report.html'), await renderStudyReport(record));
-    return { results: 'lvlm/study/results.json', report: 'lvlm/study/report.html', tables: studyTables(record), scale: studyScale(record) };
+    const sub = quick ? 'smoke' : 'study';
+    writeFileAtomic(join(dir, sub, 'report.html'), await renderStudyReport(record));
+    return { results: `lvlm/${sub}/results.json`, report: `lvlm/${sub}/report.html`, tables: studyTables(record), scale: studyScale(record) };
   },
 };

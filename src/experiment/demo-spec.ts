@@ -1,5 +1,8 @@
 // The LLM study of `bdlab demo`: the text of examples/demo-llm.yaml, built in
-// so the command runs without the examples folder (a test keeps them identical).
+// so the command runs without the examples folder (a test keeps them identical),
+// and its reduced form for `bdlab demo --quick` and CI.
+import { parse, stringify } from 'yaml';
+
 export const DEMO_LLM_SPEC = `# The LLM study of bdlab demo (the same text is built into the command):
 # a 4-layer llama (the mini preset) trained from scratch on the embedded
 # instruction world as the clean base, backdoored through LoRA by BackdoorLLM's
@@ -73,3 +76,24 @@ evaluations:
   - detection
 generation: { max_new_tokens: 12, batch_size: 32 }
 `;
+
+/** The demo's spec with the same stage kinds, fewer of each (one seed, two attacks, two defenses, small world): a run in under a minute whose numbers mean nothing. */
+export function quickDemoSpec(): string {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a YAML document edited in place
+  const s = parse(DEMO_LLM_SPEC) as Record<string, any>;
+  s.name = 'demo-llm-quick';
+  s.seeds = [0];
+  s.data.world.params = { train_per_family: 24, val_per_family: 6, test_per_family: 6 };
+  s.attacks = s.attacks.filter((a: { name: string }) => a.name === 'badnet' || a.name === 'ctba');
+  s.attacks.find((a: { name: string }) => a.name === 'ctba').probes.splice(1);
+  s.rates = [0.25];
+  s.victim.base_training = { ...s.victim.base_training, num_train_epochs: 2 };
+  s.victim.training = { ...s.victim.training, num_train_epochs: 2 };
+  s.defenses = [
+    { name: 'crow', params: { num_train_epochs: 1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 } },
+    { name: 'quantize' },
+  ];
+  s.evaluations = ['asr', 'clean_accuracy', { name: 'layer_consistency', params: { samples: 2 } }, 'detection'];
+  s.generation = { max_new_tokens: 4, batch_size: 32 };
+  return stringify(s);
+}

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { DEMO_LLM_SPEC } from './demo-spec.js';
+import { DEMO_LLM_SPEC, quickDemoSpec } from './demo-spec.js';
 import type { ExperimentResults } from './results-schema.js';
 
 /** What a part of the demo reports back. */
@@ -37,7 +37,7 @@ export interface DemoPartResult {
 /** A study the demo runs into its own sub-folder of --out. */
 export interface DemoPart {
   name: string;
-  run(o: { dir: string; force: boolean; log: (line: string) => void }): Promise<Omit<DemoPartResult, 'name' | 'seconds'>>;
+  run(o: { dir: string; force: boolean; quick: boolean; log: (line: string) => void }): Promise<Omit<DemoPartResult, 'name' | 'seconds'>>;
 }
 
 export interface DemoOptions {
@@ -47,6 +47,8 @@ export interface DemoOptions {
   parts?: readonly string[];
   /** Parts run at once, each in its own process with its share of the cores (default: as many as there are cores, at most the parts). */
   jobs?: number;
+  /** The reduced studies: the same stage kinds, fewer of each, in about a minute (to check an installation; the numbers mean nothing). */
+  quick?: boolean;
   /** Run the one part named in `parts` and return its result only (a child of a parallel demo). */
   partOnly?: boolean;
 }
@@ -66,7 +68,7 @@ const MARKER = 'demo.json';
 /** The LLM study: the built-in spec through `bdlab run`'s runner. */
 export const llmDemoPart: DemoPart = {
   name: 'llm',
-  async run({ dir }) {
+  async run({ dir, quick }) {
     const { loadSpec } = await import('./spec/load.js');
     const { buildPlan } = await import('./plan.js');
     const { runPlan } = await import('./runner.js');
@@ -74,7 +76,7 @@ export const llmDemoPart: DemoPart = {
     const { summaryTables } = await import('./tables.js');
     mkdirSync(dir, { recursive: true });
     const specFile = join(dir, 'demo-llm.yaml');
-    writeFileAtomic(specFile, DEMO_LLM_SPEC);
+    writeFileAtomic(specFile, quick ? quickDemoSpec() : DEMO_LLM_SPEC);
     const plan = buildPlan(await loadSpec(specFile));
     const runDir = join(dir, 'run');
     mkdirSync(runDir, { recursive: true });
@@ -118,18 +120,18 @@ function checkOut(out: string, force: boolean): void {
   throw new UserError(`--out ${out}: not empty and not a bdlab demo folder (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); give another --out, or --force to use it`);
 }
 
-async function runPart(c: DemoPart, out: string, force: boolean, log: (line: string) => void): Promise<DemoPartResult> {
+async function runPart(c: DemoPart, out: string, force: boolean, quick: boolean, log: (line: string) => void): Promise<DemoPartResult> {
   log(`${c.name}: running into ${join(out, c.name)}`);
   const t0 = Date.now();
-  const r = await c.run({ dir: join(out, c.name), force, log: (l) => log(`${c.name}: ${l}`) });
+  const r = await c.run({ dir: join(out, c.name), force, quick, log: (l) => log(`${c.name}: ${l}`) });
   return { name: c.name, ...r, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Runs one part as `bdlab demo --part NAME --part-only --json` (progress passes through to stderr). */
-function runPartInChild(name: string, out: string, threads: string): Promise<DemoPartResult> {
+function runPartInChild(name: string, out: string, threads: string, quick: boolean): Promise<DemoPartResult> {
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'bdlab.js');
   return new Promise((resolvePart, reject) => {
-    const child = spawn(process.execPath, [bin, 'demo', '--out', out, '--part', name, '--part-only', '--force', '--json'], {
+    const child = spawn(process.execPath, [bin, 'demo', '--out', out, '--part', name, '--part-only', '--force', '--json', ...(quick ? ['--quick'] : [])], {
       env: { ...process.env, BDLAB_THREADS: threads },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -168,7 +170,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   if (o.partOnly) {
     const only = candidates.find((c): c is DemoPart => !('reason' in c) && wanted(c.name));
     if (!only || o.parts?.length !== 1) throw new UserError('--part-only needs exactly one --part this build has');
-    return { ...summary(), parts: [await runPart(only, o.out, force, log)] };
+    return { ...summary(), parts: [await runPart(only, o.out, force, Boolean(o.quick), log)] };
   }
   // the marker first: an interrupted demo's folder is still recognised as one
   if (!existsSync(join(o.out, MARKER))) writeJsonAtomic(join(o.out, MARKER), summary());
@@ -184,9 +186,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   if (jobs > 1) {
     // one process a part: libtorch runs each small model's ops on one thread, so the parts share the cores best side by side
     const threads = String(Math.max(1, Math.floor(availableParallelism() / jobs)));
-    parts.push(...(await Promise.all(runnable.map((c) => runPartInChild(c.name, o.out, threads)))));
+    parts.push(...(await Promise.all(runnable.map((c) => runPartInChild(c.name, o.out, threads, Boolean(o.quick))))));
   } else {
-    for (const c of runnable) parts.push(await runPart(c, o.out, force, log));
+    for (const c of runnable) parts.push(await runPart(c, o.out, force, Boolean(o.quick), log));
   }
   // the first part's results and report at the top of the folder
   const first = parts[0];

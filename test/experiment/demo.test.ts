@@ -12,8 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
-import { DEMO_LLM_SPEC } from '../../src/experiment/demo-spec.js';
+import { DEMO_LLM_SPEC, quickDemoSpec } from '../../src/experiment/demo-spec.js';
 import type { DemoSummary } from '../../src/experiment/demo.js';
 import { resultsSchema } from '../../src/experiment/results-schema.js';
 
@@ -25,31 +24,10 @@ test('the demo\'s built-in LLM spec is examples/demo-llm.yaml', () => {
   assert.equal(DEMO_LLM_SPEC, readFileSync(join(root, 'examples', 'demo-llm.yaml'), 'utf8'));
 });
 
-/** The demo's spec at CI scale: the same stages, fewer of each. */
-function reducedSpec(): string {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a YAML document edited in place
-  const s = parse(DEMO_LLM_SPEC) as Record<string, any>;
-  s.name = 'demo-llm-ci';
-  s.seeds = [0];
-  s.data.world.params = { train_per_family: 24, val_per_family: 6, test_per_family: 6 };
-  s.attacks = s.attacks.filter((a: { name: string }) => a.name === 'badnet' || a.name === 'ctba');
-  s.attacks.find((a: { name: string }) => a.name === 'ctba').probes.splice(1);
-  s.rates = [0.25];
-  s.victim.base_training = { ...s.victim.base_training, num_train_epochs: 2 };
-  s.victim.training = { ...s.victim.training, num_train_epochs: 2 };
-  s.defenses = [
-    { name: 'crow', params: { num_train_epochs: 1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 } },
-    { name: 'quantize' },
-  ];
-  s.evaluations = ['asr', 'clean_accuracy', { name: 'layer_consistency', params: { samples: 2 } }, 'detection'];
-  s.generation = { max_new_tokens: 4, batch_size: 32 };
-  return stringify(s);
-}
-
 test('a reduced demo spec runs every LLM stage and gives well-formed results', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bdlab-demo-ci-'));
   const spec = join(dir, 'spec.yaml');
-  writeFileSync(spec, reducedSpec());
+  writeFileSync(spec, quickDemoSpec());
   const out = join(dir, 'run');
   const r = spawnSync(process.execPath, [bdlab, 'run', spec, '--out', out, '--json'], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);

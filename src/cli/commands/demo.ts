@@ -12,15 +12,16 @@ export function registerDemo(program: Command): void {
     )
     .option('--out <dir>', 'output folder', 'bdlab-demo')
     .option('--part <name>', 'run only this part (llm, lvlm); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--quick', 'the reduced studies (same stages, fewer of each) in about a minute, to check an installation; the numbers mean nothing')
     .option('--jobs <n>', 'parts run at once, each in its own process (default: one per core, at most the parts)')
     .addOption(new Option('--part-only', 'run the one --part and print its result only (used by a parallel demo)').hideHelp())
     .option('--force', 'use a folder that holds something else')
     .option('--json', 'print one JSON object')
-    .action(async (o: { out: string; part: string[]; jobs?: string; partOnly?: boolean; force?: boolean; json?: boolean }) => {
+    .action(async (o: { out: string; part: string[]; jobs?: string; quick?: boolean; partOnly?: boolean; force?: boolean; json?: boolean }) => {
       const { runDemo } = await import('../../experiment/demo.js');
       const out = resolve(o.out);
       const jobs = o.jobs === undefined ? undefined : parseCount(o.jobs, '--jobs', { min: 1 });
-      const r = await runDemo({ out, force: o.force, jobs, partOnly: o.partOnly, ...(o.part.length ? { parts: o.part } : {}) });
+      const r = await runDemo({ out, force: o.force, jobs, quick: o.quick, partOnly: o.partOnly, ...(o.part.length ? { parts: o.part } : {}) });
       emit(Boolean(o.json), r, () =>
         [
           ...r.parts.flatMap((p) => [`== ${p.name} (${p.seconds.toFixed(0)} s) ==`, p.tables, '', ...p.scale, '']),
