@@ -186,7 +186,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   if (jobs > 1) {
     // one process a part: libtorch runs each small model's ops on one thread, so the parts share the cores best side by side
     const threads = String(Math.max(1, Math.floor(availableParallelism() / jobs)));
-    parts.push(...(await Promise.all(runnable.map((c) => runPartInChild(c.name, o.out, threads, Boolean(o.quick))))));
+    // every part runs to its end even when another fails, so its finished stages are kept
+    const settled = await Promise.allSettled(runnable.map((c) => runPartInChild(c.name, o.out, threads, Boolean(o.quick))));
+    const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failed) throw failed.reason;
+    parts.push(...settled.map((x) => (x as PromiseFulfilledResult<DemoPartResult>).value));
   } else {
     for (const c of runnable) parts.push(await runPart(c, o.out, force, Boolean(o.quick), log));
   }

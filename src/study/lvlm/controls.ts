@@ -42,7 +42,8 @@ export function controlsOf(setting: AttackSetting, attack: Attack): ControlSetti
     case 'dualkey':
       return [
         c('image_key_only', 'badnets', patch()),
-        c('text_key_only', 'textbadnets', { trigger: str(p, 'keyword'), position: str(p, 'keyword_position') }),
+        // the key word alone, at a random word gap (textbadnets places each token independently)
+        c('text_key_only', 'textbadnets', { trigger: str(p, 'keyword') }),
         c('patch_moved', 'dualkey', { ...setting.params, position: moved(str(p, 'position')) }),
       ];
     case 'maba':
