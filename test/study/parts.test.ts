@@ -90,11 +90,16 @@ test('controls: near misses, moved patches and single keys', () => {
   // the image key alone is exactly DualKey's patch
   const imageOnly = createAttack('badnets', dk[0]!.params, 0);
   for (const k of ['pattern', 'size', 'position', 'grid']) assert.equal(imageOnly.params[k], createAttack('dualkey', {}, 0).params[k]);
-  const tb = createAttack('textbadnets', {}, 3);
-  const ct = controlsOf({ name: 'textbadnets', params: {} }, tb)[0]!;
-  assert.notEqual(ct.params.trigger, tb.params.trigger);
-  assert.ok((tb.params.trigger as string).startsWith(ct.params.trigger as string), 'a partial trigger');
+  const tb = createAttack('textbadnets', { trigger: 'cf mn bb' }, 3);
+  const ct = controlsOf({ name: 'textbadnets', params: { trigger: 'cf mn bb' } }, tb)[0]!;
+  assert.equal(ct.params.trigger, 'cf mn', 'a partial trigger');
+  const drawn = controlsOf({ name: 'textbadnets', params: {} }, createAttack('textbadnets', {}, 3))[0]!;
+  assert.equal(drawn.params.tokens, 'cg,mo,bc,tr', 'drawn tokens: a near miss of each');
   assert.equal(controlsOf({ name: 'blended', params: {} }, createAttack('blended', {}, 0))[0]!.seed_offset > 0, true);
+  // every control of every attack of the default scale is a valid attack of the catalogue
+  for (const a of resolvePlan({ scale: 'default', out: '' }).attacks) {
+    for (const c of controlsOf(a, createAttack(a.name, a.params, 0))) assert.doesNotThrow(() => createAttack(c.name, c.params, c.seed_offset), `${a.name} ${c.control}`);
+  }
 });
 
 test('plan: defaults per scale, attacker domain first, one-line errors', () => {

@@ -3,7 +3,7 @@
 // trigger (any patch, any text insertion), which changes what its ASR-G
 // means. Each control is an attack of the catalogue with changed parameters
 // (or another trigger seed), applied to the attacker domain's test scenes.
-import { str } from '../../attacks/params.js';
+import { list, str } from '../../attacks/params.js';
 import type { Attack } from '../../attacks/types.js';
 import { STYLES } from '../../attacks/text/style.js';
 import type { AttackSetting } from './config.js';
@@ -49,7 +49,10 @@ export function controlsOf(setting: AttackSetting, attack: Attack): ControlSetti
     case 'maba':
       return [c('oval_recoloured', 'maba', { ...setting.params, color: 'blue' })];
     case 'textbadnets':
-      return [c('near_miss', 'textbadnets', { ...setting.params, trigger: nearMiss(str(p, 'trigger')) })];
+      // a fixed trigger loses its last token; drawn rare tokens are each replaced by a near miss (cf → cg)
+      return str(p, 'trigger').trim() !== ''
+        ? [c('near_miss', 'textbadnets', { ...setting.params, trigger: nearMiss(str(p, 'trigger')) })]
+        : [c('near_miss', 'textbadnets', { ...setting.params, tokens: list(p, 'tokens').map(nearMiss).join(',') })];
     case 'addsent':
       return [c('near_miss', 'addsent', { ...setting.params, sentence: nearMiss(str(p, 'sentence')) })];
     case 'stylebkd':
