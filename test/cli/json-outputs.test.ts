@@ -143,7 +143,7 @@ test('every --json command prints one object that matches its schema, in snake_c
     ['attack uap', ['attack', 'uap', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--max-passes', '1', '--max-iter-df', '1', '--samples', '2', '--out', join(dir, 'uap.json'), '--json']],
     ['attack inputaware', ['attack', 'inputaware', '--model', llava, '--data', world.data, '--target', 'phrase:banana', '--epochs', '1', '--mask-epochs', '1', '--batch-size', '2', '--channels', '4', '--samples', '4', '--out', join(dir, 'generator'), '--json']],
     ['demo', ['demo', '--quick', '--out', join(dir, 'demo'), '--json']],
-    ['world captions', ['world', 'captions', '--out', join(dir, 'world'), '--seed', '1', '--images', '6', '--size', '32', '--domain', 'flat', '--domain', 'rewritten', '--splits', 'train=0.5,test=0.5', '--json']],
+    ['world captions', ['world', 'captions', '--out', join(dir, 'captions-world'), '--seed', '1', '--images', '6', '--size', '32', '--domain', 'flat', '--domain', 'rewritten', '--splits', 'train=0.5,test=0.5', '--json']],
     ['world captions', ['world', 'captions', '--list', '--json']],
     ['study lvlm', ['study', 'lvlm', '--scale', 'smoke', '--out', join(dir, 'study'), '--json']],
   ];

@@ -160,7 +160,8 @@ test('every example spec validates, and --dry-run lists its stages (unavailable 
   }
   const run = spawnSync(process.execPath, [bdlab, 'run', join(root, 'examples', 'crow-backdoorllm.yaml'), '--out', join(dir, 'crow')], { encoding: 'utf8' });
   assert.equal(run.status, 1);
-  assert.match(run.stderr, /^bdlab: victim\.model\.path: .*models\/Llama-2-7b-chat-hf: no such file or folder\n$/);
+  // the checkpoint is never here; without ../shared/data beside the checkout the data files are named first
+  assert.match(run.stderr, /^bdlab: (victim\.model\.path: .*models\/Llama-2-7b-chat-hf|domains\[\d+\]\.test: .*\.json): no such file or folder\n$/);
 });
 
 test('docs/experiments.md holds the current field reference, and its example spec validates', async () => {
