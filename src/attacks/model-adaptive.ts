@@ -17,7 +17,7 @@ import { readSurrogateSamples, type SurrogateSample } from './surrogate/data.js'
 import { optimizeGcg, type GcgResult } from './text/gcg.js';
 import { GCG_TRIGGER_FORMAT, type GcgTriggerFile } from './text/gcg-trigger.js';
 import type { Sample } from '../data/sample.js';
-import { computeUap, UAP_DEFAULTS, type UapPass } from './image/uap.js';
+import { computeUap, UAP_DEFAULTS, type UapOptions, type UapPass } from './image/uap.js';
 import { UAP_FORMAT, type UapFile } from './image/lowfreq.js';
 import { trainInputAware, INPUTAWARE_DEFAULTS, type InputAwareEpoch, type InputAwareOptions } from './image/inputaware-train.js';
 import { saveGenerator } from './image/inputaware-gen.js';
@@ -115,15 +115,9 @@ export async function makeGcgTrigger(j: GcgJob): Promise<GcgSummary> {
   }
 }
 
-export interface UapJob extends SurrogateJob {
-  /** A target spec, as `bdlab poison --target` takes it (e.g. phrase:banana). */
+/** The perturbation settings of `computeUap`, plus the target as `bdlab poison --target` takes it (e.g. phrase:banana). */
+export interface UapJob extends SurrogateJob, Pick<UapOptions, 'delta' | 'maxPasses' | 'overshoot' | 'maxIterDf' | 'sigma' | 'scale'> {
   target: string;
-  delta?: number;
-  maxPasses?: number;
-  overshoot?: number;
-  maxIterDf?: number;
-  sigma?: number;
-  scale?: number;
 }
 
 export interface UapSummary {
