@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { ExperimentResults } from '../../experiment/results-schema.js';
 import { escapeHtml, type Section } from '../html.js';
+import { sharp } from '../../data/vips.js';
 
 const THUMB = 128;
 
 /** A downscaled PNG thumbnail as a data URI (sharp), or null when the file is not there. */
 async function thumbnail(path: string): Promise<string | null> {
   if (!existsSync(path)) return null;
-  const sharp = (await import('sharp')).default;
   const png = await sharp(readFileSync(path)).resize(THUMB, THUMB, { fit: 'inside', withoutEnlargement: true }).png().toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
 }

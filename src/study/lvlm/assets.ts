@@ -21,7 +21,7 @@ export async function blendImage(cache: StageCache, size: number): Promise<strin
   const settings = { stage: 'asset', name: 'blend-image', version: BLEND_IMAGE_VERSION, size };
   const key = stageKey(settings);
   await cache.run('asset', key, settings, async (dir) => {
-    const { default: sharp } = await import('sharp');
+    const { sharp } = await import('../../data/vips.js');
     await sharp(Buffer.from(blendImageSvg(size))).png().toFile(join(dir, 'blend.png'));
     return { file: 'blend.png' };
   });

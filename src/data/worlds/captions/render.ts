@@ -5,7 +5,7 @@
 // seeded pixel noise or grain. Random choices of a rendering (texture seeds,
 // brush strokes, noise) come from the scene's own stream for that domain, so
 // a scene renders to the same bytes whatever the order or concurrency.
-import sharp from 'sharp';
+import { sharp } from '../../vips.js';
 import type { RawImage } from '../../image-io.js';
 import { Rng } from '../../../util/rng.js';
 import { BACKGROUNDS, COLOR_RGB, SIZE_RADIUS, type ColorName, type Scene } from './scene.js';
