@@ -13,7 +13,7 @@ export const lvlmDemoPart: DemoPart = {
     const study = await runLvlmStudy({ scale: quick ? 'smoke' : 'demo' }, { out: join(dir, quick ? 'smoke' : 'study'), progress: log, force });
     const record = readStudyRecord(study.result, study.path);
     const sub = quick ? 'smoke' : 'study';
-    writeFileAtomic(join(dir, sub, 'report.html'), await renderStudyReport(record));
+    writeFileAtomic(join(dir, sub, 'report.html'), await renderStudyReport(record, join(dir, sub)));
     return { results: `lvlm/${sub}/results.json`, report: `lvlm/${sub}/report.html`, tables: studyTables(record), scale: studyScale(record) };
   },
 };

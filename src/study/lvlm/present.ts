@@ -2,7 +2,11 @@
 // self-contained HTML report (Vega-Lite charts rendered to SVG). Both read
 // only the results record that `runLvlmStudy` wrote; the parts they use are
 // checked with a schema, so a file of another kind fails with its path.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { canonicalJson } from '../../experiment/cache.js';
+import { sharp } from '../../data/vips.js';
 import { renderTable } from '../../eval/table.js';
 import { figure, groupedBars, heatmap } from '../../report/charts.js';
 import { escapeHtml, page, table, type Section } from '../../report/html.js';
@@ -13,7 +17,7 @@ const estimate = z.object({ value: z.number().nullable(), ci95_images: interval,
 
 const studySchema = z.object({
   kind: z.literal('study'),
-  config: z.object({ scale: z.string(), domains: z.array(z.string()), attacker_domains: z.array(z.string()), rates: z.array(z.number()), seeds: z.array(z.number()), finetuning: z.string() }).loose(),
+  config: z.object({ attacks: z.array(z.object({ name: z.string(), params: z.record(z.string(), z.unknown()) })), scale: z.string(), domains: z.array(z.string()), attacker_domains: z.array(z.string()), rates: z.array(z.number()), seeds: z.array(z.number()), finetuning: z.string() }).loose(),
   counts: z.object({ victims: z.number(), test_scenes: z.number() }).loose(),
   details: z.object({
     world: z.object({ images: z.number(), splits: z.record(z.string(), z.number()) }).loose(),
@@ -74,13 +78,59 @@ export function studyScale(r: StudyRecord): string[] {
   const d = r.details;
   return [
     `LVLM study: measured in this run on this machine on the generated caption world (${d.world.images} seeded scenes, nothing downloaded; ${r.counts.test_scenes} held-out test scenes per domain).`,
-    `A small LLaVA-style model trained from scratch as the clean base; ${r.counts.victims} victims (scale "${r.config.scale}", tuning: ${r.config.finetuning}; rates ${r.config.rates.join(', ')}; seeds ${r.config.seeds.join(', ')}); ${Math.round(d.seconds)} s.`,
+    `A small LLaVA-style model trained from scratch as the clean base; ${r.counts.victims} victims (scale "${r.config.scale}", tuning: ${r.config.finetuning}; rates ${r.config.rates.join(', ')}; seeds ${r.config.seeds.join(', ')}).`,
     'A toy scale: the figures show how the pipeline measures, not what happens to a 7B LLaVA (examples/lvlm-domain-shift.yaml lays out that study).',
   ];
 }
 
-/** The study as one self-contained HTML page. */
-export async function renderStudyReport(r: StudyRecord): Promise<string> {
+const SHEET_IMAGES = 4;
+const THUMB = 96;
+
+const triggerStage = z.object({
+  settings: z.object({ stage: z.literal('trigger'), domain: z.string(), attack: z.object({ name: z.string(), params: z.record(z.string(), z.unknown()) }), seed: z.number(), seed_offset: z.number() }),
+});
+
+/**
+ * Triggered test images of every attack in every domain (first seed, the
+ * attack itself, not its controls), as thumbnails: the trigger stages of the
+ * study's cache (`cache/trigger-KEY/`: done.json, data.json, images/).
+ */
+async function contactSheets(r: StudyRecord, studyDir: string): Promise<string> {
+  const cache = join(studyDir, 'cache');
+  if (!existsSync(cache)) return '';
+  const attackKey = new Map(r.config.attacks.map((a) => [canonicalJson(a), a.name]));
+  const seed = r.config.seeds[0];
+  const found = new Map<string, string>();
+  for (const dir of readdirSync(cache).filter((d) => d.startsWith('trigger-')).sort()) {
+    const done = join(cache, dir, 'done.json');
+    if (!existsSync(done)) continue;
+    const parsed = triggerStage.safeParse(JSON.parse(readFileSync(done, 'utf8')));
+    if (!parsed.success) continue;
+    const st = parsed.data.settings;
+    const name = attackKey.get(canonicalJson(st.attack));
+    if (name === undefined || st.seed !== seed || st.seed_offset !== 0) continue;
+    found.set(`${name}\u0000${st.domain}`, join(cache, dir));
+  }
+  const parts: string[] = [];
+  for (const a of r.config.attacks) {
+    for (const domain of r.config.domains) {
+      const dir = found.get(`${a.name}\u0000${domain}`);
+      if (!dir) continue;
+      const records = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as Array<{ image?: string; scene?: number }>;
+      const cells: string[] = [];
+      for (const rec of records.slice(0, SHEET_IMAGES)) {
+        if (!rec.image) continue;
+        const png = await sharp(join(dir, 'images', rec.image)).resize(THUMB, THUMB, { fit: 'inside' }).png().toBuffer();
+        cells.push(`<figure><img src="data:image/png;base64,${png.toString('base64')}" alt="${escapeHtml(`${a.name}, ${domain}, scene ${rec.scene ?? ''}`)}"><figcaption>scene ${escapeHtml(String(rec.scene ?? ''))}</figcaption></figure>`);
+      }
+      if (cells.length) parts.push(`<h3>${escapeHtml(a.name)} — ${escapeHtml(domain)}</h3>\n<div class="sheet">${cells.join('')}</div>`);
+    }
+  }
+  return parts.join('\n');
+}
+
+/** The study as one self-contained HTML page; `studyDir` (the study folder) adds the contact sheets of its triggered images. */
+export async function renderStudyReport(r: StudyRecord, studyDir?: string): Promise<string> {
   const d = r.details;
   const sections: Section[] = [];
   sections.push({
@@ -123,6 +173,8 @@ export async function renderStudyReport(r: StudyRecord): Promise<string> {
       html: table(['attack', 'control', 'ASR %', '95 % CI'], d.controls.map((c) => [c.attack, c.control, num(c.asr_all.value, 1), ci(c.asr_all.ci95_seeds, 1)]), 'Controls in the attacker domain: a moved or recoloured patch, another pattern or frequency, one key alone'),
     });
   }
+  const sheets = studyDir === undefined ? '' : await contactSheets(r, studyDir);
+  if (sheets) sections.push({ id: 'contact-sheets', title: 'Triggered images (first seed)', html: sheets });
   const intro = `<p class="note">${studyScale(r).map(escapeHtml).join('<br>')}</p>`;
   return page('Vision-language backdoors across domains', intro, sections);
 }
