@@ -84,7 +84,8 @@ export function registerDefend(program: Command): void {
         if (!/^\d+$/.test(f.seed.trim()) || !Number.isSafeInteger(seed)) throw new UserError(`--seed must be a non-negative integer, got '${f.seed}'`);
       }
       if (f.dtype !== undefined && !['float32', 'bfloat16', 'float16'].includes(f.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${f.dtype}'`);
-      if (f.device !== undefined && f.device !== 'cpu' && !/^cuda(:\d+)?$/.test(f.device)) throw new UserError(`--device must be cpu or cuda[:N], got '${f.device}'`);
+      const { resolveDevice } = await import('../../engine/runtime.js');
+      const device = f.device === undefined ? undefined : resolveDevice(f.device);
       const r = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
       const record = await runDefense(
         name,
@@ -94,7 +95,7 @@ export function registerDefend(program: Command): void {
           data: r(f.data),
           out: r(f.out),
           seed,
-          device: f.device as 'cpu' | undefined,
+          device,
           dtype: f.dtype as 'float32' | undefined,
         },
         parseParamArgs(f.param),

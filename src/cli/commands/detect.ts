@@ -56,8 +56,8 @@ export function registerDetect(program: Command): void {
       const batchSize = parseCount(f.batchSize, '--batch-size', { min: 1 });
       const maxLength = parseCount(f.maxLength, '--max-length', { min: 1 });
       const seed = parseSeed(f.seed);
-      const device = f.device ?? 'cpu';
-      if (device !== 'cpu' && !/^cuda(:\d+)?$/.test(device)) throw new UserError(`--device must be cpu or cuda[:N], got '${device}'`);
+      const { resolveDevice } = await import('../../engine/runtime.js');
+      const device = resolveDevice(f.device ?? 'cpu');
       const { existsSync } = await import('node:fs');
       if (f.out && existsSync(f.out) && !f.force) throw new UserError(`--out ${f.out}: exists (use --force to overwrite)`);
       const { detect, SCORES, REDUCTIONS } = await import('../../defenses/detect.js');
@@ -74,7 +74,7 @@ export function registerDetect(program: Command): void {
       const { loadModel } = await import('../../models/load.js');
       const { TextTokenizer } = await import('../../models/tokenizer.js');
       const tok = TextTokenizer.load(resolve(f.model));
-      const { model } = loadModel(resolve(f.model), { device: device as 'cpu' });
+      const { model } = loadModel(resolve(f.model), { device });
       try {
         if (f.adapter) {
           const { loadAdapter } = await import('../../models/peft.js');

@@ -53,11 +53,11 @@ export function registerInspect(program: Command): void {
     .action(async (o: InspectOpts) => {
       if ((o.ids === undefined) === (o.text === undefined)) throw new UserError('give exactly one of --ids and --text');
       if (!['float32', 'bfloat16', 'float16'].includes(o.dtype)) throw new UserError(`--dtype must be float32, bfloat16 or float16, got '${o.dtype}'`);
-      const device = o.device ?? 'cpu';
-      if (device !== 'cpu' && !/^cuda(:\d+)?$/.test(device)) throw new UserError(`--device must be cpu or cuda[:N], got '${device}'`);
+      const { resolveDevice } = await import('../../engine/runtime.js');
+      const device = resolveDevice(o.device ?? 'cpu');
       const { inspectIds, inspectText } = await import('../../models/inspect.js');
       const dir = resolve(o.model);
-      const common = { dtype: o.dtype as 'float32', device: device as 'cpu' };
+      const common = { dtype: o.dtype as 'float32', device };
       if (o.crow && o.ids === undefined) throw new UserError('--crow needs --ids');
       if (o.ids !== undefined) {
         const ids = parseIds(o.ids);
