@@ -88,12 +88,7 @@ export async function makeGcgTrigger(j: GcgJob): Promise<GcgSummary> {
       trigger: r.trigger,
       token_ids: r.token_ids,
       provenance: {
-        method: 'gcg',
-        surrogate,
-        data: j.data,
-        data_sha256: data.sha256,
-        records: data.samples.length,
-        target: j.target,
+        ...provenanceOf('gcg', j, data, surrogate),
         seed: j.seed,
         length: j.length,
         max_chars: j.maxChars ?? 0,
@@ -113,6 +108,11 @@ export async function makeGcgTrigger(j: GcgJob): Promise<GcgSummary> {
   } finally {
     s.dispose();
   }
+}
+
+/** What every artefact made against a surrogate records of how it was made (the method adds its own settings). */
+function provenanceOf(method: string, j: SurrogateJob & { target: string }, data: { sha256: string; samples: readonly unknown[] }, surrogate: SurrogateInfo) {
+  return { method, surrogate, data: j.data, data_sha256: data.sha256, records: data.samples.length, target: j.target };
 }
 
 /** The perturbation settings of `computeUap`, plus the target as `bdlab poison --target` takes it (e.g. phrase:banana). */
@@ -156,12 +156,7 @@ export async function makeUap(j: UapJob): Promise<UapSummary> {
       height: r.height,
       pattern: Buffer.from(pattern).toString('base64'),
       provenance: {
-        method: 'uap',
-        surrogate,
-        data: j.data,
-        data_sha256: data.sha256,
-        records: data.samples.length,
-        target: j.target,
+        ...provenanceOf('uap', j, data, surrogate),
         seed: j.seed,
         delta: j.delta ?? UAP_DEFAULTS.delta,
         max_passes: j.maxPasses ?? UAP_DEFAULTS.maxPasses,
@@ -212,12 +207,7 @@ export async function trainInputAwareGenerator(j: InputAwareJob): Promise<InputA
         mean: r.mean,
         std: r.std,
         provenance: {
-          method: 'inputaware',
-          surrogate,
-          data: j.data,
-          data_sha256: data.sha256,
-          records: data.samples.length,
-          target: j.target,
+          ...provenanceOf('inputaware', j, data, surrogate),
           settings: Object.fromEntries(Object.entries(settings).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v])),
           history: r.history,
         },
