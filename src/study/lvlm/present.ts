@@ -104,7 +104,12 @@ async function contactSheets(r: StudyRecord, studyDir: string): Promise<string> 
   for (const dir of readdirSync(cache).filter((d) => d.startsWith('trigger-')).sort()) {
     const done = join(cache, dir, 'done.json');
     if (!existsSync(done)) continue;
-    const parsed = triggerStage.safeParse(JSON.parse(readFileSync(done, 'utf8')));
+    let parsed;
+    try {
+      parsed = triggerStage.safeParse(JSON.parse(readFileSync(done, 'utf8')));
+    } catch {
+      continue; // an unreadable stage record: the sheet leaves it out, as the cache rebuilds it
+    }
     if (!parsed.success) continue;
     const st = parsed.data.settings;
     const name = attackKey.get(canonicalJson(st.attack));
