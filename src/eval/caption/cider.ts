@@ -53,6 +53,12 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
   const refLen = Math.log(c.images);
   // TF-IDF weight of every (sentence, n-gram) entry, each order's norm and the
   // bigram count of every sentence, computed once.
+  // one logarithm per distinct n-gram rather than one per occurrence
+  const idf = df.map((d) => {
+    const w = new Float64Array(d.length);
+    for (let g = 0; g < d.length; g++) w[g] = refLen - Math.log(Math.max(1, d[g]!));
+    return w;
+  });
   const weight = new Float64Array(ids.length);
   const sentences = c.tokStart.length - 1;
   const norm = new Float64Array(sentences * n);
@@ -60,8 +66,9 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
   for (let s = 0; s < sentences; s++) {
     for (let k = 0; k < n; k++) {
       let sq = 0;
+      const idfK = idf[k]!;
       for (let j = gs[s * n + k]!, e = gs[s * n + k + 1]!; j < e; j++) {
-        const v = cnt[j]! * (refLen - Math.log(Math.max(1, df[k]![ids[j]!]!)));
+        const v = cnt[j]! * idfK[ids[j]!]!;
         weight[j] = v;
         sq += v * v;
         if (k === 1) length[s]! += cnt[j]!;

@@ -3,7 +3,7 @@ import { readJson, typeName } from '../io.js';
 import { bleuStatsAll, corpusBleu } from './bleu.js';
 import { ciderDEncoded } from './cider.js';
 import { CorpusEncoder, encodeCorpus, type EncodedCorpus } from './corpus.js';
-import { cocoTokenize } from './ptb-tokenizer.js';
+import { cocoTokenSpans } from './ptb-tokenizer.js';
 import { rougeLEncoded } from './rouge.js';
 
 /**
@@ -151,9 +151,15 @@ export function evaluateCaptions(candidates: readonly string[], references: read
   }
   // about one token per 5 characters of caption text
   const enc = new CorpusEncoder(4, { sentences, tokens: Math.ceil(chars / 5) });
+  const table = enc.tokenTable;
+  const tokenIds = (caption: string): number[] => {
+    const ids: number[] = [];
+    cocoTokenSpans(caption, (text, start, end) => ids.push(table.id(text, start, end)));
+    return ids;
+  };
   for (let i = 0; i < candidates.length; i++) {
     if (references[i]!.length === 0) throw new RangeError(`image ${i} has no references`);
-    enc.addImage(cocoTokenize(candidates[i]!), references[i]!.map(cocoTokenize));
+    enc.addImageIds(tokenIds(candidates[i]!), references[i]!.map(tokenIds));
   }
   return evaluateEncoded(enc.finish());
 }

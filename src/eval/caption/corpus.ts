@@ -95,6 +95,64 @@ class PairInterner {
 }
 
 /**
+ * Dense token ids by text. Looks up a span of a string without slicing it
+ * (FNV-1a over the span's UTF-16 code units, linear probing), so a tokenizer
+ * that hands out spans builds one string per distinct token, not one per
+ * occurrence.
+ */
+export class TokenTable {
+  private readonly texts: string[] = [];
+  private hashes = new Int32Array(1024); // id → hash of its text
+  private slots = new Int32Array(4096); // id + 1; 0 marks an empty slot
+
+  get size(): number {
+    return this.texts.length;
+  }
+
+  /** The id of text[start, end), assigning the next one if new. */
+  id(text: string, start = 0, end = text.length): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    const mask = this.slots.length - 1;
+    let i = h & mask;
+    for (;;) {
+      const v = this.slots[i]!;
+      if (v === 0) break;
+      if (this.hashes[v - 1] === h && this.equals(this.texts[v - 1]!, text, start, end)) return v - 1;
+      i = (i + 1) & mask;
+    }
+    const id = this.texts.length;
+    this.texts.push(text.slice(start, end));
+    if (id === this.hashes.length) {
+      const hs = new Int32Array(id * 2);
+      hs.set(this.hashes);
+      this.hashes = hs;
+    }
+    this.hashes[id] = h;
+    this.slots[i] = id + 1;
+    if (this.texts.length * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  private equals(known: string, text: string, start: number, end: number): boolean {
+    if (known.length !== end - start) return false;
+    for (let k = 0; k < known.length; k++) if (known.charCodeAt(k) !== text.charCodeAt(start + k)) return false;
+    return true;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.texts.length; id++) {
+      let i = this.hashes[id]! & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = id + 1;
+    }
+    this.slots = slots;
+  }
+}
+
+/**
  * Dense ids for the n-grams of one order k ≥ 2, keyed by (id of the
  * (k−1)-gram prefix, last token). Every order has its own id space, so the
  * few frequent short n-grams get small ids and their per-id arrays stay in
@@ -175,7 +233,8 @@ export interface EncodedCorpus {
 
 /** Interns tokens and n-grams of many sentences into one flat corpus. */
 export class CorpusEncoder {
-  private readonly tokenIds = new Map<string, number>();
+  /** Token ids: callers that tokenise into spans intern through it and add ids (addImageIds). */
+  readonly tokenTable = new TokenTable();
   private readonly orders: OrderInterner[] = [];
   private readonly tokens: IntBuffer;
   private readonly tokStart: IntBuffer;
@@ -186,7 +245,9 @@ export class CorpusEncoder {
   // scratch: per-position n-gram ids of the previous and current order
   private prev = new Int32Array(64);
   private cur = new Int32Array(64);
-  private at = new Map<number, number>();
+  // per order: last sentence (+1) with each n-gram and its entry there (pushDistinct)
+  private seen: Int32Array[] = [];
+  private where: Int32Array[] = [];
 
   /** Sizes are hints: buffers start there and grow if needed. */
   constructor(
@@ -203,27 +264,23 @@ export class CorpusEncoder {
     // a third to a half of all n-gram occurrences are distinct in caption
     // corpora; starting near the final size saves most rehashing
     for (let k = 1; k < n; k++) this.orders.push(new OrderInterner(tokens));
+    for (let k = 0; k < n; k++) {
+      this.seen.push(new Int32Array(1024));
+      this.where.push(new Int32Array(1024));
+    }
     this.tokStart.push(0);
     this.gramStart.push(0);
   }
 
-  /** Adds a sentence; returns its index. */
-  private add(words: readonly string[]): number {
-    const len = words.length;
+  /** Adds a sentence of token ids (from tokenTable); returns its index. */
+  private add(ids: ArrayLike<number>): number {
+    const len = ids.length;
     if (this.prev.length < len) {
       this.prev = new Int32Array(len * 2);
       this.cur = new Int32Array(len * 2);
     }
     const base = this.tokens.length;
-    for (let i = 0; i < len; i++) {
-      const t = words[i]!;
-      let id = this.tokenIds.get(t);
-      if (id === undefined) {
-        id = this.tokenIds.size;
-        this.tokenIds.set(t, id);
-      }
-      this.tokens.push(id);
-    }
+    for (let i = 0; i < len; i++) this.tokens.push(ids[i]!);
     const tok = this.tokens.data;
     this.tokStart.push(this.tokens.length);
     for (let k = 0; k < this.n; k++) {
@@ -233,46 +290,56 @@ export class CorpusEncoder {
         const order = this.orders[k - 1]!;
         for (let i = 0; i < m; i++) this.cur[i] = order.childId(this.prev[i]!, tok[base + i + k]!);
       }
-      this.pushDistinct(m);
+      this.pushDistinct(m, k, k === 0 ? this.tokenTable.size : this.orders[k - 1]!.size);
       this.gramStart.push(this.gramIds.length);
       [this.prev, this.cur] = [this.cur, this.prev];
     }
     return this.sentences++;
   }
 
-  /** Appends the distinct values of cur[0..m) in first-occurrence order, with counts. */
-  private pushDistinct(m: number): void {
+  /**
+   * Appends the distinct values of cur[0..m) (n-gram ids of order k) in
+   * first-occurrence order, with counts. seen[k][id] holds the last sentence
+   * (+1) that had the n-gram and where[k][id] its entry there, so each
+   * occurrence costs two array reads instead of a scan of the sentence.
+   */
+  private pushDistinct(m: number, k: number, count: number): void {
+    if (this.seen[k]!.length < count) {
+      let cap = this.seen[k]!.length;
+      while (cap < count) cap *= 2;
+      const seen = new Int32Array(cap);
+      seen.set(this.seen[k]!);
+      this.seen[k] = seen;
+      const where = new Int32Array(cap);
+      where.set(this.where[k]!);
+      this.where[k] = where;
+    }
+    const seen = this.seen[k]!;
+    const where = this.where[k]!;
+    const stamp = this.sentences + 1;
     const a = this.cur;
     const ids = this.gramIds;
     const cs = this.gramCounts;
-    const d0 = ids.length;
-    if (m <= 48) {
-      for (let i = 0; i < m; i++) {
-        const v = a[i]!;
-        let j = d0;
-        while (j < ids.length && ids.data[j] !== v) j++;
-        if (j === ids.length) {
-          ids.push(v);
-          cs.push(1);
-        } else cs.data[j]!++;
-      }
-    } else {
-      const at = this.at;
-      at.clear();
-      for (let i = 0; i < m; i++) {
-        const v = a[i]!;
-        const j = at.get(v);
-        if (j === undefined) {
-          at.set(v, ids.length);
-          ids.push(v);
-          cs.push(1);
-        } else cs.data[j]!++;
+    for (let i = 0; i < m; i++) {
+      const v = a[i]!;
+      if (seen[v] === stamp) cs.data[where[v]!]!++;
+      else {
+        seen[v] = stamp;
+        where[v] = ids.length;
+        ids.push(v);
+        cs.push(1);
       }
     }
   }
 
-  /** Adds one image: its candidate and its references (at least one). */
+  /** Adds one image: its candidate and its references (at least one), as token strings. */
   addImage(candidate: readonly string[], references: readonly (readonly string[])[]): void {
+    const ids = (words: readonly string[]): number[] => words.map((w) => this.tokenTable.id(w));
+    this.addImageIds(ids(candidate), references.map(ids));
+  }
+
+  /** The same with tokens already interned in tokenTable. */
+  addImageIds(candidate: ArrayLike<number>, references: readonly ArrayLike<number>[]): void {
     if (references.length === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
     const c = this.add(candidate);
     this.candidates.push(c);
@@ -289,7 +356,7 @@ export class CorpusEncoder {
     return {
       n: this.n,
       images: this.candidates.length,
-      ngramCounts: [this.tokenIds.size, ...this.orders.map((o) => o.size)],
+      ngramCounts: [this.tokenTable.size, ...this.orders.map((o) => o.size)],
       candidate: this.candidates.done(),
       refStart: this.refStarts.done(),
       refEnd: this.refEnds.done(),

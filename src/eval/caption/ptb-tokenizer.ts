@@ -204,15 +204,84 @@ export function ptbLex(caption: string): string[] {
   return out;
 }
 
+/** Receives one scored token as the span [start, end) of `text`. */
+export type TokenSink = (text: string, start: number, end: number) => void;
+
+function emitScored(tokens: readonly string[], emit: TokenSink): void {
+  for (const t of tokens) {
+    const low = t.toLowerCase();
+    if (!PUNCTUATIONS.has(low)) emit(low, 0, low.length);
+  }
+}
+
+// Most captions are ASCII letters, digits, spaces and sentence punctuation.
+// For such text every rule above reduces to: a chunk of letters and digits
+// with at most one trailing "." or "," is that word (the punctuation is a
+// token coco-caption removes), except that a listed abbreviation keeps its
+// period and "cannot"/"gonna"… split. Chunks of any other shape take the full
+// lexer; a test checks both paths agree on generated text. The shortcut hands
+// out spans of the lower-cased caption, so a caller that interns tokens
+// (corpus.ts) never builds a string per token.
+const PLAIN_CAPTION = /^[A-Za-z0-9 .,]*$/;
+const SPACE_CODE = 32;
+const PERIOD_CODE = 46;
+
+function isAlnumCode(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
 /**
- * Tokens of a caption exactly as coco-caption scores it: PTB-tokenised,
- * lower-cased, punctuation tokens removed.
+ * The tokens of a caption exactly as coco-caption scores it (PTB-tokenised,
+ * lower-cased, punctuation tokens removed), handed to `emit` one by one.
  */
+export function cocoTokenSpans(caption: string, emit: TokenSink): void {
+  if (!PLAIN_CAPTION.test(caption)) {
+    emitScored(ptbLex(caption), emit);
+    return;
+  }
+  const low = caption.toLowerCase(); // ASCII: same length, same positions
+  const n = low.length;
+  let i = 0;
+  while (i < n) {
+    if (low.charCodeAt(i) === SPACE_CODE) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < n && low.charCodeAt(end) !== SPACE_CODE) end++;
+    let w = i;
+    let letters = true;
+    for (let c = low.charCodeAt(w); w < end && isAlnumCode(c); c = low.charCodeAt(++w)) if (c < 97) letters = false;
+    if (w === i || end - w > 1) {
+      const lexed: string[] = [];
+      lexChunk(caption.slice(i, end), lexed);
+      emitScored(lexed, emit);
+    } else {
+      const len = w - i;
+      const first = len === 5 || len === 6 ? ASSIMILATIONS[low.slice(i, w)] : undefined;
+      if (first !== undefined) {
+        emit(low, i, i + first);
+        emit(low, i + first, w);
+      } else if (w < end && letters && low.charCodeAt(w) === PERIOD_CODE && len <= MAX_ABBREVIATION && ABBREVIATIONS.has(low.slice(i, w))) {
+        emit(low, i, w + 1);
+      } else emit(low, i, w);
+    }
+    i = end;
+  }
+}
+
+const MAX_ABBREVIATION = Math.max(...[...ABBREVIATIONS].map((a) => a.length));
+
+/** The tokens of a caption as coco-caption scores them (see cocoTokenSpans). */
 export function cocoTokenize(caption: string): string[] {
   const out: string[] = [];
-  for (const t of ptbLex(caption)) {
-    const low = t.toLowerCase();
-    if (!PUNCTUATIONS.has(low)) out.push(low);
-  }
+  cocoTokenSpans(caption, (text, start, end) => out.push(text.slice(start, end)));
+  return out;
+}
+
+/** cocoTokenize through the full lexer only, without the plain-text shortcut (for tests). */
+export function cocoTokenizeFull(caption: string): string[] {
+  const out: string[] = [];
+  emitScored(ptbLex(caption), (text) => out.push(text));
   return out;
 }
