@@ -38,6 +38,9 @@ interface Timing {
 
 /** Runs a command as a process; wall and CPU seconds (user + system, children included) from bash's `time`. */
 function timed(argv: string[]): Timing {
+  // dirty pages of the previous round (thousands of files written and removed) are flushed first,
+  // so that neither side pays for the other's write-back
+  spawnSync('sync');
   const err = join(root, 'stderr.txt');
   const r = spawnSync('bash', ['-c', 'TIMEFORMAT="@@time %R %U %S"; { time "$@" 2>"$BENCH_ERR"; } 2>&1', 'bash', ...argv], {
     encoding: 'utf8',

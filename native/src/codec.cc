@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -390,6 +391,245 @@ class EncodeWorker : public Napi::AsyncWorker {
   Bytes out_;
 };
 
+// ---- a patch written into a JPEG's DCT coefficients ------------------------------------------
+// The blocks a rectangle of new RGB pixels touches are recomputed; every other block keeps its
+// quantised coefficients bit for bit, so the rest of the image suffers no second compression.
+// Per touched block of each component: dequantise, inverse DCT (float64), replace the samples the
+// patch covers (a subsampled chroma sample takes the mean over its footprint of the patch's value
+// where the patch covers it and the sample's old value elsewhere), forward DCT, re-quantise with
+// the file's own table. Only 3-component YCbCr files; others are reported as unsupported.
+struct PatchRect {
+  unsigned x, y, w, h;
+  const unsigned char* rgb;  // w × h × 3
+};
+
+// cos((2i + 1) u π / 16) · c(u) / 2, c(0) = 1/√2: the orthonormal 8-point DCT-II basis
+struct DctBasis {
+  double m[8][8];
+  DctBasis() {
+    const double pi = 3.14159265358979323846;
+    for (int u = 0; u < 8; u++)
+      for (int i = 0; i < 8; i++) m[u][i] = (u == 0 ? std::sqrt(0.125) : 0.5) * std::cos((2 * i + 1) * u * pi / 16);
+  }
+};
+
+const DctBasis& Basis() {
+  static const DctBasis b;
+  return b;
+}
+
+// samples[y][x] (level-shifted) from coefficients F[v][u]: s = Mᵀ F M
+void Idct8x8(const double* f, double* s) {
+  const auto& m = Basis().m;
+  double t[64];
+  for (int v = 0; v < 8; v++)
+    for (int x = 0; x < 8; x++) {
+      double a = 0;
+      for (int u = 0; u < 8; u++) a += f[v * 8 + u] * m[u][x];
+      t[v * 8 + x] = a;
+    }
+  for (int y = 0; y < 8; y++)
+    for (int x = 0; x < 8; x++) {
+      double a = 0;
+      for (int v = 0; v < 8; v++) a += m[v][y] * t[v * 8 + x];
+      s[y * 8 + x] = a;
+    }
+}
+
+// coefficients F[v][u] from samples s[y][x]: F = M s Mᵀ
+void Fdct8x8(const double* s, double* f) {
+  const auto& m = Basis().m;
+  double t[64];
+  for (int y = 0; y < 8; y++)
+    for (int u = 0; u < 8; u++) {
+      double a = 0;
+      for (int x = 0; x < 8; x++) a += s[y * 8 + x] * m[u][x];
+      t[y * 8 + u] = a;
+    }
+  for (int v = 0; v < 8; v++)
+    for (int u = 0; u < 8; u++) {
+      double a = 0;
+      for (int y = 0; y < 8; y++) a += m[v][y] * t[y * 8 + u];
+      f[v * 8 + u] = a;
+    }
+}
+
+// The patch's value of component c (JFIF YCbCr, level-shifted by −128) at image pixel (x, y).
+double PatchSample(const PatchRect& p, unsigned x, unsigned y, int c) {
+  const unsigned char* q = p.rgb + (static_cast<size_t>(y - p.y) * p.w + (x - p.x)) * 3;
+  const double r = q[0], g = q[1], b = q[2];
+  if (c == 0) return 0.299 * r + 0.587 * g + 0.114 * b - 128;
+  if (c == 1) return -0.168735892 * r - 0.331264108 * g + 0.5 * b;
+  return 0.5 * r - 0.418687589 * g - 0.081312411 * b;
+}
+
+enum PatchStatus { kPatched = 0, kPatchError = 1, kPatchUnsupported = 2 };
+
+int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, Bytes& out, bool& changed, std::string& error) {
+  jpeg_decompress_struct src;
+  jpeg_compress_struct dst;
+  JpegErr serr, derr;
+  unsigned char* mem = nullptr;
+  unsigned long memLen = 0;
+  bool haveDst = false;
+  src.err = jpeg_std_error(&serr.pub);
+  serr.pub.error_exit = JpegErrorExit;
+  serr.pub.emit_message = JpegEmit;
+  dst.err = jpeg_std_error(&derr.pub);
+  derr.pub.error_exit = JpegErrorExit;
+  if (setjmp(serr.jump) || setjmp(derr.jump)) {
+    error = serr.msg[0] ? serr.msg : derr.msg;
+    if (haveDst) jpeg_destroy_compress(&dst);
+    jpeg_destroy_decompress(&src);
+    std::free(mem);
+    return kPatchError;
+  }
+  serr.msg[0] = derr.msg[0] = 0;
+  jpeg_create_decompress(&src);
+  jpeg_mem_src(&src, buf, static_cast<unsigned long>(len));
+  jpeg_read_header(&src, TRUE);
+  if (src.num_components != 3 || src.jpeg_color_space != JCS_YCbCr || src.data_precision != 8 ||
+      p.x + p.w > src.image_width || p.y + p.h > src.image_height) {
+    jpeg_destroy_decompress(&src);
+    return kPatchUnsupported;
+  }
+  jvirt_barray_ptr* coefs = jpeg_read_coefficients(&src);
+  changed = false;
+  for (int ci = 0; ci < 3; ci++) {
+    jpeg_component_info* comp = src.comp_info + ci;
+    const JQUANT_TBL* qt = comp->quant_table ? comp->quant_table : src.quant_tbl_ptrs[comp->quant_tbl_no];
+    if (!qt) {
+      jpeg_destroy_decompress(&src);
+      return kPatchUnsupported;
+    }
+    // image pixels per component sample, horizontally and vertically
+    const unsigned fx = src.max_h_samp_factor / comp->h_samp_factor;
+    const unsigned fy = src.max_v_samp_factor / comp->v_samp_factor;
+    const unsigned bx0 = p.x / fx / 8, bx1 = (p.x + p.w - 1) / fx / 8;
+    const unsigned by0 = p.y / fy / 8, by1 = (p.y + p.h - 1) / fy / 8;
+    for (unsigned by = by0; by <= by1 && by < comp->height_in_blocks; by++) {
+      JBLOCKARRAY rows = (*src.mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(&src), coefs[ci], by, 1, TRUE);
+      for (unsigned bx = bx0; bx <= bx1 && bx < comp->width_in_blocks; bx++) {
+        JCOEF* block = rows[0][bx];
+        double f[64], s[64];
+        for (int k = 0; k < 64; k++) f[k] = static_cast<double>(block[k]) * qt->quantval[k];
+        Idct8x8(f, s);
+        for (unsigned sy = 0; sy < 8; sy++)
+          for (unsigned sx = 0; sx < 8; sx++) {
+            const unsigned x0 = (bx * 8 + sx) * fx, y0 = (by * 8 + sy) * fy;
+            double sum = 0;
+            unsigned inside = 0;
+            for (unsigned y = y0; y < y0 + fy; y++)
+              for (unsigned x = x0; x < x0 + fx; x++)
+                if (x >= p.x && x < p.x + p.w && y >= p.y && y < p.y + p.h) {
+                  sum += PatchSample(p, x, y, ci);
+                  inside++;
+                }
+            if (inside) s[sy * 8 + sx] = (sum + s[sy * 8 + sx] * (fx * fy - inside)) / (fx * fy);
+          }
+        Fdct8x8(s, f);
+        for (int k = 0; k < 64; k++) {
+          const long q = std::lround(f[k] / qt->quantval[k]);
+          const JCOEF v = static_cast<JCOEF>(q < -32767 ? -32767 : q > 32767 ? 32767 : q);
+          if (v != block[k]) changed = true;
+          block[k] = v;
+        }
+      }
+    }
+  }
+  jpeg_create_compress(&dst);
+  haveDst = true;
+  jpeg_mem_dest(&dst, &mem, &memLen);
+  jpeg_copy_critical_parameters(&src, &dst);
+  jpeg_write_coefficients(&dst, coefs);
+  jpeg_finish_compress(&dst);
+  jpeg_destroy_compress(&dst);
+  jpeg_finish_decompress(&src);
+  jpeg_destroy_decompress(&src);
+  out.data = mem;
+  out.size = out.cap = memLen;
+  return kPatched;
+}
+
+class PatchWorker : public Napi::AsyncWorker {
+ public:
+  PatchWorker(Napi::Env env, Napi::Buffer<unsigned char> bytes, Napi::TypedArray rgb, PatchRect rect, std::string tmp, std::string dst)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)) {
+    bytesRef_ = Napi::Persistent(bytes.As<Napi::Object>());
+    rgbRef_ = Napi::Persistent(rgb.As<Napi::Object>());
+    buf_ = bytes.Data();
+    len_ = bytes.Length();
+    rect_.rgb = static_cast<const unsigned char*>(rgb.ArrayBuffer().Data()) + rgb.ByteOffset();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    status_ = PatchJpeg(buf_, len_, rect_, out_, changed_, error_);
+    if (status_ == kPatched && changed_ && !dst_.empty() && !WriteFile(out_, tmp_, dst_, error_)) status_ = kPatchError;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    bytesRef_.Reset();
+    rgbRef_.Reset();
+    auto r = Napi::Object::New(env);
+    r.Set("status", Napi::Number::New(env, status_));
+    if (status_ == kPatched) {
+      r.Set("changed", Napi::Boolean::New(env, changed_));
+      r.Set("data", TakeBuffer(env, out_));
+    }
+    if (status_ == kPatchError) r.Set("error", Napi::String::New(env, error_));
+    deferred_.Resolve(r);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    bytesRef_.Reset();
+    rgbRef_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+  ~PatchWorker() override { out_.release(); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference bytesRef_, rgbRef_;
+  const unsigned char* buf_ = nullptr;
+  size_t len_ = 0;
+  PatchRect rect_;
+  std::string tmp_, dst_;
+  int status_ = kPatchError;
+  bool changed_ = false;
+  std::string error_;
+  Bytes out_;
+};
+
+// patchJpeg(bytes: Buffer, rgb: Uint8Array, x, y, w, h[, tmp, dst]) → Promise<{status, changed?, data?, error?}>
+// status 0: patched (with tmp and dst, written to dst through tmp when it changed a coefficient);
+// 1: error; 2: unsupported (not 3-component YCbCr, or the rectangle is outside the image).
+Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsBuffer() || !info[1].IsTypedArray()) {
+    Napi::TypeError::New(env, "patchJpeg(bytes, rgb, x, y, w, h)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto rgb = info[1].As<Napi::TypedArray>();
+  PatchRect rect{info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Number>().Uint32Value(), info[4].As<Napi::Number>().Uint32Value(),
+                 info[5].As<Napi::Number>().Uint32Value(), nullptr};
+  if (rgb.TypedArrayType() != napi_uint8_array || rect.w == 0 || rect.h == 0 || rgb.ByteLength() != static_cast<size_t>(rect.w) * rect.h * 3) {
+    Napi::TypeError::New(env, "patchJpeg: rgb must be a Uint8Array of w × h × 3 with w, h > 0").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string tmp, dst;
+  if (info.Length() >= 8 && info[6].IsString() && info[7].IsString()) {
+    tmp = info[6].As<Napi::String>().Utf8Value();
+    dst = info[7].As<Napi::String>().Utf8Value();
+  }
+  auto* wk = new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst);
+  auto p = wk->Promise();
+  wk->Queue();
+  return p;
+}
+
 // decode(bytes: Buffer, maxPixels: number) → Promise<{status, data?, width?, height?, channels?, error?}>
 Napi::Value Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -436,6 +676,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decode", Napi::Function::New(env, Decode));
   exports.Set("encode", Napi::Function::New(env, Encode));
+  exports.Set("patchJpeg", Napi::Function::New(env, PatchJpegCall));
   exports.Set("versions", Napi::String::New(env, std::string("libjpeg ") + std::to_string(JPEG_LIB_VERSION) + ", libpng " + PNG_LIBPNG_VER_STRING));
   return exports;
 }

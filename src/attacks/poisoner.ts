@@ -211,7 +211,7 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
       let imageChanged = false;
       let r: Awaited<ReturnType<ImageStore['transform']>> | null = null;
       if (plan.image && s.image !== undefined) {
-        r = await store.transform(s.image, changedName(prefix[kind], s.index, s.image), plan.image, capture);
+        r = await store.transform(s.image, changedName(prefix[kind], s.index, s.image), plan.image, capture, plan.imagePatch);
         n.image = r.rel;
         imageChanged = r.changed;
         if (kind === 'poison') imageShas.set(s.index, r.sha256);

@@ -36,11 +36,18 @@ export interface ParamRef {
 export type Params = Readonly<Record<string, ParamValue>>;
 
 import type { RawImage } from '../data/image-io.js';
+import type { RgbPatch } from '../data/pixels.js';
 export type { RawImage };
 
 /** An image trigger: changes the RGB channels of an image in place (alpha is kept). */
 export interface ImageTrigger {
   apply(img: RawImage, rng: Rng): void | Promise<void>;
+  /**
+   * Triggers that only replace a rectangle with fixed RGB pixels say which
+   * (drawing the same random numbers as apply), so a JPEG can take the patch
+   * in its DCT coefficients without being decoded and re-encoded.
+   */
+  patch?(width: number, height: number, rng: Rng): Promise<RgbPatch>;
 }
 
 /**
@@ -52,6 +59,8 @@ export interface Plan {
   input?: string | Promise<string>;
   /** Pixel operation on the sample's image. */
   image?: (img: RawImage) => void | Promise<void>;
+  /** The same operation as a rectangle of RGB pixels, where the trigger is one (ImageTrigger.patch); used instead of `image`, never with it. */
+  imagePatch?: (width: number, height: number) => Promise<RgbPatch>;
   /** For negatives: which key(s) the sample carries, recorded in the manifest. */
   note?: string;
 }

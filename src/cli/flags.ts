@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
+import { JPEG_PATCH_MODES, type JpegPatchMode } from '../data/image-io.js';
 
 /**
  * Flag parsing shared by every command: numbers with their domain, rates,
@@ -183,6 +184,7 @@ export function checkOutDir(dir: string, force: boolean, flag = '--out'): void {
 export interface ImageOutputFlags {
   link: string;
   jpegQuality: string;
+  jpegPatch: string;
   pngCompression: string;
   concurrency: string;
   maxPixels: string;
@@ -190,7 +192,7 @@ export interface ImageOutputFlags {
 
 export interface ImageOutput {
   link: 'hardlink' | 'copy' | 'symlink';
-  encode: { jpegQuality: number; pngCompression: number };
+  encode: { jpegQuality: number; pngCompression: number; jpegPatch: JpegPatchMode };
   concurrency: number;
   maxPixels: number;
 }
@@ -200,6 +202,11 @@ export function imageOutputOptions(cmd: Command): Command {
   return cmd
     .option('--link <mode>', 'how unchanged images reach DIR/images, without decoding: hardlink (copied across devices), copy or symlink', 'hardlink')
     .option('--jpeg-quality <q>', 'quality of re-encoded JPEGs, 1..100', '95')
+    .option(
+      '--jpeg-patch <mode>',
+      'patch triggers (BadNets) on JPEGs: dct writes the patch into the DCT coefficients, re-quantising only the 8×8 blocks it touches with the file\'s own tables (the rest of the image stays bit for bit); reencode decodes, pastes and encodes all of it at --jpeg-quality',
+      'dct',
+    )
     .option('--png-compression <l>', 'zlib level of re-encoded PNGs, 0..9', '6')
     .option('--max-pixels <n>', 'largest image decoded (width × height, checked on the file header first)', '50000000')
     .option('--concurrency <n>', 'records in flight (image work overlaps)', '16');
@@ -209,10 +216,19 @@ export function parseImageOutput(f: ImageOutputFlags): ImageOutput {
   if (f.link !== 'hardlink' && f.link !== 'copy' && f.link !== 'symlink') throw new UserError(`--link must be hardlink, copy or symlink, got "${f.link}"`);
   return {
     link: f.link,
-    encode: { jpegQuality: parseCount(f.jpegQuality, '--jpeg-quality', { min: 1, max: 100 }), pngCompression: parseCount(f.pngCompression, '--png-compression', { max: 9 }) },
+    encode: {
+      jpegQuality: parseCount(f.jpegQuality, '--jpeg-quality', { min: 1, max: 100 }),
+      pngCompression: parseCount(f.pngCompression, '--png-compression', { max: 9 }),
+      jpegPatch: parseJpegPatch(f.jpegPatch),
+    },
     concurrency: parseCount(f.concurrency, '--concurrency', { min: 1, max: 1024 }),
     maxPixels: parseCount(f.maxPixels, '--max-pixels', { min: 1 }),
   };
+}
+
+function parseJpegPatch(v: string): JpegPatchMode {
+  if (!(JPEG_PATCH_MODES as readonly string[]).includes(v)) throw new UserError(`--jpeg-patch must be ${JPEG_PATCH_MODES.join(' or ')}, got "${v}"`);
+  return v as JpegPatchMode;
 }
 
 /** `--preview [n]`: absent 0, bare 8, else a count. */

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.js';
+import type { RgbPatch } from './pixels.js';
 
 /**
  * The one image type and decoder of backdoor-lab. PNG and JPEG bytes are
@@ -42,14 +43,26 @@ export interface RawImage {
 
 export type ImageFormat = 'png' | 'jpeg';
 
+/**
+ * How a patch trigger reaches a JPEG: `dct` writes it into the file's DCT
+ * coefficients (the blocks it touches are re-quantised with the file's own
+ * tables, every other block is kept bit for bit: no second compression of the
+ * rest of the image); `reencode` decodes, pastes and encodes the whole image
+ * at jpegQuality, as a PIL loop does.
+ */
+export type JpegPatchMode = 'dct' | 'reencode';
+export const JPEG_PATCH_MODES: readonly JpegPatchMode[] = ['dct', 'reencode'];
+
 export interface EncodeOptions {
   /** JPEG quality 1–100 (default 95) */
   jpegQuality: number;
   /** PNG zlib level 0–9 (default 6) */
   pngCompression: number;
+  /** Patch triggers on JPEGs (default dct). */
+  jpegPatch?: JpegPatchMode;
 }
 
-export const DEFAULT_ENCODE: EncodeOptions = { jpegQuality: 95, pngCompression: 6 };
+export const DEFAULT_ENCODE: EncodeOptions = { jpegQuality: 95, pngCompression: 6, jpegPatch: 'dct' };
 
 /** The largest image decoded by default (width × height): 50 megapixels, above 8K photographs. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -211,6 +224,20 @@ export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: E
   return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality, file.tmp, file.path);
 }
 
+/**
+ * Writes an RGB rectangle into a JPEG's DCT coefficients (codec.cc, PatchJpeg)
+ * and the result to `path` through `tmp`. Null when the file is not
+ * 3-component YCbCr: the caller pastes into decoded pixels instead. Callers
+ * check needsOrientation first: the rectangle is in stored, not displayed,
+ * coordinates.
+ */
+export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: { path: string; tmp: string }): Promise<{ data: Buffer; changed: boolean } | null> {
+  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp, file.path);
+  if (r.status === PatchStatus.Unsupported) return null;
+  if (r.status === PatchStatus.Error) throw new Error(r.error ?? 'cannot patch');
+  return { data: r.data as Buffer, changed: r.changed as boolean };
+}
+
 /** Resizes pixels (used for trigger patterns given as files; kernel: sharp's lanczos3, or nearest). */
 export async function resizeRaw(img: RawImage, width: number, height: number, kernel: 'lanczos3' | 'nearest' | 'linear' = 'lanczos3'): Promise<RawImage> {
   const { sharp } = await import('./vips.js');
@@ -252,7 +279,14 @@ enum DecodeStatus {
   TooLarge = 3,
 }
 
+enum PatchStatus {
+  Patched = 0,
+  Error = 1,
+  Unsupported = 2,
+}
+
 interface Codec {
+  patchJpeg(bytes: Buffer, rgb: Uint8Array, x: number, y: number, width: number, height: number, tmp: string, path: string): Promise<{ status: PatchStatus; changed?: boolean; data?: Buffer; error?: string }>;
   decode(bytes: Buffer, maxPixels: number): Promise<{ status: DecodeStatus; data?: Buffer; width?: number; height?: number; channels?: number; error?: string }>;
   encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp?: string, path?: string): Promise<Buffer>;
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, posix } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { DEFAULT_ENCODE, DEFAULT_MAX_PIXELS, checkPixels, decodeImage, encodeImageToFile, type EncodeOptions, type RawImage } from './image-io.js';
+import { DEFAULT_ENCODE, DEFAULT_MAX_PIXELS, checkPixels, decodeImage, encodeImageToFile, needsOrientation, patchJpegToFile, type EncodeOptions, type RawImage } from './image-io.js';
+import { pasteRgb, type RgbPatch } from './pixels.js';
 import type { ImageRoot } from './paths.js';
 import type { OutputDir } from './output-dir.js';
 
@@ -128,9 +129,11 @@ export class ImageStore {
    * Reads an image, runs `op` on its pixels and writes the result (same
    * format) as `name` under the output image root (e.g.
    * `bdlab-poisoned/12-cat.png`); with `capture`, also returns thumbnails
-   * before and after for the preview.
+   * before and after for the preview. With `patch` (the same operation as a
+   * rectangle of RGB pixels), a JPEG takes it in its DCT coefficients unless
+   * the encode options say `jpegPatch: 'reencode'`.
    */
-  async transform(rel: string, name: string, op: (img: RawImage) => void | Promise<void>, capture = false): Promise<TransformResult> {
+  async transform(rel: string, name: string, op: (img: RawImage) => void | Promise<void>, capture = false, patch?: (width: number, height: number) => Promise<RgbPatch>): Promise<TransformResult> {
     const src = this.sourcePath(rel).real;
     // images are small: a synchronous read saves thread-pool round trips per image
     const bytes = readFileSync(src);
@@ -138,6 +141,13 @@ export class ImageStore {
     const pixels = head.width * head.height;
     await this.budget.take(pixels);
     try {
+      // EXIF-rotated files are decoded upright first: the patch is placed on what a viewer shows
+      if (patch && head.format === 'jpeg' && this.encode.jpegPatch !== 'reencode' && !needsOrientation(bytes, 'jpeg')) {
+        const p = await patch(head.width, head.height);
+        const done = await this.patchJpeg(rel, name, bytes, p, capture);
+        if (done) return done;
+        op = (img) => pasteRgb(img, p); // not 3-component YCbCr: the same rectangle into decoded pixels
+      }
       let img: RawImage;
       try {
         img = await decodeImage(bytes, { maxPixels: this.maxPixels, name: `image "${rel}"` });
@@ -165,6 +175,21 @@ export class ImageStore {
     } finally {
       this.budget.give(pixels);
     }
+  }
+
+  /** A patch written into a JPEG's coefficients; null when the file is not 3-component YCbCr. */
+  private async patchJpeg(rel: string, name: string, bytes: Buffer, p: RgbPatch, capture: boolean): Promise<TransformResult | null> {
+    const out = await patchJpegToFile(bytes, p, this.out.target(posix.join(this.rootRel, name))).catch((e: unknown) => {
+      throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
+    });
+    if (!out) return null;
+    const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out.data).digest('hex'), changed: out.changed };
+    if (capture) {
+      const { thumbnail } = await import('./preview.js');
+      r.before = await thumbnail(await decodeImage(bytes, { maxPixels: this.maxPixels }));
+      r.after = await thumbnail(await decodeImage(out.data, { maxPixels: this.maxPixels }));
+    }
+    return r;
   }
 }
 

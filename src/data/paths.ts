@@ -1,4 +1,4 @@
-import { closeSync, existsSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { sniffFormat } from './image-io.js';
 import { DataError } from './errors.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep, posix, win32 } from 'node:path';
@@ -80,26 +80,33 @@ export function safeRelative(rel: string): boolean {
  */
 export function imageProblem(root: ImageRoot, image: string | undefined, file: string, index: number, field: string, line?: number): DataError | null {
   if (image === undefined) return null;
-  const r = root.check(image);
-  if ('refused' in r) return new DataError(file, index, field, r.refused, line);
-  let st;
-  try {
-    st = statSync(r.path);
-  } catch {
-    return new DataError(file, index, field, `image file not found: ${r.path}`, line);
-  }
-  // stat before open: opening a FIFO would block
-  if (!st.isFile()) return new DataError(file, index, field, `not a regular file: ${r.path}`, line);
-  // The header, so a file that is no image is refused here (stop or skip) rather
-  // than halfway through the rewrite.
-  if (!sniffFormat(readHead(r.path))) return new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line);
-  return null;
+  const r = checkImage(root, image, file, index, field, line);
+  return 'error' in r ? r.error : null;
 }
 
-function readHead(path: string): Uint8Array {
-  const buf = new Uint8Array(16);
-  const fd = openSync(path, 'r');
+/** The same, returning the resolved paths of an accepted image. */
+export function checkImage(root: ImageRoot, image: string, file: string, index: number, field: string, line?: number): { error: DataError } | { path: string; real: string | null } {
+  const r = root.check(image);
+  if ('refused' in r) return { error: new DataError(file, index, field, r.refused, line) };
+  // The header, so a file that is no image is refused here (stop or skip) rather
+  // than halfway through the rewrite.
+  const head = readHead(r.path);
+  if (typeof head === 'string') return { error: new DataError(file, index, field, `${head}: ${r.path}`, line) };
+  if (!sniffFormat(head)) return { error: new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line) };
+  return r;
+}
+
+/** The first bytes of a regular file, or why it has none: opened non-blocking (a FIFO would block a plain open), then checked with fstat. */
+function readHead(path: string): Uint8Array | string {
+  let fd: number;
   try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return 'image file not found';
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return 'not a regular file';
+    const buf = new Uint8Array(16);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n);
   } finally {

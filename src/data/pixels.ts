@@ -1,7 +1,37 @@
 /**
  * Pixel helpers shared by attacks, shifts and models: the one rounding rule
- * of 8-bit outputs and a separable Gaussian blur over float planes.
+ * of 8-bit outputs, a separable Gaussian blur over float planes, and the
+ * rectangle of new RGB pixels a patch trigger pastes.
  */
+import type { RawImage } from './image-io.js';
+
+/** A rectangle of RGB pixels (width × height × 3) that replaces the image's at (x, y). */
+export interface RgbPatch {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
+
+/** Copies a patch's RGB values into the image row by row (an alpha channel is kept). */
+export function pasteRgb(img: RawImage, p: RgbPatch): void {
+  const ch = img.channels;
+  const d = img.data;
+  if (ch === 3) {
+    for (let py = 0; py < p.height; py++) d.set(p.rgb.subarray(py * p.width * 3, (py + 1) * p.width * 3), ((p.y + py) * img.width + p.x) * 3);
+    return;
+  }
+  for (let py = 0; py < p.height; py++) {
+    for (let px = 0; px < p.width; px++) {
+      const o = ((p.y + py) * img.width + p.x + px) * ch;
+      const s = (py * p.width + px) * 3;
+      d[o] = p.rgb[s] as number;
+      d[o + 1] = p.rgb[s + 1] as number;
+      d[o + 2] = p.rgb[s + 2] as number;
+    }
+  }
+}
 
 /** Rounds a non-negative pixel value half up and clamps it to 0..255 (the one rounding rule of all image triggers). */
 export function px8(v: number): number {

@@ -5,7 +5,7 @@ import { Progress } from '../util/progress.js';
 import type { OnError } from './errors.js';
 import { detectFormat, type FormatName } from './formats.js';
 import { readDataset, SkipLog, type SkippedRecord } from './dataset.js';
-import { ImageRoot, imageProblem } from './paths.js';
+import { ImageRoot, checkImage } from './paths.js';
 import { assertComplete } from './output-dir.js';
 import { firstFolder } from './image-store.js';
 import type { JsonId } from './json-text.js';
@@ -102,14 +102,13 @@ export function scanDataset(o: ScanOptions): Scan {
     }
     const s = item.sample as Sample;
     if (s.image !== undefined) {
-      const bad = imageProblem(imageRoot, s.image, o.input, s.index, field, item.line);
-      if (bad) {
-        skipLog.fail(bad, item.section, item.index);
+      const checked = checkImage(imageRoot, s.image, o.input, s.index, field, item.line);
+      if ('error' in checked) {
+        skipLog.fail(checked.error, item.section, item.index);
         continue;
       }
       withImage++;
-      const checked = imageRoot.check(s.image);
-      if ('path' in checked && checked.real !== null) real.add(checked.real);
+      if (checked.real !== null) real.add(checked.real);
       firstFolders.add(firstFolder(s.image));
     }
     valid.push(s.index);

@@ -12,7 +12,9 @@ export function imageAttack(name: string, params: Params, seed: number, trigger:
     defaultNegativeRate: extra.defaultNegativeRate ?? 0,
     plan(_s: Sample, ctx: PlanContext): Plan {
       const rng = ctx.rng('image');
-      return { image: (img) => trigger.apply(img, rng) };
+      const plan: Plan = { image: (img) => trigger.apply(img, rng) };
+      if (trigger.patch) plan.imagePatch = (width, height) => trigger.patch!(width, height, rng);
+      return plan;
     },
   };
   if (extra.negative) a.negative = extra.negative;

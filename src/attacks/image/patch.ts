@@ -4,6 +4,7 @@ import type { Rng } from '../../util/rng.js';
 import { color, num, parseColor, str } from '../params.js';
 import type { ImageTrigger, ParamSpec, Params, RawImage } from '../types.js';
 import { decodeImage, resizeRaw } from '../../data/image-io.js';
+import { pasteRgb, type RgbPatch } from '../../data/pixels.js';
 
 /**
  * A square patch trigger (BadNets, DualKey's image key): a checkerboard grid, a
@@ -146,28 +147,15 @@ export class PatchTrigger implements ImageTrigger {
     return { ...patchPlace(this.spec, img.width, img.height, side, rng), side };
   }
 
-  async apply(img: RawImage, rng: Rng): Promise<void> {
-    const { x, y, side } = this.place(img, rng);
-    pastePatch(img, await this.pixels(side), side, x, y);
+  /** The patch for an image of this size: where it goes and its pixels (consumes the random stream as apply does). */
+  async patch(width: number, height: number, rng: Rng): Promise<RgbPatch> {
+    const side = patchSide(this.spec, width, height);
+    const { x, y } = patchPlace(this.spec, width, height, side, rng);
+    return { x, y, width: side, height: side, rgb: await this.pixels(side) };
   }
-}
 
-/** Copies an RGB patch into the image at (x, y), row by row. */
-export function pastePatch(img: RawImage, patch: Uint8Array, side: number, x: number, y: number): void {
-  const ch = img.channels;
-  const d = img.data;
-  if (ch === 3) {
-    for (let py = 0; py < side; py++) d.set(patch.subarray(py * side * 3, (py + 1) * side * 3), ((y + py) * img.width + x) * 3);
-    return;
-  }
-  for (let py = 0; py < side; py++) {
-    for (let px = 0; px < side; px++) {
-      const o = ((y + py) * img.width + x + px) * ch;
-      const s = (py * side + px) * 3;
-      d[o] = patch[s] as number;
-      d[o + 1] = patch[s + 1] as number;
-      d[o + 2] = patch[s + 2] as number;
-    }
+  async apply(img: RawImage, rng: Rng): Promise<void> {
+    pasteRgb(img, await this.patch(img.width, img.height, rng));
   }
 }
 
