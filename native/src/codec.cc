@@ -323,8 +323,11 @@ bool EncodePng(const unsigned char* px, unsigned w, unsigned h, unsigned ch, int
   return true;
 }
 
-// Writes bytes to `tmp` (created exclusively, never through a link) and renames it over `dst`.
-bool WriteFile(const Bytes& b, const std::string& tmp, const std::string& dst, std::string& error) {
+// Writes bytes to `tmp` (created exclusively, never through a link) and renames it over `dst`;
+// with an empty `tmp`, creates `dst` itself exclusively (the caller knows nothing may be there).
+bool WriteFile(const Bytes& b, const std::string& tmpOrEmpty, const std::string& dst, std::string& error) {
+  const bool direct = tmpOrEmpty.empty();
+  const std::string& tmp = direct ? dst : tmpOrEmpty;
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) {
     error = tmp + ": " + std::strerror(errno);
@@ -342,7 +345,7 @@ bool WriteFile(const Bytes& b, const std::string& tmp, const std::string& dst, s
     }
     off += static_cast<size_t>(n);
   }
-  if (close(fd) != 0 || rename(tmp.c_str(), dst.c_str()) != 0) {
+  if (close(fd) != 0 || (!direct && rename(tmp.c_str(), dst.c_str()) != 0)) {
     error = dst + ": " + std::strerror(errno);
     unlink(tmp.c_str());
     return false;
@@ -565,7 +568,7 @@ class PatchWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     status_ = PatchJpeg(buf_, len_, rect_, out_, changed_, error_);
-    if (status_ == kPatched && changed_ && !dst_.empty() && !WriteFile(out_, tmp_, dst_, error_)) status_ = kPatchError;
+    if (status_ == kPatched && !dst_.empty() && !WriteFile(out_, tmp_, dst_, error_)) status_ = kPatchError;
   }
 
   void OnOK() override {
@@ -604,7 +607,7 @@ class PatchWorker : public Napi::AsyncWorker {
 };
 
 // patchJpeg(bytes: Buffer, rgb: Uint8Array, x, y, w, h[, tmp, dst]) → Promise<{status, changed?, data?, error?}>
-// status 0: patched (with tmp and dst, written to dst through tmp when it changed a coefficient);
+// status 0: patched (with tmp and dst, written as encode writes);
 // 1: error; 2: unsupported (not 3-component YCbCr, or the rectangle is outside the image).
 Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -621,7 +624,7 @@ Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   }
   std::string tmp, dst;
   if (info.Length() >= 8 && info[6].IsString() && info[7].IsString()) {
-    tmp = info[6].As<Napi::String>().Utf8Value();
+    tmp = info[6].As<Napi::String>().Utf8Value();  // empty: create dst in place
     dst = info[7].As<Napi::String>().Utf8Value();
   }
   auto* wk = new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst);
@@ -644,7 +647,8 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
 }
 
 // encode(pixels: Uint8Array, width, height, channels, format: 'png' | 'jpeg', levelOrQuality[, tmp, dst]) → Promise<Buffer>
-// With tmp and dst, the bytes are also written to dst through tmp (on the worker thread).
+// With tmp and dst, the bytes are also written to dst through tmp (on the worker thread); an empty tmp
+// creates dst in place, exclusively.
 Napi::Value Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsTypedArray() || !info[4].IsString()) {
@@ -664,7 +668,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   }
   std::string tmp, dst;
   if (info.Length() >= 8 && info[6].IsString() && info[7].IsString()) {
-    tmp = info[6].As<Napi::String>().Utf8Value();
+    tmp = info[6].As<Napi::String>().Utf8Value();  // empty: create dst in place
     dst = info[7].As<Napi::String>().Utf8Value();
   }
   auto* wk = new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst);

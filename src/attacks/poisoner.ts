@@ -8,7 +8,7 @@ import { rewriteDataset, type Outputs, type SkippedRecord } from '../data/datase
 import { IntList, scanDataset, type Scan } from '../data/scan.js';
 import { ImageStore, changedName, uniquePrefix, type LinkMode } from '../data/image-store.js';
 import { OutputDir } from '../data/output-dir.js';
-import type { EncodeOptions, RawImage } from '../data/image-io.js';
+import type { EncodeOptions, JpegPatchMode, RawImage } from '../data/image-io.js';
 import type { JsonId } from '../data/json-text.js';
 import type { Sample } from '../data/sample.js';
 import type { PreviewItem } from '../data/preview.js';
@@ -83,6 +83,8 @@ export interface Manifest {
   label: Label;
   input: string;
   image_root?: string;
+  /** How changed images were written: JPEG quality and PNG level of re-encoded files, and how patch triggers reached JPEGs. */
+  image_encoding?: { jpeg_quality: number; png_compression: number; jpeg_patch: JpegPatchMode };
   counts: { records: number; valid: number; poisoned: number; negatives: number; test: number; skipped: number; eligible: number };
   negative_ids: JsonId[];
   negative_kinds?: Record<string, number>;
@@ -290,7 +292,10 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
       tool: 'backdoor-lab 0.1.0',
     };
     if (attack.method) manifest.method = attack.method();
-    if (scan.images.count > 0) manifest.image_root = 'images';
+    if (scan.images.count > 0) {
+      manifest.image_root = 'images';
+      manifest.image_encoding = { jpeg_quality: store.encode.jpegQuality, png_compression: store.encode.pngCompression, jpeg_patch: store.encode.jpegPatch ?? 'dct' };
+    }
     if (sel.negatives.size > 0) manifest.negative_kinds = Object.fromEntries(Object.entries(negKinds).sort());
     if (o.test) manifest.test_ids = sortedIds(sel.test);
     if (sel.clean) manifest.clean_ids = sortedIds(sel.clean);

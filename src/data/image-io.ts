@@ -217,22 +217,29 @@ export async function encodeImage(img: RawImage, fmt: ImageFormat, opts: EncodeO
 }
 
 /**
- * Encodes pixels and writes them to `path` through its temporary sibling `tmp` (created exclusively,
- * never through a link, renamed over `path`), on a worker thread; returns the encoded bytes.
+ * Where a worker thread writes a file: through the temporary sibling `tmp` (created exclusively,
+ * never through a link, renamed over `path`), or with `tmp: null` at `path` itself, created
+ * exclusively (an existing file or link there is an error, never followed or replaced).
  */
-export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: EncodeOptions, file: { path: string; tmp: string }): Promise<Buffer> {
-  return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality, file.tmp, file.path);
+export interface FileTarget {
+  path: string;
+  tmp: string | null;
+}
+
+/** Encodes pixels and writes them to a file target on a worker thread; returns the encoded bytes. */
+export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: EncodeOptions, file: FileTarget): Promise<Buffer> {
+  return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality, file.tmp ?? '', file.path);
 }
 
 /**
  * Writes an RGB rectangle into a JPEG's DCT coefficients (codec.cc, PatchJpeg)
- * and the result to `path` through `tmp`. Null when the file is not
+ * and the result to the file target. Null when the file is not
  * 3-component YCbCr: the caller pastes into decoded pixels instead. Callers
  * check needsOrientation first: the rectangle is in stored, not displayed,
  * coordinates.
  */
-export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: { path: string; tmp: string }): Promise<{ data: Buffer; changed: boolean } | null> {
-  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp, file.path);
+export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: FileTarget): Promise<{ data: Buffer; changed: boolean } | null> {
+  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp ?? '', file.path);
   if (r.status === PatchStatus.Unsupported) return null;
   if (r.status === PatchStatus.Error) throw new Error(r.error ?? 'cannot patch');
   return { data: r.data as Buffer, changed: r.changed as boolean };

@@ -163,7 +163,7 @@ export class ImageStore {
       await op(img);
       const changed = original === null || img.width !== head.width || img.height !== head.height || !original.equals(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
       // encoded and written on a worker thread: the main thread only hashes the bytes
-      const out = await encodeImageToFile(img, head.format, this.encode, this.out.target(posix.join(this.rootRel, name))).catch((e: unknown) => {
+      const out = await encodeImageToFile(img, head.format, this.encode, this.out.fresh(posix.join(this.rootRel, name))).catch((e: unknown) => {
         throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
       });
       const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out).digest('hex'), changed };
@@ -179,7 +179,7 @@ export class ImageStore {
 
   /** A patch written into a JPEG's coefficients; null when the file is not 3-component YCbCr. */
   private async patchJpeg(rel: string, name: string, bytes: Buffer, p: RgbPatch, capture: boolean): Promise<TransformResult | null> {
-    const out = await patchJpegToFile(bytes, p, this.out.target(posix.join(this.rootRel, name))).catch((e: unknown) => {
+    const out = await patchJpegToFile(bytes, p, this.out.fresh(posix.join(this.rootRel, name))).catch((e: unknown) => {
       throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
     });
     if (!out) return null;

@@ -183,6 +183,23 @@ export class OutputDir {
     return { path: abs, tmp: tmpName(abs) };
   }
 
+  /**
+   * The checked absolute path of a new file in a folder below the root, for a
+   * writer on another thread that creates it in place, exclusively and without
+   * following links (`tmp: null`). For the many files of one run (changed
+   * images): no temporary name and no rename, which halves the directory
+   * operations. Safe because such folders hold only this run's files — a
+   * reused folder's previous files were removed — and an interrupted run is
+   * recognised by its journal and cleaned up whole, so a partial file is never
+   * taken for a finished one.
+   */
+  fresh(rel: string): { path: string; tmp: null } {
+    const abs = this.path(rel);
+    if (dirname(abs) === this.root) throw new Error(`fresh(${rel}): only for files below a folder of the run`);
+    this.dir(relative(this.root, dirname(abs)));
+    return { path: abs, tmp: null };
+  }
+
   /** A file written as a stream (sha256 on the way), renamed into place on close(). */
   stream(rel: string): StreamingFile {
     const abs = this.path(rel);

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkInputFile, parseCount, parseKeyValues, parseNumber, parseRate, parseSeed } from '../../src/cli/flags.js';
-import { tmp } from './helpers.js';
+import { decodeImage } from '../../src/data/image-io.js';
+import { synthImage, tmp, writeImage } from './helpers.js';
 import { alpacaSet, bdlab, llavaSet } from '../hostile/poison-helpers.js';
 
 test('flags: numbers with their domain, rates, counts, seeds and key=value lists', () => {
@@ -75,4 +76,35 @@ test('bdlab --help loads neither sharp nor libtorch; poisoning a text set does n
   assert.equal(run(['--help']), 'vips=false torch=false');
   assert.equal(run(['poison', '--help']), 'vips=false torch=false');
   assert.match(run(['poison', '--input', input, '--attack', 'badnet', '--count', '2', '--target', 'negsentiment', '--seed', '1', '--out', join(dir, 'o')]), /torch=false/);
+});
+
+test('--jpeg-patch: dct keeps a JPEG outside the patch bit for bit, reencode recompresses all of it; the manifest says which', async () => {
+  const dir = tmp();
+  const names = ['a.jpg', 'b.jpg', 'c.jpg'];
+  for (const [i, n] of names.entries()) await writeImage(join(dir, n), synthImage(96, 80, i + 1), 'jpeg');
+  const records = names.map((image, i) => ({ image, conversations: [{ from: 'human', value: '<image>\nWhat is this?' }, { from: 'gpt', value: `Picture ${i}.` }] }));
+  writeFileSync(join(dir, 'data.json'), JSON.stringify(records));
+  const far = { x0: 0, y0: 0, x1: 48, y1: 40 }; // the default patch sits in the bottom-right corner
+  const outside: Record<string, number> = {};
+  for (const mode of ['dct', 'reencode']) {
+    const r = bdlab(['poison', '--input', join(dir, 'data.json'), '--attack', 'badnets', '--count', '3', '--target', 'phrase:banana', '--seed', '1', '--out', join(dir, mode), '--jpeg-patch', mode]);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(readFileSync(join(dir, mode, 'manifest.json'), 'utf8')) as { image_encoding: { jpeg_patch: string; jpeg_quality: number } };
+    assert.deepEqual([m.image_encoding.jpeg_patch, m.image_encoding.jpeg_quality], [mode, 95]);
+    const data = JSON.parse(readFileSync(join(dir, mode, 'data.json'), 'utf8')) as { image: string }[];
+    let d = 0;
+    for (const [i, rec] of data.entries()) {
+      const a = await decodeImage(readFileSync(join(dir, names[i] as string)));
+      const b = await decodeImage(readFileSync(join(dir, mode, 'images', rec.image)));
+      for (let y = far.y0; y < far.y1; y++) for (let x = far.x0; x < far.x1; x++) for (let c = 0; c < 3; c++) d += Math.abs((a.data[(y * 96 + x) * 3 + c] as number) - (b.data[(y * 96 + x) * 3 + c] as number));
+      // the checkerboard's white corner cell reads back white either way
+      assert.ok((b.data[(79 * 96 + 95) * 3] as number) > 200, `${mode}: no patch in ${rec.image}`);
+    }
+    outside[mode] = d;
+  }
+  assert.equal(outside.dct, 0, 'dct changed pixels away from the patch');
+  assert.ok((outside.reencode as number) > 0, 'reencode is expected to recompress the whole image');
+  const bad = bdlab(['poison', '--input', join(dir, 'data.json'), '--attack', 'badnets', '--count', '1', '--target', 'phrase:banana', '--seed', '1', '--out', join(dir, 'x'), '--jpeg-patch', 'lossless']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--jpeg-patch must be dct or reencode, got "lossless"/);
 });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../../../util/errors.js';
 import { emit } from '../../output.js';
 // engine-free at import: the engine and the model loader load only when a model is scored
-import { OVERFLOW_POLICIES, perplexityOfFolder, readPerplexityData, type OverflowPolicy } from '../../../eval/perplexity/index.js';
+import { OVERFLOW_POLICIES, type OverflowPolicy } from '../../../eval/perplexity/windows.js';
 import { checkResultPath, makeResult, writeResult } from '../../../eval/results.js';
 import { renderTable } from '../../../eval/table.js';
 import { MAX_BOOTSTRAP } from '../../../util/limits.js';
@@ -52,6 +52,8 @@ export function registerPerplexity(evalCmd: Command): void {
         'Example: bdlab eval perplexity --model ./victim --data clean_test.json --out ppl.json',
     )
     .action(async (o: PerplexityOptions) => {
+      // the model stack (engine, models) loads only when this command runs: every other command starts without it
+      const { perplexityOfFolder, readPerplexityData } = await import('../../../eval/perplexity/index.js');
       const batchSize = numberFlag('--batch-size', o.batchSize, { min: 1, integer: true })!;
       const maxLength = numberFlag('--max-length', o.maxLength, { min: 2, integer: true });
       const stride = numberFlag('--stride', o.stride, { min: 1, integer: true });

@@ -1,0 +1,107 @@
+// A patch written into a JPEG's DCT coefficients (native/src/codec.cc, PatchJpeg): checked
+// through libjpeg's own decoder against the source's pixels and the patch, for chroma
+// subsampling 4:2:0 and 4:4:4, progressive input, sizes that are no multiple of the block.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodeImage, patchJpegToFile, type RawImage } from '../../src/data/image-io.js';
+import type { RgbPatch } from '../../src/data/pixels.js';
+import { synthImage, tmp } from '../attacks/helpers.js';
+
+async function jpeg(img: RawImage, o: { quality: number; chromaSubsampling?: string; progressive?: boolean }): Promise<Buffer> {
+  return sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg(o).toBuffer();
+}
+
+function grid(x: number, y: number, side: number): RgbPatch {
+  const rgb = new Uint8Array(side * side * 3);
+  for (let py = 0; py < side; py++) {
+    for (let px = 0; px < side; px++) {
+      const v = (Math.floor((px * 3) / side) + Math.floor((py * 3) / side)) % 2 === 0 ? 255 : 0;
+      rgb.fill(v, (py * side + px) * 3, (py * side + px) * 3 + 3);
+    }
+  }
+  return { x, y, width: side, height: side, rgb };
+}
+
+let n = 0;
+async function patched(bytes: Buffer, p: RgbPatch): Promise<Buffer> {
+  const path = join(tmp('bdlab-jpeg-patch-'), `${n++}.jpg`);
+  const r = await patchJpegToFile(bytes, p, { path, tmp: null });
+  assert.ok(r, 'a YCbCr JPEG is patched in place');
+  assert.ok(readFileSync(path).equals(r.data), 'the file holds the returned bytes');
+  return r.data;
+}
+
+/** Mean absolute difference over the pixels where `where(x, y)` holds, and the largest. */
+function diff(a: RawImage, b: RawImage | ((x: number, y: number, c: number) => number), where: (x: number, y: number) => boolean): { mae: number; max: number } {
+  let sum = 0;
+  let cnt = 0;
+  let max = 0;
+  for (let y = 0; y < a.height; y++) {
+    for (let x = 0; x < a.width; x++) {
+      if (!where(x, y)) continue;
+      for (let c = 0; c < 3; c++) {
+        const o = (y * a.width + x) * 3 + c;
+        const want = typeof b === 'function' ? b(x, y, c) : (b.data[o] as number);
+        const d = Math.abs((a.data[o] as number) - want);
+        sum += d;
+        max = Math.max(max, d);
+        cnt++;
+      }
+    }
+  }
+  return { mae: cnt ? sum / cnt : 0, max };
+}
+
+const CASES = [
+  { name: '4:2:0 q90, 224×224', w: 224, h: 224, o: { quality: 90 } },
+  { name: '4:2:0 q75, 201×173', w: 201, h: 173, o: { quality: 75 } },
+  { name: '4:4:4 q95, 100×60', w: 100, h: 60, o: { quality: 95, chromaSubsampling: '4:4:4' } },
+  { name: 'progressive q85, 150×97', w: 150, h: 97, o: { quality: 85, progressive: true } },
+];
+
+test('the patch lands in the coefficients: pixels away from it are untouched, the patch reads back within quantisation error', async () => {
+  for (const c of CASES) {
+    const src = await jpeg(synthImage(c.w, c.h, 3), c.o);
+    const before = await decodeImage(src);
+    const side = Math.round(0.09375 * Math.min(c.w, c.h));
+    for (const p of [grid(c.w - side, c.h - side, side), grid(13, 7, side), grid(0, 0, Math.min(c.w, c.h))]) {
+      const out = await patched(src, p);
+      const after = await decodeImage(out);
+      assert.deepEqual([after.width, after.height], [c.w, c.h], c.name);
+      // touched 16×16 cells (the largest MCU), grown by one more cell for chroma upsampling
+      const x0 = Math.floor(p.x / 16) * 16 - 16;
+      const y0 = Math.floor(p.y / 16) * 16 - 16;
+      const x1 = Math.ceil((p.x + p.width) / 16) * 16 + 16;
+      const y1 = Math.ceil((p.y + p.height) / 16) * 16 + 16;
+      const far = diff(after, before, (x, y) => x < x0 || x >= x1 || y < y0 || y >= y1);
+      assert.equal(far.max, 0, `${c.name}: pixels away from the patch changed`);
+      const inside = diff(after, (x, y, ch) => p.rgb[((y - p.y) * p.width + (x - p.x)) * 3 + ch] as number, (x, y) => x >= p.x && x < p.x + p.width && y >= p.y && y < p.y + p.height);
+      assert.ok(inside.mae < 12, `${c.name}: patch at (${p.x}, ${p.y}) reads back with mean error ${inside.mae.toFixed(2)}`);
+    }
+  }
+});
+
+test('patching an image with its own pixels changes them by rounding only (colour conversion and both DCTs agree with libjpeg)', async () => {
+  for (const c of CASES) {
+    const src = await jpeg(synthImage(c.w, c.h, 4), c.o);
+    const before = await decodeImage(src);
+    const p: RgbPatch = { x: 5, y: 9, width: Math.min(40, c.w - 5), height: Math.min(30, c.h - 9), rgb: new Uint8Array(0) };
+    p.rgb = new Uint8Array(p.width * p.height * 3);
+    for (let y = 0; y < p.height; y++) p.rgb.set(before.data.subarray(((p.y + y) * c.w + p.x) * 3, ((p.y + y) * c.w + p.x + p.width) * 3), y * p.width * 3);
+    const after = await decodeImage(await patched(src, p));
+    const d = diff(after, before, () => true);
+    assert.ok(d.mae < 0.05 && d.max <= 3, `${c.name}: own pixels drift by ${d.mae.toFixed(2)} on average, ${d.max} at most`);
+  }
+});
+
+test('the same input and patch give the same bytes; a grey JPEG is left to the decoding path', async () => {
+  const src = await jpeg(synthImage(64, 48, 5), { quality: 90 });
+  const a = await patched(src, grid(40, 20, 9));
+  const b = await patched(src, grid(40, 20, 9));
+  assert.ok(a.equals(b));
+  const grey = await sharp(Buffer.from(synthImage(32, 32, 6).data), { raw: { width: 32, height: 32, channels: 3 } }).toColourspace('b-w').jpeg().toBuffer();
+  assert.equal(await patchJpegToFile(grey, grid(0, 0, 4), { path: join(tmp('bdlab-jpeg-patch-'), 'g.jpg'), tmp: null }), null);
+});
