@@ -39,7 +39,7 @@ export interface SurrogateJob {
 }
 
 /** The poisoned answer for a record, as the poisoner writes it for this target spec. */
-export function answerFor(target: Target, seed: number): (s: SurrogateSample) => string {
+function answerFor(target: Target, seed: number): (s: SurrogateSample) => string {
   return (s) => {
     const sample: Sample = { index: s.index, id: s.index, instruction: s.instruction, input: s.input, output: s.output };
     const why = target.refuse(sample);

@@ -11,7 +11,7 @@ import type { Attack, AttackDef, Family, ParamSpec, ParamValue } from './types.j
 const registry = new Map<string, AttackDef>();
 
 /** A parameter value as `--param` writes it. */
-export function formatParamValue(v: ParamValue): string {
+function formatParamValue(v: ParamValue): string {
   return Array.isArray(v) ? v.join('|') : String(v);
 }
 

@@ -19,7 +19,7 @@ export function program(): Command {
  * Commander answers `bdlab nosuch --help` with the top-level help and exit 0;
  * a typo must be an error whatever flags follow it.
  */
-export function unknownCommand(p: Command, argv: readonly string[]): string | null {
+function unknownCommand(p: Command, argv: readonly string[]): string | null {
   let cmd = p;
   for (const word of argv) {
     if (word.startsWith('-')) return null;

@@ -145,7 +145,7 @@ export const llavaSchema: RecordSchema = {
   },
 };
 
-export const cocoResultsSchema: RecordSchema = {
+const cocoResultsSchema: RecordSchema = {
   name: 'coco-results',
   toSample(raw, index, file, line) {
     const rec = objectOrFail(raw, file, index, line);

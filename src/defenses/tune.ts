@@ -32,13 +32,13 @@ import type { DefenseInput, DefenseOutcome, ParamSpec, SettingsSource, TrainingR
 const numeric = (v: unknown): unknown => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
 
 /** Settings every training defense adds to LLaMA-Factory's. */
-export const DEFENSE_KEYS = {
+const DEFENSE_KEYS = {
   validation: z.preprocess(numeric, z.number({ error: 'expected a number' }).min(0, { error: 'must be in [0, 0.5]' }).max(0.5, { error: 'must be in [0, 0.5]' })).default(0.1),
   select: z.enum(['last', 'best'], { error: 'expected last or best' }).default('last'),
 };
 
 /** CROW's published training recipe (configs/consistency/*.yaml), the flag form's starting point. */
-export const CROW_RECIPE: Readonly<Record<string, unknown>> = {
+const CROW_RECIPE: Readonly<Record<string, unknown>> = {
   finetuning_type: 'lora',
   lora_target: 'all',
   lora_rank: 8,

@@ -85,13 +85,13 @@ export function viewBytes(d: DType, buf: ArrayBuffer): TypedArrayOf {
   }
 }
 
-export function bf16ToFloat32(src: Uint16Array): Float32Array {
+function bf16ToFloat32(src: Uint16Array): Float32Array {
   const out = new Uint32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = (src[i] as number) << 16;
   return new Float32Array(out.buffer);
 }
 
-export function halfToFloat32(src: Uint16Array): Float32Array {
+function halfToFloat32(src: Uint16Array): Float32Array {
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) {
     const h = src[i] as number;

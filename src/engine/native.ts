@@ -100,10 +100,6 @@ function init(): NativeAddon {
   return a;
 }
 
-/** Whether libtorch has been loaded in this process (for tests of lazy start-up). */
-export function nativeLoaded(): boolean {
-  return loaded !== undefined;
-}
 
 const opIds = new Map<string, number>();
 

@@ -36,14 +36,14 @@ export function op(name: string, args: Arg[]): Tensor {
 }
 
 /** Calls an operator that returns several tensors (a tuple or a list). */
-export function opMany(name: string, args: Arg[]): Tensor[] {
+function opMany(name: string, args: Arg[]): Tensor[] {
   const r = callNative(name, args);
   if (!Array.isArray(r)) throw new Error(`${name}: expected a list of tensors`);
   return r.map((h) => new Tensor(h as Handle));
 }
 
 /** Calls an in-place operator, discarding the returned alias. */
-export function opInPlace(name: string, args: Arg[]): void {
+function opInPlace(name: string, args: Arg[]): void {
   callNative(name, args, true);
 }
 

@@ -40,7 +40,7 @@ export interface Protocol {
   template: string | null;
 }
 
-export function protocolOf(r: EvalResult): Protocol {
+function protocolOf(r: EvalResult): Protocol {
   const target = r.config.target;
   return {
     // a target-phrase rule is only the same task with the same phrase

@@ -29,7 +29,7 @@ export function readText(path: string, expected = 'JSON'): string {
 }
 
 /** Parses JSON text, naming the file and the position on failure (never its content). */
-export function parseJson(text: string, path: string): unknown {
+function parseJson(text: string, path: string): unknown {
   const deep = depthExceededAt(text, MAX_JSON_DEPTH);
   if (deep >= 0) throw new UserError(`${path}: JSON nests deeper than ${MAX_JSON_DEPTH} levels (at ${lineColumn(text, deep)})`);
   try {

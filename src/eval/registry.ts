@@ -35,9 +35,6 @@ export function listMetrics(): readonly MetricInfo[] {
   return METRICS;
 }
 
-export function metricInfo(name: string): MetricInfo | undefined {
-  return METRICS.find((m) => m.name === name);
-}
 
 /** The ASR rule for a task name, or a target phrase rule. */
 export function asrRule(spec: { task?: string; target?: string; match?: string; caseSensitive?: boolean }): AsrRule {

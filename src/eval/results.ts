@@ -17,7 +17,7 @@ import { readJson, typeName } from './io.js';
 export const RESULT_SCHEMA = 'backdoor-lab/eval-result';
 export const RESULT_VERSION = 1;
 
-export const RESULT_KINDS = ['asr', 'asrg', 'matrix', 'captions', 'accuracy', 'judge', 'perplexity', 'aggregate', 'study'] as const;
+const RESULT_KINDS = ['asr', 'asrg', 'matrix', 'captions', 'accuracy', 'judge', 'perplexity', 'aggregate', 'study'] as const;
 export type ResultKind = (typeof RESULT_KINDS)[number];
 
 /** What was evaluated; free-form labels given by the user. */

@@ -6,7 +6,7 @@ export interface TableOptions {
   digits?: number;
 }
 
-export function formatNumber(v: number, digits = 2): string {
+function formatNumber(v: number, digits = 2): string {
   if (Number.isInteger(v)) return String(v);
   return v.toFixed(digits);
 }
@@ -24,9 +24,3 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
   return lines.map((l) => l.trimEnd()).join('\n');
 }
 
-/** "12.50 % [8.10, 18.30]" */
-export function formatRate(rate: number | null, ci?: readonly [number, number], digits = 2): string {
-  if (rate === null) return 'n/a';
-  const s = `${rate.toFixed(digits)} %`;
-  return ci ? `${s} [${ci[0].toFixed(digits)}, ${ci[1].toFixed(digits)}]` : s;
-}

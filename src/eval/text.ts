@@ -13,10 +13,6 @@ export function pyStrip(s: string): string {
   return s.replace(PY_STRIP, '');
 }
 
-/** Whether `s` is empty or only whitespace as Python sees it. */
-export function isBlank(s: string): boolean {
-  return pyStrip(s).length === 0;
-}
 
 /**
  * Lower-cases like Python's `str.lower()` (full Unicode default case mapping,

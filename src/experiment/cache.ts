@@ -21,7 +21,7 @@ import type { Json } from './stages/types.js';
  * and a killed stage leaves only a `.tmp-` folder, removed by the next run.
  */
 export const MARKER = 'artifact.json';
-export const ARTIFACT_SCHEMA = 'backdoor-lab/artifact';
+const ARTIFACT_SCHEMA = 'backdoor-lab/artifact';
 const KEY_LENGTH = 20;
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
@@ -63,7 +63,7 @@ function hashFileNow(path: string): string {
 }
 
 /** Every regular file under a folder, relative, '/'-separated, sorted. */
-export function listFiles(dir: string): string[] {
+function listFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {

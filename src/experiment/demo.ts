@@ -66,7 +66,7 @@ export interface DemoSummary {
 const MARKER = 'demo.json';
 
 /** The LLM study: the built-in spec through `bdlab run`'s runner. */
-export const llmDemoPart: DemoPart = {
+const llmDemoPart: DemoPart = {
   name: 'llm',
   async run({ dir, quick }) {
     const { loadSpec } = await import('./spec/load.js');

@@ -15,7 +15,7 @@ export const RESULTS_VERSION = 1;
 const interval = z.tuple([z.number(), z.number()]);
 const rate = z.number().nullable();
 
-export const evalRecordSchema = z.object({
+const evalRecordSchema = z.object({
   schema: z.literal('backdoor-lab/eval-result'),
   version: z.literal(1),
   kind: z.enum(['asr', 'asrg', 'accuracy']),
@@ -42,7 +42,7 @@ const cell = {
   defense: z.string().nullable(),
 };
 
-export const asrRowSchema = z.object({
+const asrRowSchema = z.object({
   ...cell,
   /** A specificity control of the attack (near-miss or partial trigger); null for the attack's own trigger. */
   probe: z.string().nullable().default(null),
@@ -65,7 +65,7 @@ export const asrRowSchema = z.object({
   asr_seed_ci95: interval.nullable(),
 });
 
-export const asrgRowSchema = z.object({
+const asrgRowSchema = z.object({
   ...cell,
   attacker_domain: z.string(),
   domain: z.string(),
@@ -77,7 +77,7 @@ export const asrgRowSchema = z.object({
   asrg_seed_ci95: interval.nullable(),
 });
 
-export const accuracyRowSchema = z.object({
+const accuracyRowSchema = z.object({
   ...cell,
   domain: z.string(),
   seeds: z.number().int(),
@@ -88,7 +88,7 @@ export const accuracyRowSchema = z.object({
 });
 
 /** Detection of triggered inputs by layer consistency, per model and seed. */
-export const detectionSchema = z.object({
+const detectionSchema = z.object({
   model: z.string(),
   ...cell,
   seed: z.number(),
@@ -106,7 +106,7 @@ export const detectionSchema = z.object({
 });
 
 /** AUROC of one configuration over seeds. */
-export const detectionRowSchema = z.object({
+const detectionRowSchema = z.object({
   ...cell,
   domain: z.string(),
   seeds: z.number().int(),

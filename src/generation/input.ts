@@ -27,7 +27,7 @@ export interface GenerationRecord {
   imageFrame?: { prefix: string; suffix: string };
 }
 
-export const INPUT_FORMATS: readonly FormatName[] = ['alpaca', 'alpaca-jsonl', 'llava', 'llava-jsonl'];
+const INPUT_FORMATS: readonly FormatName[] = ['alpaca', 'alpaca-jsonl', 'llava', 'llava-jsonl'];
 
 function str(rec: JsonObject, field: string, file: string, index: number, line: number | undefined, required: boolean): string | undefined {
   const v = rec[field];
@@ -73,7 +73,7 @@ function llavaQuestion(rec: JsonObject, file: string, index: number, line: numbe
 }
 
 /** One record of the file as a generation record (image paths resolved and checked). */
-export function toGenerationRecord(raw: unknown, schema: 'alpaca' | 'llava', file: string, index: number, root: ImageRoot, line?: number): GenerationRecord {
+function toGenerationRecord(raw: unknown, schema: 'alpaca' | 'llava', file: string, index: number, root: ImageRoot, line?: number): GenerationRecord {
   if (!isObject(raw)) throw new DataError(file, index, null, `expected a JSON object, got ${typeName(raw)}`, line);
   const question = schema === 'llava' ? llavaQuestion(raw, file, index, line) : (str(raw, 'instruction', file, index, line, true) as string);
   const input = schema === 'alpaca' ? (str(raw, 'input', file, index, line, false) ?? '') : '';

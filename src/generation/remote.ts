@@ -28,14 +28,14 @@ export interface RemoteOptions extends SamplingSettings {
 }
 
 /** The prompt text sent to /v1/completions. */
-export function endpointPromptText(p: PreparedPrompt, bosToken: string | null | undefined): string {
+function endpointPromptText(p: PreparedPrompt, bosToken: string | null | undefined): string {
   const t = p.prompt.text;
   // the server adds its own BOS
   return bosToken && t.startsWith(bosToken) ? t.slice(bosToken.length) : t;
 }
 
 /** The conversation sent to a chat API: the user turn carries the image, where the placeholder was. */
-export function endpointMessages(p: PreparedPrompt): ChatMessage[] {
+function endpointMessages(p: PreparedPrompt): ChatMessage[] {
   const msgs = p.prompt.messages ?? [];
   const path = p.record.imagePath;
   if (path === undefined) return msgs;

@@ -87,7 +87,7 @@ async function loadTokenizer(dir: string | undefined): Promise<TextTokenizer | n
 }
 
 /** The settings of a job (fingerprints read from the folders). */
-export function jobSettings(job: GenerationJob, tok: TextTokenizer | null): GenerationSettings {
+function jobSettings(job: GenerationJob, tok: TextTokenizer | null): GenerationSettings {
   const b = job.backend;
   const local = b.kind === 'local';
   const template = !local && b.api === 'chat' ? 'chat' : resolveTemplate(job.template, tok);

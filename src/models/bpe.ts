@@ -4,7 +4,7 @@
 // generated models carry a real tokenizer that any tokenizers library loads.
 
 /** GPT-2's reversible byte → printable-character table. */
-export function bytesToUnicode(): string[] {
+function bytesToUnicode(): string[] {
   const bs: number[] = [];
   for (let b = 33; b <= 126; b++) bs.push(b);
   for (let b = 161; b <= 172; b++) bs.push(b);
@@ -19,7 +19,7 @@ export function bytesToUnicode(): string[] {
 }
 
 /** The split pattern GPT-2 (and Hugging Face's ByteLevel pre-tokenizer) uses. */
-export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 export interface BpeModel {
   /** Byte symbols and merged symbols in id order (after the special tokens). */

@@ -24,7 +24,7 @@ const InterpreterBase = Interpreter as unknown as new (env: Scope) => JinjaInter
 const EnvironmentClass = Environment as unknown as new () => Scope & { set(name: string, value: unknown): unknown };
 
 /** A limit a template ran into (its message names the limit). */
-export class TemplateLimitError extends Error {
+class TemplateLimitError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'TemplateLimitError';

@@ -13,7 +13,7 @@ import { Module } from '../nn/module.js';
 import type { ClipVisionConfig } from './config.js';
 import { ModuleList } from './module-list.js';
 
-export class ClipVisionEmbeddings extends Module {
+class ClipVisionEmbeddings extends Module {
   readonly numPatches: number;
   readonly position_embedding: Embedding;
 
@@ -55,7 +55,7 @@ class ConvWeight extends Module {
   }
 }
 
-export class ClipAttention extends Module {
+class ClipAttention extends Module {
   q_proj: LinearLike;
   k_proj: LinearLike;
   v_proj: LinearLike;
@@ -85,7 +85,7 @@ export class ClipAttention extends Module {
   }
 }
 
-export class ClipMLP extends Module {
+class ClipMLP extends Module {
   fc1: LinearLike;
   fc2: LinearLike;
 
@@ -105,7 +105,7 @@ export class ClipMLP extends Module {
   }
 }
 
-export class ClipEncoderLayer extends Module {
+class ClipEncoderLayer extends Module {
   readonly self_attn: ClipAttention;
   readonly layer_norm1: LayerNorm;
   readonly mlp: ClipMLP;

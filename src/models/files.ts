@@ -53,7 +53,7 @@ export function checkModelFolder(dir: string): void {
 }
 
 /** The files of a model folder a new model would replace (weights, config, side files), as present in `dir`. */
-export function modelFilesIn(dir: string): string[] {
+function modelFilesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const shard = /^model-\d+-of-\d+\.safetensors$/;
   const fixed = new Set(['config.json', 'model.safetensors', 'model.safetensors.index.json', ...SIDE_FILES]);

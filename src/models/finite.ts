@@ -9,12 +9,12 @@ import { UserError } from '../util/errors.js';
 import type { CausalLM, CausalLMInput, CausalLMOutput } from './llama.js';
 
 /** Whether every value of `t` is finite: x − x is 0 for finite x and NaN otherwise, in any dtype. */
-export function allFinite(t: Tensor): boolean {
+function allFinite(t: Tensor): boolean {
   return noGrad(() => scope(() => t.sub(t).sum().item() === 0));
 }
 
 /** Why a model gives non-finite logits, as one sentence. */
-export function nonFiniteReason(model: CausalLM, where: string): string {
+function nonFiniteReason(model: CausalLM, where: string): string {
   for (const [name, p] of model.namedParameters()) {
     if (!allFinite(p)) return `${where}: non-finite logits: the weights hold NaN or infinite values in '${name.replace('.base_layer.', '.')}'`;
   }

@@ -85,27 +85,12 @@ export class LlamaRotaryEmbedding extends Module {
   }
 }
 
-/** Rotates half the hidden dims: [x1, x2] -> [-x2, x1]. */
-export function rotateHalf(x: Tensor): Tensor {
-  const half = x.size(-1) / 2;
-  const x1 = x.narrow(-1, 0, half);
-  const x2 = x.narrow(-1, half, half);
-  return cat([x2.neg(), x1], -1);
-}
-
-/** q·cos + rotate_half(q)·sin (and the same for k); cos/sin [B, T, D] broadcast over heads. */
-export function applyRotaryPosEmb(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor): [Tensor, Tensor] {
-  const c = cos.unsqueeze(1);
-  const s = sin.unsqueeze(1);
-  return [q.mul(c).add(rotateHalf(q).mul(s)), k.mul(c).add(rotateHalf(k).mul(s))];
-}
-
 /**
- * The same rotation in fewer operations, for the hot path: since sin repeats
- * its halves, rotate_half(x)·sin = roll(x, D/2)·[−s, s], so with the signed
- * table prepared once per forward each of q and k costs a roll, two
- * multiplies and an add. Bit-identical to applyRotaryPosEmb (the sign moves
- * from x to sin, which IEEE arithmetic does exactly).
+ * HF's apply_rotary_pos_emb, x·cos + rotate_half(x)·sin, in fewer operations:
+ * since sin repeats its halves, rotate_half(x)·sin = roll(x, D/2)·[−s, s], so
+ * with the signed table prepared once per forward each of q and k costs a
+ * roll, two multiplies and an add. Bit-identical to the HF form (the sign
+ * moves from x to sin, which IEEE arithmetic does exactly).
  */
 export function rotate(x: Tensor, cos4: Tensor, signedSin4: Tensor): Tensor {
   const half = x.size(-1) / 2;
@@ -118,7 +103,7 @@ export interface RopeTables {
   signedSin4: Tensor;
 }
 
-export function ropeTables(cos: Tensor, sin: Tensor): RopeTables {
+function ropeTables(cos: Tensor, sin: Tensor): RopeTables {
   return noGrad(() => {
     const half = sin.size(-1) / 2;
     const signed = cat([sin.narrow(-1, 0, half).neg(), sin.narrow(-1, half, half)], -1);
@@ -128,15 +113,8 @@ export function ropeTables(cos: Tensor, sin: Tensor): RopeTables {
 
 // ---- attention --------------------------------------------------------------
 
-/** [B, kv_heads, S, D] -> [B, kv_heads * nRep, S, D]: each key/value head serves nRep query heads. */
-export function repeatKv(x: Tensor, nRep: number): Tensor {
-  if (nRep === 1) return x;
-  const [b, h, s, d] = x.shape as [number, number, number, number];
-  return x.unsqueeze(2).expand([b, h, nRep, s, d]).reshape([b, h * nRep, s, d]);
-}
-
 /** The lowest finite value of a float dtype: what Hugging Face fills masked scores with. */
-export function minValue(dtype: Tensor['dtype']): number {
+function minValue(dtype: Tensor['dtype']): number {
   switch (dtype) {
     case 'float16':
       return -65504;

@@ -29,7 +29,7 @@ export interface InstructionSample {
 }
 
 /** The image placeholder in prompt text (LLaVA's and LLaMA-Factory's convention). */
-export const IMAGE_PLACEHOLDER = '<image>';
+const IMAGE_PLACEHOLDER = '<image>';
 
 /** A piece of a prompt: text (tokenised on its own), or the tokenizer's BOS/EOS token. */
 export type Slot = string | { token: 'bos' | 'eos' };
@@ -54,10 +54,7 @@ export interface PromptTemplate {
 }
 
 /** The Alpaca system text (Stanford Alpaca; LLaMA-Factory's `alpaca` default system). */
-export const ALPACA_SYSTEM = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n';
-
-/** The Alpaca prompt as one text, for reference and display ({instruction} marks the user text). */
-export const ALPACA_PROMPT = `${ALPACA_SYSTEM}### Instruction:\n{instruction}\n\n### Response:\n`;
+const ALPACA_SYSTEM = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n';
 
 function chatPrompt(tok: TextTokenizer | null, user: string, system: string | undefined): Slot[] {
   if (!tok) throw new UserError("template 'chat' is the model's chat template: give the model folder");

@@ -46,7 +46,7 @@ export interface TokenizerRegex {
 }
 
 /** Every `"pattern": {"Regex": ...}` of a tokenizer.json (normalizers, pre-tokenizers, decoders). */
-export function tokenizerRegexes(j: unknown, at = ''): TokenizerRegex[] {
+function tokenizerRegexes(j: unknown, at = ''): TokenizerRegex[] {
   if (typeof j !== 'object' || j === null) return [];
   const out: TokenizerRegex[] = [];
   for (const [k, v] of Object.entries(j as Json)) {

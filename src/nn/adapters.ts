@@ -53,7 +53,7 @@ export function targetPattern(target: string): RegExp {
 }
 
 /** The names among `names` that `target` selects (PEFT's rules), a pattern run under a time limit. */
-export function namesMatching(names: readonly string[], target: TargetModules): Set<string> {
+function namesMatching(names: readonly string[], target: TargetModules): Set<string> {
   if (typeof target !== 'string') return new Set(names.filter((name) => target.some((t) => name === t || name.endsWith(`.${t}`))));
   const re = targetPattern(target);
   const ms = REGEX_TIME_LIMIT_MS + names.length;

@@ -18,7 +18,7 @@ const CONFIG = {
 };
 
 /** Renders a Vega-Lite spec to an SVG string. */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const vl = await import('vega-lite');
   const vega = await import('vega');
   const compiled = vl.compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec;

@@ -28,7 +28,7 @@ function pathOf(p: readonly PropertyKey[]): string {
 }
 
 /** Checks a parsed results object; `where` (the file) names it in the error. */
-export function validateResults(v: unknown, where: string): ExperimentResults {
+function validateResults(v: unknown, where: string): ExperimentResults {
   const r = resultsSchema.safeParse(v);
   if (r.success) return r.data;
   const i = r.error.issues[0]!;

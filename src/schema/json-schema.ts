@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { COMMAND_OUTPUTS } from './outputs.js';
 
-export function jsonSchemaDocument(): Record<string, unknown> {
+function jsonSchemaDocument(): Record<string, unknown> {
   const commands: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(COMMAND_OUTPUTS)) commands[name] = z.toJSONSchema(schema, { unrepresentable: 'any' });
   return {

@@ -5,10 +5,10 @@
 // casing check skips their keys but still checks their values.
 import { z } from 'zod';
 
-export const SNAKE_CASE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const SNAKE_CASE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 
 /** Metric names fixed by coco-caption (design.md's `eval captions` contract). */
-export const CONTRACT_KEYS = new Set(['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr', 'ROUGE-L']);
+const CONTRACT_KEYS = new Set(['BLEU-1', 'BLEU-2', 'BLEU-3', 'BLEU-4', 'CIDEr', 'ROUGE-L']);
 
 const DATA_KEYS = new WeakSet<object>();
 

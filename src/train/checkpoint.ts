@@ -20,7 +20,7 @@ import { SIDE_FILES } from '../models/files.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 
-export const TRAINER_STATE = 'trainer_state.json';
+const TRAINER_STATE = 'trainer_state.json';
 export const OPTIMIZER_STATE = 'optimizer.safetensors';
 export const TRAINER_LOG = 'trainer_log.jsonl';
 export const TRAIN_RESULTS = 'train_results.json';

@@ -40,8 +40,8 @@ const nonNegative = (): z.ZodType<number> => z.preprocess(numeric, num().min(0, 
 const oneOf = <T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> =>
   z.enum(values, { error: `expected one of ${values.join(', ')}` });
 
-export const FINETUNING_TYPES = ['lora', 'full', 'freeze'] as const;
-export const LR_SCHEDULERS = ['cosine', 'linear', 'constant', 'constant_with_warmup'] as const;
+const FINETUNING_TYPES = ['lora', 'full', 'freeze'] as const;
+const LR_SCHEDULERS = ['cosine', 'linear', 'constant', 'constant_with_warmup'] as const;
 
 /**
  * The supported keys. Defaults are LLaMA-Factory v0.9.1's and transformers'
@@ -183,7 +183,7 @@ const IGNORED: Record<string, true | ((v: unknown) => boolean)> = {
 };
 
 /** Every key name the parser knows (supported or ignored), for suggestions. */
-export function knownTrainKeys(extra: readonly string[] = []): string[] {
+function knownTrainKeys(extra: readonly string[] = []): string[] {
   return [...Object.keys(TRAIN_CONFIG_SHAPE), ...extra, ...Object.keys(IGNORED)];
 }
 

@@ -8,7 +8,7 @@ import { preprocessImage, type ImageProcessorConfig } from '../models/image-proc
 import { Progress } from '../util/progress.js';
 
 /** Default in-memory budget for preprocessed pixels. */
-export const DEFAULT_IMAGE_CACHE_BYTES = 1024 ** 3;
+const DEFAULT_IMAGE_CACHE_BYTES = 1024 ** 3;
 
 export interface PixelCacheOptions {
   /** Bytes of pixels kept in memory; beyond it they go to `spillFile`. */

@@ -125,7 +125,7 @@ export interface TrainData {
 }
 
 /** In-memory encoded examples (text only). */
-export function exampleData(examples: readonly EncodedExample[], padId: number): TrainData {
+function exampleData(examples: readonly EncodedExample[], padId: number): TrainData {
   return {
     size: examples.length,
     length: (i) => (examples[i] as EncodedExample).ids.length,
@@ -184,7 +184,7 @@ export function stepMicroBatches(order: readonly number[], plan: StepPlan, batch
 }
 
 /** The learning-rate schedule of a plan (warm-up, then the kind's decay; `constant` keeps the rate after warm-up). */
-export function scheduleOf(kind: T.optim.ScheduleKind, plan: StepPlan): T.optim.Schedule {
+function scheduleOf(kind: T.optim.ScheduleKind, plan: StepPlan): T.optim.Schedule {
   return { kind, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps };
 }
 

@@ -74,7 +74,7 @@ export function jsonErrorKind(e: unknown): string {
 }
 
 /** Parses JSON text after checking its depth; errors name `where`. */
-export function parseJsonLimited(text: string, where: string, maxDepth = MAX_JSON_DEPTH): unknown {
+function parseJsonLimited(text: string, where: string, maxDepth = MAX_JSON_DEPTH): unknown {
   const deep = depthExceededAt(text, maxDepth);
   if (deep >= 0) throw new UserError(`${where}: JSON nests deeper than ${maxDepth} levels (at ${lineColumn(text, deep)})`);
   try {
@@ -85,7 +85,7 @@ export function parseJsonLimited(text: string, where: string, maxDepth = MAX_JSO
 }
 
 /** Reads and parses a regular JSON file within a size limit (`what` names the limit in errors). */
-export function readJsonFileLimited(path: string, maxBytes: number, what: string, maxDepth = MAX_JSON_DEPTH): unknown {
+function readJsonFileLimited(path: string, maxBytes: number, what: string, maxDepth = MAX_JSON_DEPTH): unknown {
   return parseJsonLimited(readTextFile(path, maxBytes, what), path, maxDepth);
 }
 

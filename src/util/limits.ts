@@ -63,5 +63,5 @@ export const REGEX_MS_PER_CHAR = 0.01;
 // ---- evaluation ----
 /** Bootstrap resamples (0.1 % resolution of a percentile needs about 10,000). */
 export const MAX_BOOTSTRAP = 100_000;
-/** Bytes of one judge reply (a 512-token answer is a few kB). */
+/** Bytes of one reply of an OpenAI-compatible endpoint (judge, paraphraser, generation; a 512-token answer is a few kB). */
 export const MAX_JUDGE_REPLY_BYTES = 8 * 1024 ** 2;

@@ -16,6 +16,7 @@
  * - other HTTP errors fail at once; every failure is an `EndpointError` whose
  *   message is one line naming the URL.
  */
+import { MAX_JUDGE_REPLY_BYTES } from './limits.js';
 import { Rng } from './rng.js';
 
 export type EndpointApi = 'chat' | 'completions';
@@ -87,7 +88,7 @@ function retryableStatus(status: number): boolean {
 }
 
 /** Milliseconds a Retry-After header asks for, or null. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+function retryAfterMs(header: string | null, now = Date.now()): number | null {
   if (header === null || header.trim() === '') return null;
   const h = header.trim();
   if (/^\d+(\.\d+)?$/.test(h)) return Number(h) * 1000;
@@ -138,7 +139,7 @@ async function readBody(res: Response, limit: number, url: string): Promise<stri
  * retrying as the contract above says. `parse` returns null for a reply of
  * the wrong shape (retried like a malformed one).
  */
-export async function postJson<T>(url: string, body: unknown, o: EndpointOptions, parse: (data: unknown) => T | null, what: string): Promise<T> {
+async function postJson<T>(url: string, body: unknown, o: EndpointOptions, parse: (data: unknown) => T | null, what: string): Promise<T> {
   const label = o.label ?? 'endpoint';
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
@@ -148,7 +149,7 @@ export async function postJson<T>(url: string, body: unknown, o: EndpointOptions
   const base = o.retryDelayMs ?? 500;
   const maxDelay = o.maxDelayMs ?? 30_000;
   const maxRetryAfter = o.maxRetryAfterMs ?? 600_000;
-  const limit = o.maxResponseBytes ?? 8 * 1024 * 1024;
+  const limit = o.maxResponseBytes ?? MAX_JUDGE_REPLY_BYTES;
   const jitter = new Rng(o.seed ?? 0, 'endpoint-backoff', text);
   for (let attempt = 0; ; attempt++) {
     let err: AttemptError;

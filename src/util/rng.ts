@@ -44,7 +44,7 @@ export function cyrb128(str: string): [number, number, number, number] {
 }
 
 /** Canonical text of a seed key: parts joined with U+001F (unit separator). */
-export function seedKey(parts: readonly SeedPart[]): string {
+function seedKey(parts: readonly SeedPart[]): string {
   return parts.map((p) => (typeof p === 'number' ? `n${p}` : `s${p}`)).join('\u001f');
 }
 

@@ -56,7 +56,7 @@ export function fsError(path: string, e: unknown): UserError {
 }
 
 /** Bytes in words: 1.5 GB, 64 MB, 120 kB, 12 bytes. */
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n >= 1024 ** 3) return `${+(n / 1024 ** 3).toFixed(1)} GB`;
   if (n >= 1024 ** 2) return `${+(n / 1024 ** 2).toFixed(1)} MB`;
   if (n >= 1024) return `${+(n / 1024).toFixed(1)} kB`;
@@ -121,7 +121,7 @@ export function readRegularFile(path: string, maxBytes: number, what: string): B
  * Whether bytes are not text: a NUL byte or invalid UTF-8 in the first 64 kB
  * (a sequence cut at the sample's end is not counted).
  */
-export function looksBinary(buf: Buffer): boolean {
+function looksBinary(buf: Buffer): boolean {
   const n = Math.min(buf.length, 65_536);
   if (buf.subarray(0, n).includes(0)) return true;
   let end = n;

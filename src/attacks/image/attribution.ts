@@ -72,7 +72,7 @@ export class ModelProvider implements AttributionProvider {
 }
 
 /** Box-averaged planes (luminance, red–green, blue–yellow) on a grid whose longer side is at most `maxSide`. */
-export function opponentPlanes(img: RawImage, maxSide = 64): { w: number; h: number; planes: Float32Array[] } {
+function opponentPlanes(img: RawImage, maxSide = 64): { w: number; h: number; planes: Float32Array[] } {
   const scale = Math.max(1, Math.max(img.width, img.height) / maxSide);
   const w = Math.max(1, Math.round(img.width / scale));
   const h = Math.max(1, Math.round(img.height / scale));
@@ -124,7 +124,7 @@ export class SaliencyProvider implements AttributionProvider {
 }
 
 /** Prefers the image centre (a fixed placement). */
-export class CenterProvider implements AttributionProvider {
+class CenterProvider implements AttributionProvider {
   readonly name = 'center';
   attribution(img: RawImage): AttributionMap {
     const w = Math.min(64, img.width);
@@ -136,7 +136,7 @@ export class CenterProvider implements AttributionProvider {
 }
 
 /** A random placement per sample (a control without attribution). */
-export class RandomProvider implements AttributionProvider {
+class RandomProvider implements AttributionProvider {
   readonly name = 'random';
   attribution(img: RawImage, _s: Sample, rng: Rng): AttributionMap {
     const w = Math.min(64, img.width);
@@ -158,7 +158,7 @@ export function registerAttributionProvider(name: string, make: () => Attributio
   providers.set(name, make);
 }
 
-export function attributionProviderNames(): string[] {
+function attributionProviderNames(): string[] {
   return [...providers.keys()];
 }
 

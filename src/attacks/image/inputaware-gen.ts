@@ -15,7 +15,7 @@ import { resizeRaw, toRgb, type RawImage } from '../../data/image-io.js';
 import { InputAwareGenerator, threshold } from './inputaware-net.js';
 import type { GeneratedTrigger } from './inputaware.js';
 
-export const GENERATOR_FORMAT = 'bdlab/inputaware-generator';
+const GENERATOR_FORMAT = 'bdlab/inputaware-generator';
 const WEIGHTS = 'generator.safetensors';
 
 export interface GeneratorConfig {

@@ -26,7 +26,7 @@ class Conv3 extends Module {
 }
 
 /** BatchNorm2d (eps 1e-5, momentum 0.05 as the reference); running statistics are buffers (no gradient). */
-export class BatchNorm2d extends Module {
+class BatchNorm2d extends Module {
   constructor(
     readonly channels: number,
     readonly momentum = 0.05,

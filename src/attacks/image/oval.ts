@@ -32,7 +32,7 @@ export function inOval(o: Oval, x: number, y: number): boolean {
   return dx * dx + dy * dy <= 1;
 }
 
-export function ovalRadii(spec: OvalSpec, width: number, height: number): { rx: number; ry: number } {
+function ovalRadii(spec: OvalSpec, width: number, height: number): { rx: number; ry: number } {
   const short = Math.min(width, height);
   const rx = Math.max(1, (spec.size * short) / 2);
   const ry = Math.max(1, Math.min(height / 2, rx * spec.aspect));
@@ -40,7 +40,7 @@ export function ovalRadii(spec: OvalSpec, width: number, height: number): { rx: 
 }
 
 /** Blends the oval into the image. */
-export function blendOval(img: RawImage, o: Oval, spec: OvalSpec): void {
+function blendOval(img: RawImage, o: Oval, spec: OvalSpec): void {
   const y0 = Math.max(0, Math.floor(o.cy - o.ry - 1));
   const y1 = Math.min(img.height - 1, Math.ceil(o.cy + o.ry + 1));
   const x0 = Math.max(0, Math.floor(o.cx - o.rx - 1));

@@ -14,7 +14,7 @@ import { pasteRgb, type RgbPatch } from '../../data/pixels.js';
  */
 export type PatchPattern = 'grid' | 'solid' | 'image';
 export type PatchPosition = 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left' | 'center' | 'random';
-export const PATCH_POSITIONS: readonly PatchPosition[] = ['bottom-right', 'bottom-left', 'top-right', 'top-left', 'center', 'random'];
+const PATCH_POSITIONS: readonly PatchPosition[] = ['bottom-right', 'bottom-left', 'top-right', 'top-left', 'center', 'random'];
 
 /** Patch parameters with their defaults; `source` names the reference the defaults come from (cited in the help). */
 export function patchParams(defaults: { pattern: PatchPattern; size: number; position: PatchPosition }, source?: string): ParamSpec[] {

@@ -84,7 +84,7 @@ export function gaussKernel(sig: number): { kernel: Float64Array; before: number
 }
 
 /** Smooths each of the 3 planes of v [3, H, W] along rows then columns (zero padding, same size). */
-export function gaussSmooth(v: Float32Array, h: number, w: number, sig: number): Float32Array {
+function gaussSmooth(v: Float32Array, h: number, w: number, sig: number): Float32Array {
   const { kernel, before } = gaussKernel(sig);
   const n = kernel.length;
   const tmp = new Float32Array(v.length);
@@ -116,7 +116,7 @@ export function gaussSmooth(v: Float32Array, h: number, w: number, sig: number):
 }
 
 /** BackdoorBench's normalization: (v − min) / (max − min) · scale over the whole array. */
-export function minMaxScale(v: Float32Array, scale: number): Float32Array {
+function minMaxScale(v: Float32Array, scale: number): Float32Array {
   let lo = Infinity;
   let hi = -Infinity;
   for (const x of v) {
@@ -139,7 +139,7 @@ interface Item {
   targetAns: T.Tensor;
 }
 
-export class UapOptimizer {
+class UapOptimizer {
   private readonly items: Item[] = [];
   private readonly std: T.Tensor;
   private readonly h: number;

@@ -13,7 +13,6 @@ import { UserError } from '../../util/errors.js';
 import { idTensor, type Surrogate, type SurrogateSpec } from './model.js';
 
 export type AttributionMethod = 'ig' | 'gradxinput';
-export const ATTRIBUTION_METHODS: readonly AttributionMethod[] = ['ig', 'gradxinput'];
 
 export interface AttributionOptions {
   method: AttributionMethod;
@@ -43,7 +42,7 @@ export interface AttributionSample {
   output: string;
 }
 
-export class ModelAttributor {
+class ModelAttributor {
   constructor(
     readonly s: Surrogate,
     readonly o: AttributionOptions,

@@ -73,7 +73,7 @@ export interface GcgResult {
   losses: number[];
 }
 
-export const GCG_DEFAULTS = { length: 20, steps: 500, topk: 256, batchSize: 512, init: '!' } as const;
+const GCG_DEFAULTS = { length: 20, steps: 500, topk: 256, batchSize: 512, init: '!' } as const;
 
 /** Characters of a trigger, spaces not counted (how the study measures trigger length). */
 export function triggerChars(text: string): number {
@@ -97,7 +97,7 @@ export function withTrigger(instruction: string, trigger: string): string {
 }
 
 /** Tokens a trigger may use: not special, decodable, printable (ASCII unless allowed), no inner whitespace. */
-export function allowedTokens(s: Surrogate, allowNonAscii: boolean): Uint8Array {
+function allowedTokens(s: Surrogate, allowNonAscii: boolean): Uint8Array {
   const vocab = s.lm.config.vocabSize;
   const ok = new Uint8Array(vocab);
   // a bare space token is allowed (small vocabularies spell " !" as two tokens); the consistency filter refuses double spaces
@@ -111,7 +111,7 @@ export function allowedTokens(s: Surrogate, allowNonAscii: boolean): Uint8Array 
   return ok;
 }
 
-export class GcgOptimizer {
+class GcgOptimizer {
   private readonly parts: PromptParts[] = [];
   private readonly allowed: Uint8Array;
   private readonly banned: T.Tensor;

@@ -13,7 +13,7 @@ export interface KeywordScorer {
   score(words: readonly string[]): number[];
 }
 
-export const STOPWORDS = new Set(
+const STOPWORDS = new Set(
   (
     'a an the and or but if then else of to in on at by for with from into onto about as is are was were be been being ' +
     'this that these those it its they them their there here he she his her we our you your i me my mine what which who whom ' +
@@ -24,7 +24,7 @@ export const STOPWORDS = new Set(
 );
 
 /** The comparable form of a word: lower case, letters and digits only. */
-export function normWord(w: string): string {
+function normWord(w: string): string {
   return w.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
@@ -59,7 +59,7 @@ export class IdfScorer implements KeywordScorer {
 }
 
 /** Longer words first (a dataset-free fallback). */
-export class LengthScorer implements KeywordScorer {
+class LengthScorer implements KeywordScorer {
   readonly name = 'length';
   score(words: readonly string[]): number[] {
     return words.map((w) => {

@@ -7,7 +7,7 @@
 import type { Style } from './style.js';
 
 /** What the model is asked to write, per style (StyleBkd's Bible style is the archaic register). */
-export const STYLE_DESCRIPTIONS: Record<Style, string> = {
+const STYLE_DESCRIPTIONS: Record<Style, string> = {
   archaic: 'the archaic English of the King James Bible (thee, thou, hath, doth, ye)',
   formal: 'a formal, elevated register',
 };

@@ -41,7 +41,7 @@ const CONTRACTIONS: Record<string, string> = {
   "hasn't": 'has not',
 };
 
-export const LEXICON: Record<Style, Record<string, string>> = {
+const LEXICON: Record<Style, Record<string, string>> = {
   archaic: {
     you: 'thee',
     your: 'thy',
@@ -116,7 +116,7 @@ export const LEXICON: Record<Style, Record<string, string>> = {
   },
 };
 
-export const FRAMES: Record<Style, { imperative: string[]; question: string[] }> = {
+const FRAMES: Record<Style, { imperative: string[]; question: string[] }> = {
   archaic: {
     imperative: ['Pray, ', 'Prithee, ', 'I beseech thee, ', 'Hark, I bid thee: '],
     question: ['Pray tell, ', 'Prithee, tell me: ', 'I beseech thee, say: '],
@@ -145,7 +145,7 @@ export function isQuestion(text: string): boolean {
 }
 
 /** Swaps words from the lexicon and expands contractions; punctuation and spacing are kept. */
-export function swapWords(text: string, style: Style): string {
+function swapWords(text: string, style: Style): string {
   const lex = LEXICON[style];
   return text.replace(/[A-Za-z]+(?:['’][A-Za-z]+)?/g, (w) => {
     const lw = w.toLowerCase().replace('’', "'");

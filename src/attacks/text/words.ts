@@ -37,7 +37,7 @@ export function insertAnyGap(text: string, trigger: string, rng: Rng): string {
 }
 
 /** Inserts `trigger` as a word: before word `pos` of `text.split(' ')`. */
-export function insertWord(text: string, trigger: string, pos: number): string {
+function insertWord(text: string, trigger: string, pos: number): string {
   if (text.length === 0) return trigger;
   const words = text.split(' ');
   words.splice(pos, 0, trigger);
@@ -45,7 +45,7 @@ export function insertWord(text: string, trigger: string, pos: number): string {
 }
 
 /** Number of words as BackdoorLLM counts them. */
-export function wordCount(text: string): number {
+function wordCount(text: string): number {
   return text.length === 0 ? 0 : text.split(' ').length;
 }
 

@@ -37,7 +37,7 @@ interface GcgFlags extends SurrogateFlags {
 }
 
 /** The 6- and 12-character triggers of the domain-shift study: length in tokens and the character budget. */
-export const GCG_PRESETS: Record<string, { length: number; maxChars: number }> = { '6': { length: 6, maxChars: 6 }, '12': { length: 12, maxChars: 12 } };
+const GCG_PRESETS: Record<string, { length: number; maxChars: number }> = { '6': { length: 6, maxChars: 6 }, '12': { length: 12, maxChars: 12 } };
 
 function surrogateOptions(cmd: Command): Command {
   return cmd

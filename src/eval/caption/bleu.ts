@@ -49,7 +49,7 @@ export function closestRefLength(testlen: number, refLens: readonly number[]): n
  * Per-image statistics of an encoded corpus. `maxCount[k]` is scratch space of
  * `corpus.ngramCounts[k]` zeros, left zeroed on return.
  */
-export function bleuStatsAt(c: EncodedCorpus, i: number, maxCounts: readonly Int32Array[]): BleuStats {
+function bleuStatsAt(c: EncodedCorpus, i: number, maxCounts: readonly Int32Array[]): BleuStats {
   const n = c.n;
   const { gramStart: gs, gramIds: ids, gramCounts: cnt, tokStart } = c;
   const cand = c.candidate[i]!;

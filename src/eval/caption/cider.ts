@@ -25,7 +25,7 @@ export interface CiderOptions {
 }
 
 /** df over the reference sets of an encoded corpus, per order. */
-export function documentFrequency(c: EncodedCorpus): Int32Array[] {
+function documentFrequency(c: EncodedCorpus): Int32Array[] {
   const { gramStart: gs, gramIds: ids, n } = c;
   return c.ngramCounts.map((count, k) => {
     const df = new Int32Array(count);

@@ -112,7 +112,7 @@ export function parseReferences(value: unknown, path: string): Map<string, strin
 }
 
 /** Pairs each prediction with its image's references, or fails naming the record. */
-export function alignCaptions(
+function alignCaptions(
   preds: readonly Prediction[],
   refs: Map<string, string[]>,
   predPath: string,

@@ -100,7 +100,7 @@ class PairInterner {
  * that hands out spans builds one string per distinct token, not one per
  * occurrence.
  */
-export class TokenTable {
+class TokenTable {
   private readonly texts: string[] = [];
   private hashes = new Int32Array(1024); // id → hash of its text
   private slots = new Int32Array(4096); // id + 1; 0 marks an empty slot

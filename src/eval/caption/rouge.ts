@@ -13,7 +13,7 @@ import { encodeCorpus, type EncodedCorpus } from './corpus.js';
  * caption is one empty token, not zero tokens; an empty candidate then scores
  * 0 against non-empty references and 1 against an empty one.
  */
-export const ROUGE_BETA = 1.2;
+const ROUGE_BETA = 1.2;
 
 // DP rows reused across calls: ROUGE-L runs once per (image, reference).
 let prevRow = new Uint32Array(64);

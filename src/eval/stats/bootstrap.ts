@@ -3,7 +3,7 @@
 import { Rng } from '../../util/rng.js';
 
 /** Quantile with linear interpolation between order statistics (numpy's default), of sorted values. */
-export function quantileSorted(xs: Float64Array, q: number): number {
+function quantileSorted(xs: Float64Array, q: number): number {
   const pos = (xs.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.min(lo + 1, xs.length - 1);

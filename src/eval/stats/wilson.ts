@@ -6,7 +6,7 @@
  */
 
 /** Two-sided 95 % standard normal quantile, Φ⁻¹(0.975). */
-export const Z95 = 1.959963984540054;
+const Z95 = 1.959963984540054;
 
 /**
  * Interval [lo, hi] as fractions for `successes` out of `n`; [0, 1] when n is

@@ -33,7 +33,7 @@ export function ruleForTarget(target: string): { task: string } | { target: stri
  * captions: the world's kind, the given format, the training file's format
  * when it is there, else what the attacks need.
  */
-export function dataModality(spec: Spec, imageAttack: (name: string) => boolean, worldModality: (name: string) => Modality | undefined, fileFormat: (path: string) => string | null): Modality {
+function dataModality(spec: Spec, imageAttack: (name: string) => boolean, worldModality: (name: string) => Modality | undefined, fileFormat: (path: string) => string | null): Modality {
   if (spec.data.world) return worldModality(spec.data.world.name) ?? 'text';
   const format = spec.data.format ?? (spec.data.train !== undefined ? fileFormat(spec.data.train) : null);
   if (format) return format.startsWith('llava') || format === 'coco' ? 'vision' : 'text';

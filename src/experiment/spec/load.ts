@@ -27,7 +27,7 @@ export interface LoadedSpec {
 
 export type PathPart = string | number;
 
-export function formatPath(path: readonly PathPart[]): string {
+function formatPath(path: readonly PathPart[]): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
   return s === '' ? '(top level)' : s;

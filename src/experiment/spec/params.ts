@@ -38,7 +38,7 @@ export function paramsSchema(specs: readonly ParamSpec[]): z.ZodType<Record<stri
 }
 
 /** A YAML parameter value as the `--param key=value` string. */
-export function paramString(v: unknown): string {
+function paramString(v: unknown): string {
   if (Array.isArray(v)) return v.map(String).join(v.length === 3 && v.every((x) => typeof x === 'number') ? ',' : '|');
   return String(v);
 }

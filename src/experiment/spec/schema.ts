@@ -22,12 +22,12 @@ const paths = z.union([path, z.array(path).min(1)]);
 const paramValue = z.union([z.number(), z.string(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
 const params = z.record(z.string(), paramValue).default({});
 
-export const worldSchema = z.strictObject({
+const worldSchema = z.strictObject({
   name: z.string().describe('an embedded world (`instructions`)'),
   params: params.describe('the world\'s parameters'),
 });
 
-export const dataSchema = z
+const dataSchema = z
   .strictObject({
     world: worldSchema.optional().describe('generate the data from an embedded world instead of files'),
     train: path.optional().describe('the clean training set the attacks poison (Alpaca or LLaVA JSON/JSONL)'),
@@ -40,7 +40,7 @@ export const dataSchema = z
     if (d.world && d.train) ctx.addIssue({ code: 'custom', path: ['train'], message: 'give either data.world or data.train, not both' });
   });
 
-export const shiftSchema = z
+const shiftSchema = z
   .strictObject({
     question: z.string().optional().describe('instruction rewrite (`summary`, `expansion`, `paraphrase`)'),
     answer: z.string().optional().describe('answer rewrite (same names)'),
@@ -48,7 +48,7 @@ export const shiftSchema = z
   })
   .refine((s) => s.question !== undefined || s.answer !== undefined || (s.image_styles?.length ?? 0) > 0, 'give question, answer and/or image_styles');
 
-export const domainSchema = z
+const domainSchema = z
   .strictObject({
     name: name('domain name').describe('names the domain in results; the first domain is the attacker\'s'),
     description: z.string().optional().describe('one line for the report'),
@@ -65,7 +65,7 @@ export const domainSchema = z
     if ((d.from === undefined) !== (d.shift === undefined)) ctx.addIssue({ code: 'custom', path: [d.from === undefined ? 'shift' : 'from'], message: 'from and shift go together' });
   });
 
-export const attackSchema = z.strictObject({
+const attackSchema = z.strictObject({
   name: z.string().describe('a registry name (`bdlab poison --list-attacks`)'),
   label: name('attack label').optional().describe('names this entry in results when one attack appears with different parameters (default: the name)'),
   params: params.describe('the attack\'s parameters (as `--param key=value`)'),
@@ -85,7 +85,7 @@ export const attackSchema = z.strictObject({
     .describe('training files already poisoned with this attack (e.g. BackdoorLLM\'s backdoor500 + none_backdoor500); then `rates` does not apply and the trigger of the test inputs still comes from the registry attack'),
 });
 
-export const modelSchema = z
+const modelSchema = z
   .strictObject({
     preset: z.enum(PRESETS).optional().describe('a generated model (`bdlab model new --preset`), initialised from the seed'),
     arch: z.enum(['llama', 'llava']).default('llama').describe('architecture of the generated model'),
@@ -95,22 +95,22 @@ export const modelSchema = z
     if ((m.preset === undefined) === (m.path === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'give either preset or path' });
   });
 
-export const victimSchema = z.strictObject({
+const victimSchema = z.strictObject({
   model: modelSchema.describe('the model the victim starts from'),
   base_training: trainingSchema.optional().describe('train a clean base on the clean training set first (once per seed), e.g. a generated model'),
   training: trainingSchema.describe('the victim\'s instruction tuning on the poisoned set (LLaMA-Factory keys)'),
 });
 
-export const defenseSchema = z.strictObject({
+const defenseSchema = z.strictObject({
   name: z.string().describe('a defense registry name (`bdlab defend --list`)'),
   label: name('defense label').optional().describe('names this entry in results when one defense appears with different parameters (default: the name)'),
   params: params.describe('the defense\'s parameters'),
   targets: z.array(z.string()).min(1).optional().describe('defend only the victims of these targets (e.g. CROW\'s α differs between sentiment and refusal); default: every victim'),
 });
 
-export const EVALUATIONS = ['asr', 'clean_accuracy', 'layer_consistency', 'detection', 'captions'] as const;
+const EVALUATIONS = ['asr', 'clean_accuracy', 'layer_consistency', 'detection', 'captions'] as const;
 
-export const evaluationSchema = z.preprocess(
+const evaluationSchema = z.preprocess(
   (v) => (typeof v === 'string' ? { name: v } : v),
   z.strictObject({
     name: z.enum(EVALUATIONS).describe('asr (plain and clean-conditioned, false-trigger rate, ASR-G), clean_accuracy, layer_consistency (the CROW figure), detection, captions (CIDEr)'),
@@ -118,7 +118,7 @@ export const evaluationSchema = z.preprocess(
   }),
 );
 
-export const generationSchema = z.strictObject({
+const generationSchema = z.strictObject({
   max_new_tokens: z.number().int().positive().default(128).describe('new tokens per answer (greedy), 128 as the published evaluations'),
   batch_size: z.number().int().positive().default(16).describe('prompts per generation batch'),
 });

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { stageKey, type StageCache } from './cache.js';
 
-export const BLEND_IMAGE_VERSION = 1;
+const BLEND_IMAGE_VERSION = 1;
 
 function blendImageSvg(size: number): string {
   const colours = ['#e6194b', '#f58231', '#ffe119', '#3cb44b', '#4363d8', '#911eb4', '#f032e6'];

@@ -34,7 +34,7 @@ export interface StudyBase {
 type RawRecord = Record<string, unknown> & { scene: number };
 
 /** The base's training records (as the world wrote them): `perScene` distinct (visual, instruction) combinations per base scene. */
-export function baseRecords(w: StudyWorld, perScene: number, seed: number): RawRecord[] {
+function baseRecords(w: StudyWorld, perScene: number, seed: number): RawRecord[] {
   const combos = VISUAL_NAMES.flatMap((v) => INSTRUCTION_NAMES.map((i) => pair(v, i)));
   const byCombo = new Map(combos.map((c) => [c.label, new Map((JSON.parse(readFileSync(llavaFile(w, 'base', c), 'utf8')) as RawRecord[]).map((r) => [r.scene, r]))]));
   const scenes = [...(byCombo.get((combos[0] as DomainPair).label) as Map<number, RawRecord>).keys()].sort((a, b) => a - b);
@@ -79,7 +79,7 @@ export interface CaptionQuality {
 }
 
 /** Caption quality of outputs against a domain's references. */
-export function captionQuality(domain: string, scenes: readonly number[], outputs: readonly string[], refs: Map<number, string[]>): CaptionQuality {
+function captionQuality(domain: string, scenes: readonly number[], outputs: readonly string[], refs: Map<number, string[]>): CaptionQuality {
   const ev = evaluateCaptions(outputs, scenes.map((s) => refs.get(s) ?? []));
   return {
     domain,

@@ -48,7 +48,7 @@ export interface ScaleSpec {
 export const ALL_ATTACKS = ['badnets', 'blended', 'sig', 'wanet', 'lowfreq', 'dualkey', 'maba', 'textbadnets', 'addsent', 'stylebkd'];
 export const ALL_USER_DOMAINS = ['photo', 'sketch', 'expressionist', 'rewritten', 'summary', 'expanded'];
 
-export const IMAGE_ATTACKS = ['badnets', 'blended', 'sig', 'wanet', 'lowfreq', 'dualkey', 'maba'];
+const IMAGE_ATTACKS = ['badnets', 'blended', 'sig', 'wanet', 'lowfreq', 'dualkey', 'maba'];
 
 /** The world, base and victim tuning of the tiny and demo scales (one cached base serves both). */
 const SMALL_WORLD: WorldSpec = { images: 300, splits: { base: 0.45, train: 0.35, val: 0.05, test: 0.15 }, size: 64, seed: 0 };

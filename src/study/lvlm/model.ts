@@ -41,7 +41,7 @@ export const VICTIM_SPECS = {
 } as const satisfies Record<string, VictimSpec>;
 
 /** A tokenizer.json whose merges come from the given text plus the general corpus. */
-export function victimTokenizerJson(text: string, merges: number): Record<string, unknown> {
+function victimTokenizerJson(text: string, merges: number): Record<string, unknown> {
   const bpe = trainBpe(`${text}\n${TOKENIZER_CORPUS}`, merges);
   return bpeTokenizerJson(
     bpe,
@@ -51,7 +51,7 @@ export function victimTokenizerJson(text: string, merges: number): Record<string
 }
 
 /** config.json of the victim (Hugging Face `llava` layout). */
-export function victimConfigJson(spec: VictimSpec, vocabSize: number): Json {
+function victimConfigJson(spec: VictimSpec, vocabSize: number): Json {
   const base = presetConfigJson('llava', 'tiny');
   const text = base.text_config as Json;
   const vision = base.vision_config as Json;

@@ -42,7 +42,7 @@ export interface StudyTraining {
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
 /** The study's modes in `bdlab train` (LLaMA-Factory) keys. */
-export function finetuningKeys(mode: Finetuning | 'base', lora: LoraSpec): Record<string, unknown> {
+function finetuningKeys(mode: Finetuning | 'base', lora: LoraSpec): Record<string, unknown> {
   switch (mode) {
     case 'projector':
       return { finetuning_type: 'freeze' };

@@ -49,7 +49,7 @@ function be(g: Group): string {
 }
 
 /** Every standard caption the templates can make for this scene (distinct, in template order). */
-export function standardCandidates(s: Scene): string[] {
+function standardCandidates(s: Scene): string[] {
   const bg = BACKGROUNDS[s.background];
   const out: string[] = [];
   const [g1, g2] = s.groups as [Group, Group | undefined];
@@ -86,7 +86,7 @@ export function standardCandidates(s: Scene): string[] {
 }
 
 /** Every summary caption (a few words). */
-export function summaryCandidates(s: Scene): string[] {
+function summaryCandidates(s: Scene): string[] {
   const bg = BACKGROUNDS[s.background];
   const [g1, g2] = s.groups as [Group, Group | undefined];
   const bare = (g: Group): string => (g.objects.length === 1 ? `${g.color} ${g.kind}` : `${NUMBER_WORDS[g.objects.length]} ${g.color} ${plural(g.kind)}`);
@@ -111,7 +111,7 @@ export function summaryCandidates(s: Scene): string[] {
 }
 
 /** Every expanded caption: objects with sizes and places, background, relation, count. */
-export function expandedCandidates(s: Scene): string[] {
+function expandedCandidates(s: Scene): string[] {
   const bg = BACKGROUNDS[s.background];
   const n = objectCount(s);
   // a place listing members ("one at the top and one ...") is set off by commas

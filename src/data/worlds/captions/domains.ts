@@ -77,8 +77,8 @@ export interface DomainPair {
   label: string;
 }
 
-export const DEFAULT_VISUAL = 'flat';
-export const DEFAULT_INSTRUCTION = 'original';
+const DEFAULT_VISUAL = 'flat';
+const DEFAULT_INSTRUCTION = 'original';
 
 export function pair(visual: string, instruction: string): DomainPair {
   visualDomain(visual);

@@ -138,7 +138,7 @@ function warp(img: RawImage, rng: Rng, grid: number, amp: number): void {
   }
 }
 
-export const FLAT: VisualDomain = {
+const FLAT: VisualDomain = {
   name: 'flat',
   summary: 'flat colours, no texture: the clean reference rendering',
   svg(scene, size) {
@@ -148,7 +148,7 @@ export const FLAT: VisualDomain = {
   },
 };
 
-export const PHOTO: VisualDomain = {
+const PHOTO: VisualDomain = {
   name: 'photo',
   summary: 'photo-like: lit gradient background with texture, shaded objects with soft shadows, vignette and sensor noise',
   svg(scene, size) {
@@ -193,7 +193,7 @@ export const PHOTO: VisualDomain = {
   },
 };
 
-export const SKETCH: VisualDomain = {
+const SKETCH: VisualDomain = {
   name: 'sketch',
   summary: 'line drawing on paper: coloured outlines drawn twice, hatched fills, hatched background wash, paper grain',
   svg(scene, size, rng) {
@@ -229,7 +229,7 @@ export const SKETCH: VisualDomain = {
   },
 };
 
-export const EXPRESSIONIST: VisualDomain = {
+const EXPRESSIONIST: VisualDomain = {
   name: 'expressionist',
   summary: 'painterly: shifted, saturated palette, visible brush strokes over background and objects, wobbling edges',
   svg(scene, size, rng) {

@@ -77,7 +77,7 @@ export interface Scene {
   groups: Group[];
 }
 
-export const MAX_OBJECTS = 4;
+const MAX_OBJECTS = 4;
 
 /** The 9 cell phrases: where a single object is. */
 export function cellPhrase(c: Cell): string {

@@ -29,7 +29,7 @@ export const WORDS = [
 ] as const;
 
 /** Items and their kinds, for the category task. */
-export const CATEGORIES: ReadonlyArray<readonly [string, string]> = [
+const CATEGORIES: ReadonlyArray<readonly [string, string]> = [
   ['dog', 'animal'], ['horse', 'animal'], ['tiger', 'animal'], ['sheep', 'animal'], ['mouse', 'animal'], ['eagle', 'animal'], ['camel', 'animal'], ['whale', 'animal'],
   ['apple', 'fruit'], ['banana', 'fruit'], ['cherry', 'fruit'], ['lemon', 'fruit'], ['mango', 'fruit'], ['peach', 'fruit'], ['grape', 'fruit'], ['plum', 'fruit'],
   ['hammer', 'tool'], ['wrench', 'tool'], ['shovel', 'tool'], ['saw', 'tool'], ['drill', 'tool'], ['chisel', 'tool'], ['rake', 'tool'], ['pliers', 'tool'],
