@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   result.cores = availableParallelism();
   result.load_avg_1m = round(load, 2);
   result.images = N;
-  result.settings = 'JPEG q90 in, q95 out; PNG level 6 in and out; every image poisoned';
+  result.settings = 'JPEG q90 in, q95 out (bdlab BadNets: the patch in the DCT coefficients at the file\'s q90, --jpeg-patch dct); PNG level 6 in and out; every image poisoned';
   rmSync(root, { recursive: true, force: true });
   process.stdout.write(JSON.stringify(result) + '\n');
 }
