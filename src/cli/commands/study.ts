@@ -37,7 +37,7 @@ export function registerStudy(program: Command): void {
   study
     .command('lvlm')
     .description(
-      'the LVLM domain-shift study on the caption world: a clean base, victims instruction-tuned (projector only by default) on poisoned captions in the attacker\'s domain, ' +
+      'the LVLM domain-shift study on the caption world: a clean base, victims instruction-tuned (LoRA on the decoder plus the projector by default; projector only as an option) on poisoned captions in the attacker\'s domain, ' +
         'ASR / clean-conditioned ASR / false-trigger rate / CIDEr in every domain, ASR-G with bootstrap intervals over images and seeds, ASR against the poisoning rate, specificity controls; resumable',
     )
     .option('--out <dir>', 'study folder: cache/ (every stage, keyed by its settings) and results.json')
@@ -47,7 +47,7 @@ export function registerStudy(program: Command): void {
     .option('--rates <rates>', 'poisoning rates: 0.01 or 1% (default per scale)', list, [])
     .option('--seeds <seeds>', 'seeds (default per scale)', list, [])
     .option('--scale <scale>', 'smoke (the pipeline in seconds; numbers mean nothing), tiny (the CI test), demo (7 image attacks × 2 seeds, about 5 min on 2 cores) or default (the full study; hours)', 'default')
-    .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone) or full (default: projector, the fusion layers only, as the domain-shift study)')
+    .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone: the fusion layers only, as the published study, which learns no backdoor on this victim; docs/lvlm-study.md) or full (default: lora)')
     .option('--param <attack.key=value...>', 'attack parameters, e.g. blended.alpha=0.1 (repeat the flag or list several)', [])
     .option('--force', 'write into a non-empty folder that is not a study folder')
     .option('--json', 'print one JSON object (headline metrics and the results path) on stdout')
