@@ -245,9 +245,7 @@ export class CorpusEncoder {
   // scratch: per-position n-gram ids of the previous and current order
   private prev = new Int32Array(64);
   private cur = new Int32Array(64);
-  // per order: last sentence (+1) with each n-gram and its entry there (pushDistinct)
-  private seen: Int32Array[] = [];
-  private where: Int32Array[] = [];
+  private at = new Map<number, number>();
 
   /** Sizes are hints: buffers start there and grow if needed. */
   constructor(
@@ -264,10 +262,6 @@ export class CorpusEncoder {
     // a third to a half of all n-gram occurrences are distinct in caption
     // corpora; starting near the final size saves most rehashing
     for (let k = 1; k < n; k++) this.orders.push(new OrderInterner(tokens));
-    for (let k = 0; k < n; k++) {
-      this.seen.push(new Int32Array(1024));
-      this.where.push(new Int32Array(1024));
-    }
     this.tokStart.push(0);
     this.gramStart.push(0);
   }
@@ -290,44 +284,40 @@ export class CorpusEncoder {
         const order = this.orders[k - 1]!;
         for (let i = 0; i < m; i++) this.cur[i] = order.childId(this.prev[i]!, tok[base + i + k]!);
       }
-      this.pushDistinct(m, k, k === 0 ? this.tokenTable.size : this.orders[k - 1]!.size);
+      this.pushDistinct(m);
       this.gramStart.push(this.gramIds.length);
       [this.prev, this.cur] = [this.cur, this.prev];
     }
     return this.sentences++;
   }
 
-  /**
-   * Appends the distinct values of cur[0..m) (n-gram ids of order k) in
-   * first-occurrence order, with counts. seen[k][id] holds the last sentence
-   * (+1) that had the n-gram and where[k][id] its entry there, so each
-   * occurrence costs two array reads instead of a scan of the sentence.
-   */
-  private pushDistinct(m: number, k: number, count: number): void {
-    if (this.seen[k]!.length < count) {
-      let cap = this.seen[k]!.length;
-      while (cap < count) cap *= 2;
-      const seen = new Int32Array(cap);
-      seen.set(this.seen[k]!);
-      this.seen[k] = seen;
-      const where = new Int32Array(cap);
-      where.set(this.where[k]!);
-      this.where[k] = where;
-    }
-    const seen = this.seen[k]!;
-    const where = this.where[k]!;
-    const stamp = this.sentences + 1;
+  /** Appends the distinct values of cur[0..m) in first-occurrence order, with counts. */
+  private pushDistinct(m: number): void {
     const a = this.cur;
     const ids = this.gramIds;
     const cs = this.gramCounts;
-    for (let i = 0; i < m; i++) {
-      const v = a[i]!;
-      if (seen[v] === stamp) cs.data[where[v]!]!++;
-      else {
-        seen[v] = stamp;
-        where[v] = ids.length;
-        ids.push(v);
-        cs.push(1);
+    const d0 = ids.length;
+    if (m <= 48) {
+      for (let i = 0; i < m; i++) {
+        const v = a[i]!;
+        let j = d0;
+        while (j < ids.length && ids.data[j] !== v) j++;
+        if (j === ids.length) {
+          ids.push(v);
+          cs.push(1);
+        } else cs.data[j]!++;
+      }
+    } else {
+      const at = this.at;
+      at.clear();
+      for (let i = 0; i < m; i++) {
+        const v = a[i]!;
+        const j = at.get(v);
+        if (j === undefined) {
+          at.set(v, ids.length);
+          ids.push(v);
+          cs.push(1);
+        } else cs.data[j]!++;
       }
     }
   }
