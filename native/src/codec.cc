@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -50,6 +51,50 @@ Napi::Buffer<unsigned char> TakeBuffer(Napi::Env env, Bytes& b) {
   b.data = nullptr;
   b.size = b.cap = 0;
   return buf;
+}
+
+// An AsyncWorker that settles a promise, keeping its JavaScript inputs alive until then:
+// the subclass does its work in Execute (SetError rejects) and builds the value in Result.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  // Queues the work and returns its promise; it settles on the main thread.
+  Napi::Promise Start() {
+    auto p = deferred_.Promise();
+    Queue();
+    return p;
+  }
+
+ protected:
+  void Keep(Napi::Object v) { kept_.push_back(Napi::Persistent(v)); }
+  virtual Napi::Value Result(Napi::Env env) = 0;
+
+ private:
+  void OnOK() final {
+    Release();
+    deferred_.Resolve(Result(Env()));
+  }
+  void OnError(const Napi::Error& e) final {
+    Release();
+    deferred_.Reject(e.Value());
+  }
+  void Release() {
+    for (auto& r : kept_) r.Reset();
+    kept_.clear();
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> kept_;
+};
+
+// The optional (tmp, dst) string arguments at `at`; both empty when absent. An empty tmp with a
+// dst creates dst in place, exclusively.
+void OutputPaths(const Napi::CallbackInfo& info, size_t at, std::string& tmp, std::string& dst) {
+  if (info.Length() >= at + 2 && info[at].IsString() && info[at + 1].IsString()) {
+    tmp = info[at].As<Napi::String>().Utf8Value();
+    dst = info[at + 1].As<Napi::String>().Utf8Value();
+  }
 }
 
 // ---- libjpeg error handling: longjmp back with the library's message -------------------------
@@ -197,15 +242,13 @@ int DecodePng(const unsigned char* buf, size_t len, double maxPixels, Decoded& o
   return kOk;
 }
 
-class DecodeWorker : public Napi::AsyncWorker {
+class DecodeWorker : public PromiseWorker {
  public:
-  DecodeWorker(Napi::Env env, Napi::Buffer<unsigned char> in, double maxPixels)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), maxPixels_(maxPixels) {
-    ref_ = Napi::Persistent(in);
+  DecodeWorker(Napi::Env env, Napi::Buffer<unsigned char> in, double maxPixels) : PromiseWorker(env), maxPixels_(maxPixels) {
+    Keep(in);
     data_ = in.Data();
     len_ = in.Length();
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     const bool png = len_ >= 8 && data_[0] == 0x89 && data_[1] == 'P' && data_[2] == 'N' && data_[3] == 'G';
@@ -218,9 +261,10 @@ class DecodeWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    ref_.Reset();
+  ~DecodeWorker() override { out_.px.release(); }
+
+ protected:
+  Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
     r.Set("status", Napi::Number::New(env, status_));
     if (status_ == kOk) {
@@ -231,19 +275,10 @@ class DecodeWorker : public Napi::AsyncWorker {
     } else {
       r.Set("error", Napi::String::New(env, out_.error));
     }
-    deferred_.Resolve(r);
+    return r;
   }
-
-  void OnError(const Napi::Error& e) override {
-    ref_.Reset();
-    deferred_.Reject(e.Value());
-  }
-
-  ~DecodeWorker() override { out_.px.release(); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Buffer<unsigned char>> ref_;
   const unsigned char* data_ = nullptr;
   size_t len_ = 0;
   double maxPixels_;
@@ -353,44 +388,32 @@ bool WriteFile(const Bytes& b, const std::string& tmpOrEmpty, const std::string&
   return true;
 }
 
-class EncodeWorker : public Napi::AsyncWorker {
+class EncodeWorker : public PromiseWorker {
  public:
   EncodeWorker(Napi::Env env, Napi::TypedArray px, unsigned w, unsigned h, unsigned ch, bool png, int level, std::string tmp, std::string dst)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), w_(w), h_(h), ch_(ch), png_(png), level_(level), tmp_(std::move(tmp)), dst_(std::move(dst)) {
-    ref_ = Napi::Persistent(px.As<Napi::Object>());
+      : PromiseWorker(env), w_(w), h_(h), ch_(ch), png_(png), level_(level), tmp_(std::move(tmp)), dst_(std::move(dst)) {
+    Keep(px);
     px_ = static_cast<const unsigned char*>(px.ArrayBuffer().Data()) + px.ByteOffset();
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    ok_ = png_ ? EncodePng(px_, w_, h_, ch_, level_, out_, error_) : EncodeJpeg(px_, w_, h_, ch_, level_, out_, error_);
-    if (ok_ && !dst_.empty()) ok_ = WriteFile(out_, tmp_, dst_, error_);
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    ref_.Reset();
-    if (ok_) deferred_.Resolve(TakeBuffer(env, out_));
-    else deferred_.Reject(Napi::Error::New(env, error_).Value());
-  }
-
-  void OnError(const Napi::Error& e) override {
-    ref_.Reset();
-    deferred_.Reject(e.Value());
+    std::string error;
+    bool ok = png_ ? EncodePng(px_, w_, h_, ch_, level_, out_, error) : EncodeJpeg(px_, w_, h_, ch_, level_, out_, error);
+    if (ok && !dst_.empty()) ok = WriteFile(out_, tmp_, dst_, error);
+    if (!ok) SetError(error);
   }
 
   ~EncodeWorker() override { out_.release(); }
 
+ protected:
+  Napi::Value Result(Napi::Env env) override { return TakeBuffer(env, out_); }
+
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference ref_;
   const unsigned char* px_ = nullptr;
   unsigned w_, h_, ch_;
   bool png_;
   int level_;
   std::string tmp_, dst_;
-  bool ok_ = false;
-  std::string error_;
   Bytes out_;
 };
 
@@ -554,27 +577,26 @@ int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, Bytes& o
   return kPatched;
 }
 
-class PatchWorker : public Napi::AsyncWorker {
+class PatchWorker : public PromiseWorker {
  public:
   PatchWorker(Napi::Env env, Napi::Buffer<unsigned char> bytes, Napi::TypedArray rgb, PatchRect rect, std::string tmp, std::string dst)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)) {
-    bytesRef_ = Napi::Persistent(bytes.As<Napi::Object>());
-    rgbRef_ = Napi::Persistent(rgb.As<Napi::Object>());
+      : PromiseWorker(env), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)) {
+    Keep(bytes);
+    Keep(rgb);
     buf_ = bytes.Data();
     len_ = bytes.Length();
     rect_.rgb = static_cast<const unsigned char*>(rgb.ArrayBuffer().Data()) + rgb.ByteOffset();
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     status_ = PatchJpeg(buf_, len_, rect_, out_, changed_, error_);
     if (status_ == kPatched && !dst_.empty() && !WriteFile(out_, tmp_, dst_, error_)) status_ = kPatchError;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    bytesRef_.Reset();
-    rgbRef_.Reset();
+  ~PatchWorker() override { out_.release(); }
+
+ protected:
+  Napi::Value Result(Napi::Env env) override {
     auto r = Napi::Object::New(env);
     r.Set("status", Napi::Number::New(env, status_));
     if (status_ == kPatched) {
@@ -582,20 +604,10 @@ class PatchWorker : public Napi::AsyncWorker {
       r.Set("data", TakeBuffer(env, out_));
     }
     if (status_ == kPatchError) r.Set("error", Napi::String::New(env, error_));
-    deferred_.Resolve(r);
+    return r;
   }
-
-  void OnError(const Napi::Error& e) override {
-    bytesRef_.Reset();
-    rgbRef_.Reset();
-    deferred_.Reject(e.Value());
-  }
-
-  ~PatchWorker() override { out_.release(); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference bytesRef_, rgbRef_;
   const unsigned char* buf_ = nullptr;
   size_t len_ = 0;
   PatchRect rect_;
@@ -623,14 +635,8 @@ Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string tmp, dst;
-  if (info.Length() >= 8 && info[6].IsString() && info[7].IsString()) {
-    tmp = info[6].As<Napi::String>().Utf8Value();  // empty: create dst in place
-    dst = info[7].As<Napi::String>().Utf8Value();
-  }
-  auto* wk = new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst);
-  auto p = wk->Promise();
-  wk->Queue();
-  return p;
+  OutputPaths(info, 6, tmp, dst);
+  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst))->Start();
 }
 
 // decode(bytes: Buffer, maxPixels: number) → Promise<{status, data?, width?, height?, channels?, error?}>
@@ -640,10 +646,7 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "decode(bytes: Buffer, maxPixels: number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* w = new DecodeWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), info[1].As<Napi::Number>().DoubleValue());
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  return (new DecodeWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), info[1].As<Napi::Number>().DoubleValue()))->Start();
 }
 
 // encode(pixels: Uint8Array, width, height, channels, format: 'png' | 'jpeg', levelOrQuality[, tmp, dst]) → Promise<Buffer>
@@ -667,14 +670,8 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string tmp, dst;
-  if (info.Length() >= 8 && info[6].IsString() && info[7].IsString()) {
-    tmp = info[6].As<Napi::String>().Utf8Value();  // empty: create dst in place
-    dst = info[7].As<Napi::String>().Utf8Value();
-  }
-  auto* wk = new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst);
-  auto p = wk->Promise();
-  wk->Queue();
-  return p;
+  OutputPaths(info, 6, tmp, dst);
+  return (new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst))->Start();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
