@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { commands } from './registry.js';
 import { reasonOf } from './output.js';
 
@@ -9,6 +9,12 @@ export function program(): Command {
     .version('0.1.0')
     // usage errors are one line, like every other failure (design.md); subcommands inherit this
     .configureOutput({ outputError: (msg, write) => write(`bdlab: ${msg.trim().replace(/^error: /, '')} (see --help)\n`) })
+    .configureHelp({
+      // a list flag's empty start value means "none given", not a default worth printing
+      optionDescription(this: Help, option: Option): string {
+        return Help.prototype.optionDescription.call(this, option).replace(/ \(default: \[\]\)$/, '');
+      },
+    })
     .exitOverride();
   for (const register of commands) register(p);
   return p;

@@ -79,16 +79,27 @@ test('bdlab study lvlm --scale tiny: end to end, well-formed results, a working 
       assert.ok(c.cider >= 0);
     }
     // ASR-G from plain ASR of the same victim
-    const m = (d.asrg as Array<{ attacker: string; users: string[]; asr_all: number[]; asrg: Array<{ user: string; asrg: Estimate }>; mean_asrg: Estimate }>)[0]!;
+    type Row = { attacker: string; implanted: boolean; users: string[]; asr_all: number[]; asrg: Array<{ user: string; asrg: Estimate; asrg_conditioned: Estimate }>; mean_asrg: Estimate; mean_asrg_conditioned: Estimate };
+    const m = (d.asrg as Row[])[0]!;
     const att = cells.find((c) => c.domain === 'flat:original')!;
+    const shifted: number[] = [];
     for (const [j, u] of m.users.entries()) {
       const cu = cells.find((c) => c.domain === u)!;
       assert.equal(m.asr_all[j], cu.asr_all);
       const g = m.asrg[j]!.asrg;
       assert.ok(Math.abs(g.value! - asrg(att.asr_all!, cu.asr_all!)) < 1e-4, `ASR-G ${u}`);
       inside(g, `ASR-G ${u}`);
+      // the variant: the same formula on clean-conditioned ASR
+      const gc = m.asrg[j]!.asrg_conditioned;
+      assert.ok(Math.abs(gc.value! - asrg(att.asr!, cu.asr!)) < 1e-4, `clean-conditioned ASR-G ${u}`);
+      inside(gc, `clean-conditioned ASR-G ${u}`);
+      if (u !== m.attacker) shifted.push(gc.value!);
     }
     assert.equal(m.asrg[0]!.asrg.value, 1, 'the attacker domain against itself');
+    assert.ok(Math.abs(m.mean_asrg_conditioned.value! - shifted.reduce((a, b) => a + b, 0) / shifted.length) < 1e-4, 'the clean-conditioned mean over user domains');
+    const attSummary = (d.summaries as Array<{ domain: string; asr: Estimate }>).find((s) => s.domain === m.attacker)!;
+    assert.equal(m.implanted, attSummary.asr.ci95_seeds![0] > 0, 'implanted: the clean-conditioned interval lies above 0');
+    assert.equal(m.implanted, true, 'Blended at rate 0.3 implants a backdoor');
     for (const s of d.summaries as Array<Record<string, Estimate>>) for (const k of ['asr_all', 'asr', 'ftr', 'cider']) inside(s[k]!, `summary ${k}`);
     // the clean base learned the task, and the victim's backdoor is Blended's trigger, not a bias towards the target
     const base = (d.base as { quality: Array<{ domain: string; cider: number }> }).quality;
@@ -120,6 +131,8 @@ test('bdlab study lvlm: bad options fail in one line', () => {
     assert.match(bdlab('--out', dir, '--scale', 'tiny', '--attacks', 'vpi').stderr, /^bdlab: attack vpi targets LLM instructions/);
     assert.match(bdlab('--out', dir, '--scale', 'tiny', '--param', 'blended=0.1').stderr, /^bdlab: --param "blended=0.1": expected attack.key=value/);
     assert.match(bdlab('--out', dir, '--scale', 'tiny', '--finetuning', 'half').stderr, /^bdlab: unknown fine-tuning "half"/);
+    assert.match(bdlab('--out', dir, '--scale', 'tiny', '--lr', '0').stderr, /^bdlab: --lr "0": expected a number > 0/);
+    assert.match(bdlab('--out', dir, '--scale', 'tiny', '--epochs', '2.5').stderr, /^bdlab: --epochs "2.5"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

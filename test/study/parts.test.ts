@@ -118,4 +118,11 @@ test('plan: defaults per scale, attacker domain first, one-line errors', () => {
   assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', attacks: ['nope'] }), /unknown attack "nope"/);
   assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', rates: [0] }), /--rates: 0 is not in \(0, 1\]/);
   assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', domains: ['oil'] }), /unknown domain "oil"/);
+  // the victims' tuning: the scale's unless given, and a given value lands in the spec that keys the victim stage
+  const t = resolvePlan({ out: 'x', scale: 'default', tuningLr: 1e-3, tuningEpochs: 3 });
+  assert.deepEqual([t.spec.tuning.lr, t.spec.tuning.epochs], [1e-3, 3]);
+  assert.equal(t.spec.tuning.batch_size, SCALE_SPECS.default.tuning.batch_size);
+  assert.deepEqual(resolvePlan({ out: 'x', scale: 'default' }).spec, SCALE_SPECS.default);
+  assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', tuningLr: 0 }), /--lr: 0 is not a positive number/);
+  assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', tuningEpochs: 1.5 }), /--epochs: 1.5 is not a positive integer/);
 });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { emit } from '../output.js';
-import { parseRate } from '../flags.js';
+import { parseCount, parseNumber, parseRate } from '../flags.js';
 import type { Scale } from '../../study/lvlm/config.js';
 
 const list = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
@@ -15,6 +15,8 @@ interface StudyFlags {
   seeds: string[];
   scale: string;
   finetuning?: string;
+  lr?: string;
+  epochs?: string;
   param: string[];
   force?: boolean;
   json?: boolean;
@@ -48,6 +50,8 @@ export function registerStudy(program: Command): void {
     .option('--seeds <seeds>', 'seeds (default per scale)', list, [])
     .option('--scale <scale>', 'smoke (the pipeline in seconds; numbers mean nothing), tiny (the CI test), demo (7 image attacks × 2 seeds, about 5 min on 2 cores) or default (the full study; hours)', 'default')
     .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone: the fusion layers only, as the published study, which learns no backdoor on this victim; docs/lvlm-study.md) or full (default: lora)')
+    .option('--lr <rate>', 'learning rate of the victims\' tuning (default: the scale\'s, listed in results.json under config.spec.tuning)')
+    .option('--epochs <n>', 'epochs of the victims\' tuning (default: the scale\'s)')
     .option('--param <attack.key=value...>', 'attack parameters, e.g. blended.alpha=0.1 (repeat the flag or list several)', [])
     .option('--force', 'write into a non-empty folder that is not a study folder')
     .option('--json', 'print one JSON object (headline metrics and the results path) on stdout')
@@ -69,6 +73,8 @@ export function registerStudy(program: Command): void {
         rates,
         seeds,
         finetuning: f.finetuning as 'projector' | 'projector+attention' | 'lora' | 'full' | undefined,
+        tuningLr: f.lr === undefined ? undefined : parseNumber(f.lr, '--lr', { min: 0, minExclusive: true }),
+        tuningEpochs: f.epochs === undefined ? undefined : parseCount(f.epochs, '--epochs', { min: 1 }),
         params: attackParams(f.param),
       });
       const res = r.result;

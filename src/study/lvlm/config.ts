@@ -122,6 +122,9 @@ export interface StudyOptions {
   rates?: number[];
   seeds?: number[];
   finetuning?: Finetuning;
+  /** The victims' tuning learning rate and epochs instead of the scale's. */
+  tuningLr?: number;
+  tuningEpochs?: number;
   /** Attack parameters given by the user: attack → key → value. */
   params?: Record<string, Record<string, string>>;
 }
@@ -151,7 +154,10 @@ export const TARGET_WORD = 'banana';
 
 export function resolvePlan(o: StudyOptions): StudyPlan {
   if (!(SCALES as readonly string[]).includes(o.scale)) throw new UserError(`unknown scale "${o.scale}"; one of: ${SCALES.join(', ')}`);
-  const spec = SCALE_SPECS[o.scale];
+  const scaleSpec = SCALE_SPECS[o.scale];
+  if (o.tuningLr !== undefined && !(o.tuningLr > 0 && Number.isFinite(o.tuningLr))) throw new UserError(`--lr: ${o.tuningLr} is not a positive number`);
+  if (o.tuningEpochs !== undefined && !(Number.isSafeInteger(o.tuningEpochs) && o.tuningEpochs > 0)) throw new UserError(`--epochs: ${o.tuningEpochs} is not a positive integer`);
+  const spec: ScaleSpec = { ...scaleSpec, tuning: { ...scaleSpec.tuning, lr: o.tuningLr ?? scaleSpec.tuning.lr, epochs: o.tuningEpochs ?? scaleSpec.tuning.epochs } };
   // triggers land on the pixels the model sees: the world renders at the model's input size
   if (spec.world.size !== spec.victim.image_size) throw new Error(`scale ${o.scale}: world size ${spec.world.size} differs from the victim's input size ${spec.victim.image_size}`);
   const finetuning = o.finetuning ?? DEFAULT_FINETUNING;

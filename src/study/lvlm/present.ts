@@ -23,7 +23,18 @@ const studySchema = z.object({
     world: z.object({ images: z.number(), splits: z.record(z.string(), z.number()) }).loose(),
     base: z.object({ quality: z.array(z.object({ domain: z.string(), n: z.number(), cider: z.number(), bleu_4: z.number(), rouge_l: z.number() }).loose()) }).loose(),
     summaries: z.array(z.object({ attack: z.string(), rate: z.number(), attacker: z.string(), domain: z.string(), asr_all: estimate, asr: estimate, ftr: estimate, cider: estimate })),
-    asrg: z.array(z.object({ attack: z.string(), rate: z.number(), attacker: z.string(), asrg: z.array(z.object({ user: z.string(), asrg: estimate })), mean_asrg: estimate })),
+    asrg: z.array(
+      z.object({
+        attack: z.string(),
+        rate: z.number(),
+        attacker: z.string(),
+        // absent in results written before the clean-conditioned variant
+        implanted: z.boolean().optional(),
+        asrg: z.array(z.object({ user: z.string(), asrg: estimate, asrg_conditioned: estimate.optional() })),
+        mean_asrg: estimate,
+        mean_asrg_conditioned: estimate.optional(),
+      }),
+    ),
     controls: z.array(z.object({ attack: z.string(), rate: z.number(), attacker: z.string(), control: z.string(), asr_all: estimate })),
     seconds: z.number(),
   }).loose(),
@@ -43,6 +54,7 @@ export function readStudyRecord(v: unknown, where: string): StudyRecord {
 
 const num = (v: number | null, digits: number): string => (v === null ? 'n/a' : v.toFixed(digits));
 const ci = (c: readonly [number, number] | null, digits: number): string => (c === null ? '' : `${c[0].toFixed(digits)}–${c[1].toFixed(digits)}`);
+const implantedText = (v: boolean | undefined): string => (v === undefined ? 'n/a' : v ? 'yes' : 'no');
 
 /** Terminal tables: clean CIDEr, ASR per domain with the interval over seeds, ASR-G, controls. */
 export function studyTables(r: StudyRecord): string {
@@ -55,15 +67,17 @@ export function studyTables(r: StudyRecord): string {
         ['attack', 'rate', 'domain', 'ASR %', '95 % CI', 'clean-cond. ASR %', 'false trig. %', 'CIDEr-D'],
         d.summaries.map((s) => [s.attack, s.rate, s.domain === s.attacker ? `${s.domain} (attacker)` : s.domain, num(s.asr_all.value, 1), ci(s.asr_all.ci95_seeds, 1), num(s.asr.value, 1), num(s.ftr.value, 1), num(s.cider.value, 3)]),
       ),
-    `ASR-G (user-domain ASR over attacker-domain ASR, plain ASR):\n` +
+    `ASR-G (user-domain ASR over attacker-domain ASR, plain ASR as published; "backdoor": the attacker domain's clean-conditioned ASR has a 95 % interval above 0 — without one, ASR-G is a ratio of false triggers; clean-cond.: the mean from clean-conditioned ASR):\n` +
       renderTable(
-        ['attack', 'rate', ...doms.filter((x) => !r.config.attacker_domains.includes(x)), 'mean', '95 % CI'],
+        ['attack', 'rate', 'backdoor', ...doms.filter((x) => !r.config.attacker_domains.includes(x)), 'mean', '95 % CI', 'clean-cond. mean'],
         d.asrg.map((m) => [
           m.attack,
           m.rate,
+          implantedText(m.implanted),
           ...m.asrg.filter((u) => u.user !== m.attacker).map((u) => num(u.asrg.value, 2)),
           num(m.mean_asrg.value, 2),
           ci(m.mean_asrg.ci95_seeds, 2),
+          m.mean_asrg_conditioned ? num(m.mean_asrg_conditioned.value, 2) : 'n/a',
         ]),
       ),
   ];
@@ -169,7 +183,12 @@ export async function renderStudyReport(r: StudyRecord, studyDir?: string): Prom
         'study-asrg',
         `ASR-G per attack and user domain (1: the backdoor fires as often as in the attacker's domain; 0: not at all), from the plain ASR pooled over seeds.`,
         heatmap(cells, { x: 'domain', xTitle: 'user domain (shift)', y: 'attack', yTitle: 'attack', value: 'asrg', valueTitle: 'ASR-G', domain: [0, 1], label: 'text' }),
-      )) + table(['attack', 'rate', 'mean ASR-G', '95 % CI (seeds)'], d.asrg.map((m) => [m.attack, m.rate, num(m.mean_asrg.value, 2), ci(m.mean_asrg.ci95_seeds, 2)])),
+      )) +
+      table(
+        ['attack', 'rate', 'backdoor implanted', 'mean ASR-G', '95 % CI (seeds)', 'mean ASR-G, clean-conditioned', '95 % CI (seeds)'],
+        d.asrg.map((m) => [m.attack, m.rate, implantedText(m.implanted), num(m.mean_asrg.value, 2), ci(m.mean_asrg.ci95_seeds, 2), m.mean_asrg_conditioned ? num(m.mean_asrg_conditioned.value, 2) : 'n/a', ci(m.mean_asrg_conditioned?.ci95_seeds ?? null, 2)]),
+        'Implanted: the clean-conditioned ASR in the attacker domain has a 95 % interval above 0; without a backdoor, ASR-G is a ratio of false triggers. The clean-conditioned mean (this project\'s variant) leaves out scenes whose clean caption already names the target.',
+      ),
   });
   if (d.controls.length) {
     sections.push({

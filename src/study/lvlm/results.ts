@@ -5,8 +5,13 @@
 //   (`asr`, clean-conditioned), false-trigger rate on clean inputs, CIDEr;
 // - the same pooled over seeds, each with percentile bootstrap intervals over
 //   images (seeds fixed) and over seeds and images;
-// - ASR-G matrices (attacker domain × user domain) from plain ASR, their mean
-//   over user domains, ASR against the poisoning rate, and the controls.
+// - ASR-G matrices (attacker domain × user domain) from plain ASR (the
+//   published definition), their mean over user domains, and beside them the
+//   same from clean-conditioned ASR (this project's variant: a shift that makes
+//   the victim name the target without a trigger does not count as the
+//   backdoor generalising); whether a backdoor was implanted at all (the
+//   attacker domain's clean-conditioned ASR has a 95 % interval above 0);
+//   ASR against the poisoning rate, and the controls.
 import { targetRule } from '../../eval/asr/rules.js';
 import { scoreOne } from '../../eval/asr/score.js';
 import { evaluateCaptions } from '../../eval/caption/coco.js';
@@ -119,10 +124,13 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
     }
     return n === 0 ? null : sum / n;
   };
-  const asrgStat = (runs: typeof scored, att: string, user: string) => (draw: ReadonlyArray<{ run: number; idx?: ArrayLike<number> }>): number | null =>
-    asrgOf(rateStat(runs, att, (d) => d.triggered)(draw), rateStat(runs, user, (d) => d.triggered)(draw));
-  const meanAsrgStat = (runs: typeof scored, att: string) => (draw: ReadonlyArray<{ run: number; idx?: ArrayLike<number> }>): number | null => {
-    const vals = labels.filter((u) => u !== att).map((u) => asrgStat(runs, att, u)(draw)).filter((v): v is number => v !== null);
+  type Pick = (d: DomainScores) => Outcomes;
+  const plain: Pick = (d) => d.triggered;
+  const cleanConditioned: Pick = (d) => d.conditioned;
+  const asrgStat = (runs: typeof scored, att: string, user: string, pick: Pick) => (draw: ReadonlyArray<{ run: number; idx?: ArrayLike<number> }>): number | null =>
+    asrgOf(rateStat(runs, att, pick)(draw), rateStat(runs, user, pick)(draw));
+  const meanAsrgStat = (runs: typeof scored, att: string, pick: Pick) => (draw: ReadonlyArray<{ run: number; idx?: ArrayLike<number> }>): number | null => {
+    const vals = labels.filter((u) => u !== att).map((u) => asrgStat(runs, att, u, pick)(draw)).filter((v): v is number => v !== null);
     return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
   };
 
@@ -172,19 +180,37 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
             attacker: att,
             domain: label,
             seeds: runs.map((r) => r.run.seed),
-            asr_all: estimate(runs, rateStat(runs, label, (d) => d.triggered), `${salt}|asr_all`),
-            asr: estimate(runs, rateStat(runs, label, (d) => d.conditioned), `${salt}|asr`),
+            asr_all: estimate(runs, rateStat(runs, label, plain), `${salt}|asr_all`),
+            asr: estimate(runs, rateStat(runs, label, cleanConditioned), `${salt}|asr`),
             ftr: estimate(runs, rateStat(runs, label, (d) => d.clean), `${salt}|ftr`),
             cider: estimate(runs, ciderStat(runs, label), `${salt}|cider`),
           });
         }
         const point = buildMatrix(labels.map((u) => ({ attacker: att, user: u, asr: pooled(runs.map((r) => ({ o: (r.domains.get(u) as DomainScores).triggered }))) ?? 0 })));
-        const row = labels.map((u) => ({ user: u, asrg: estimate(runs, asrgStat(runs, att, u), `${a.name}|${rate}|${att}|${u}|asrg`) }));
-        const mean = estimate(runs, meanAsrgStat(runs, att), `${a.name}|${rate}|${att}|mean_asrg`);
-        const asrAtt = estimate(runs, rateStat(runs, att, (d) => d.triggered), `${a.name}|${rate}|${att}|asr_all`);
-        matrices.push({ attack: a.name, rate, attacker: att, users: labels, asr_all: (point.asr[0] ?? []).map((v) => round(v)), asrg: row, mean_asrg: mean });
+        const row = labels.map((u) => ({
+          user: u,
+          asrg: estimate(runs, asrgStat(runs, att, u, plain), `${a.name}|${rate}|${att}|${u}|asrg`),
+          asrg_conditioned: estimate(runs, asrgStat(runs, att, u, cleanConditioned), `${a.name}|${rate}|${att}|${u}|asrg_conditioned`),
+        }));
+        const mean = estimate(runs, meanAsrgStat(runs, att, plain), `${a.name}|${rate}|${att}|mean_asrg`);
+        const meanConditioned = estimate(runs, meanAsrgStat(runs, att, cleanConditioned), `${a.name}|${rate}|${att}|mean_asrg_conditioned`);
+        const asrAtt = estimate(runs, rateStat(runs, att, plain), `${a.name}|${rate}|${att}|asr_all`);
+        // the same salt as the attacker domain's summary, so the same interval
+        const condAtt = estimate(runs, rateStat(runs, att, cleanConditioned), `${a.name}|${rate}|${att}|${att}|asr`);
+        matrices.push({
+          attack: a.name,
+          rate,
+          attacker: att,
+          implanted: condAtt.ci95_seeds !== null && condAtt.ci95_seeds[0] > 0,
+          users: labels,
+          asr_all: (point.asr[0] ?? []).map((v) => round(v)),
+          asrg: row,
+          mean_asrg: mean,
+          mean_asrg_conditioned: meanConditioned,
+        });
         put(`asr_attacker/${a.name}/${rate}/${att}`, asrAtt);
         put(`mean_asrg/${a.name}/${rate}/${att}`, mean);
+        put(`mean_asrg_conditioned/${a.name}/${rate}/${att}`, meanConditioned);
         (curves[a.name] as unknown[]).push({ rate, attacker: att, asr_all: asrAtt, mean_asrg: mean, poisoned: runs.map((r) => r.run.poison.poisoned) });
         for (const c of Object.keys(runs[0]?.domains.get(att)?.controls ?? {})) {
           controls.push({ attack: a.name, rate, attacker: att, control: c, asr_all: estimate(runs, rateStat(runs, att, (d) => d.controls[c] as Outcomes), `${a.name}|${rate}|${att}|${c}`) });
