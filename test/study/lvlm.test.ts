@@ -97,11 +97,11 @@ test('bdlab study lvlm --scale tiny: end to end, well-formed results, a working 
     }
     assert.equal(m.asrg[0]!.asrg.value, 1, 'the attacker domain against itself');
     assert.ok(Math.abs(m.mean_asrg_conditioned.value! - shifted.reduce((a, b) => a + b, 0) / shifted.length) < 1e-4, 'the clean-conditioned mean over user domains');
-    const attSummary = (d.summaries as Array<{ domain: string; asr: Estimate; ftr: Estimate }>).find((s) => s.domain === m.attacker)!;
-    assert.ok(Math.abs(m.trigger_effect.value! - (attSummary.asr.value! - attSummary.ftr.value!)) < 1e-3, 'the trigger effect: clean-conditioned ASR minus the false-trigger rate');
+    assert.ok(Math.abs(m.trigger_effect.value! - (att.asr_all! - att.ftr!)) < 1e-3, 'the trigger effect: ASR minus the false-trigger rate');
     inside(m.trigger_effect, 'trigger effect');
     assert.equal(m.implanted, m.trigger_effect.ci95_seeds![0] > 0, 'implanted: the effect\'s interval lies above 0');
-    // measured at this scale (one seed, 45 scenes): an effect of 23 points with a 95 % interval of −4 to 44, so implanted is not asserted
+    // measured at this scale (one thread): an effect of 33 points, 95 % interval 13 to 47
+    assert.equal(m.implanted, true, 'Blended at rate 0.3 implants a backdoor');
     for (const s of d.summaries as Array<Record<string, Estimate>>) for (const k of ['asr_all', 'asr', 'ftr', 'cider']) inside(s[k]!, `summary ${k}`);
     // the clean base learned the task, and the victim's backdoor is Blended's trigger, not a bias towards the target
     const base = (d.base as { quality: Array<{ domain: string; cider: number }> }).quality;

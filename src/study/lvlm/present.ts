@@ -68,7 +68,7 @@ export function studyTables(r: StudyRecord): string {
         ['attack', 'rate', 'domain', 'ASR %', '95 % CI', 'clean-cond. ASR %', 'false trig. %', 'CIDEr-D'],
         d.summaries.map((s) => [s.attack, s.rate, s.domain === s.attacker ? `${s.domain} (attacker)` : s.domain, num(s.asr_all.value, 1), ci(s.asr_all.ci95_seeds, 1), num(s.asr.value, 1), num(s.ftr.value, 1), num(s.cider.value, 3)]),
       ),
-    `ASR-G (user-domain ASR over attacker-domain ASR, plain ASR as published; "backdoor": in the attacker domain, clean-conditioned ASR minus the false-trigger rate has a 95 % interval above 0 — without a backdoor, ASR-G is a ratio of false triggers; clean-cond.: the mean from clean-conditioned ASR):\n` +
+    `ASR-G (user-domain ASR over attacker-domain ASR, plain ASR as published; "backdoor": in the attacker domain, ASR minus the false-trigger rate on the same scenes has a 95 % interval above 0 — without a backdoor, ASR-G is a ratio of false triggers; clean-cond.: the mean from clean-conditioned ASR):\n` +
       renderTable(
         ['attack', 'rate', 'backdoor', ...doms.filter((x) => !r.config.attacker_domains.includes(x)), 'mean', '95 % CI', 'clean-cond. mean'],
         d.asrg.map((m) => [
@@ -188,7 +188,7 @@ export async function renderStudyReport(r: StudyRecord, studyDir?: string): Prom
       table(
         ['attack', 'rate', 'backdoor implanted', 'mean ASR-G', '95 % CI (seeds)', 'mean ASR-G, clean-conditioned', '95 % CI (seeds)'],
         d.asrg.map((m) => [m.attack, m.rate, implantedText(m.implanted), num(m.mean_asrg.value, 2), ci(m.mean_asrg.ci95_seeds, 2), m.mean_asrg_conditioned ? num(m.mean_asrg_conditioned.value, 2) : 'n/a', ci(m.mean_asrg_conditioned?.ci95_seeds ?? null, 2)]),
-        'Implanted: in the attacker domain, clean-conditioned ASR minus the false-trigger rate has a 95 % interval above 0; without a backdoor, ASR-G is a ratio of false triggers. The clean-conditioned mean (this project\'s variant) leaves out scenes whose clean caption already names the target.',
+        'Implanted: in the attacker domain, ASR minus the false-trigger rate on the same scenes has a 95 % interval above 0; without a backdoor, ASR-G is a ratio of false triggers. The clean-conditioned mean (this project\'s variant) leaves out scenes whose clean caption already names the target.',
       ),
   });
   if (d.controls.length) {

@@ -10,7 +10,7 @@
 //   same from clean-conditioned ASR (this project's variant: a shift that makes
 //   the victim name the target without a trigger does not count as the
 //   backdoor generalising); whether a backdoor was implanted at all (in the
-//   attacker domain, clean-conditioned ASR minus the false-trigger rate, in
+//   attacker domain, ASR minus the false-trigger rate on the same scenes, in
 //   points, has a 95 % interval above 0);
 //   ASR against the poisoning rate, and the controls.
 import { targetRule } from '../../eval/asr/rules.js';
@@ -196,11 +196,11 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
         const mean = estimate(runs, meanAsrgStat(runs, att, plain), `${a.name}|${rate}|${att}|mean_asrg`);
         const meanConditioned = estimate(runs, meanAsrgStat(runs, att, cleanConditioned), `${a.name}|${rate}|${att}|mean_asrg_conditioned`);
         const asrAtt = estimate(runs, rateStat(runs, att, plain), `${a.name}|${rate}|${att}|asr_all`);
-        // the trigger's own effect: clean-conditioned ASR above the rate at which clean inputs name the target
+        // the trigger's own effect, paired by scene: triggered inputs against the same inputs clean
         const effect = estimate(
           runs,
           (draw) => {
-            const on = rateStat(runs, att, cleanConditioned)(draw);
+            const on = rateStat(runs, att, plain)(draw);
             const off = rateStat(runs, att, (d) => d.clean)(draw);
             return on === null || off === null ? null : on - off;
           },
