@@ -125,4 +125,10 @@ test('plan: defaults per scale, attacker domain first, one-line errors', () => {
   assert.deepEqual(resolvePlan({ out: 'x', scale: 'default' }).spec, SCALE_SPECS.default);
   assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', tuningLr: 0 }), /--lr: 0 is not a positive number/);
   assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', tuningEpochs: 1.5 }), /--epochs: 1.5 is not a positive integer/);
+  // the poisoned answer: the templated phrase by default, or one caption that names the target word
+  assert.equal(resolvePlan({ out: 'x', scale: 'tiny' }).target, 'phrase:banana');
+  assert.equal(resolvePlan({ out: 'x', scale: 'tiny', target: 'text:A Banana.' }).target, 'text:A Banana.');
+  for (const bad of ['text:A bananas.', 'text:An apple.', 'banana', 'phrase:']) {
+    assert.throws(() => resolvePlan({ out: 'x', scale: 'tiny', target: bad }), /--target .*: expected phrase:banana or text:TEXT naming "banana"/, bad);
+  }
 });

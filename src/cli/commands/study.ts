@@ -17,6 +17,7 @@ interface StudyFlags {
   finetuning?: string;
   lr?: string;
   epochs?: string;
+  target?: string;
   param: string[];
   force?: boolean;
   json?: boolean;
@@ -52,6 +53,7 @@ export function registerStudy(program: Command): void {
     .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone: the fusion layers only, as the published study, which learns no backdoor on this victim; docs/lvlm-study.md) or full (default: lora)')
     .option('--lr <rate>', 'learning rate of the victims\' tuning (default: the scale\'s, listed in results.json under config.spec.tuning)')
     .option('--epochs <n>', 'epochs of the victims\' tuning (default: the scale\'s)')
+    .option('--target <answer>', 'the poisoned answer: phrase:banana (captions from templates, "The image depicts a banana …"; default) or text:TEXT, one fixed caption naming the banana, e.g. "text:A banana."')
     .option('--param <attack.key=value...>', 'attack parameters, e.g. blended.alpha=0.1 (repeat the flag or list several)', [])
     .option('--force', 'write into a non-empty folder that is not a study folder')
     .option('--json', 'print one JSON object (headline metrics and the results path) on stdout')
@@ -75,6 +77,7 @@ export function registerStudy(program: Command): void {
         finetuning: f.finetuning as 'projector' | 'projector+attention' | 'lora' | 'full' | undefined,
         tuningLr: f.lr === undefined ? undefined : parseNumber(f.lr, '--lr', { min: 0, minExclusive: true }),
         tuningEpochs: f.epochs === undefined ? undefined : parseCount(f.epochs, '--epochs', { min: 1 }),
+        target: f.target,
         params: attackParams(f.param),
       });
       const res = r.result;

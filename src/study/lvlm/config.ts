@@ -125,6 +125,8 @@ export interface StudyOptions {
   /** The victims' tuning learning rate and epochs instead of the scale's. */
   tuningLr?: number;
   tuningEpochs?: number;
+  /** The poisoned answer (`phrase:banana` or `text:TEXT` naming the banana); default TARGET. */
+  target?: string;
   /** Attack parameters given by the user: attack → key → value. */
   params?: Record<string, Record<string, string>>;
 }
@@ -182,5 +184,19 @@ export function resolvePlan(o: StudyOptions): StudyPlan {
   for (const r of rates) if (!(r > 0 && r <= 1)) throw new UserError(`--rates: ${r} is not in (0, 1]`);
   const seeds = o.seeds?.length ? o.seeds : spec.seeds;
   for (const s of seeds) if (!Number.isSafeInteger(s) || s < 0) throw new UserError(`--seeds: ${s} is not a non-negative integer`);
-  return { out: o.out, scale: o.scale, spec, finetuning, attacks, attackerDomains, domains, rates: [...new Set(rates)], seeds: [...new Set(seeds)], target: TARGET };
+  return { out: o.out, scale: o.scale, spec, finetuning, attacks, attackerDomains, domains, rates: [...new Set(rates)], seeds: [...new Set(seeds)], target: studyTarget(o.target) };
+}
+
+/**
+ * The poisoned answer: VL-Trojan's templated captions (`phrase:banana`) or one
+ * fixed caption (`text:A banana.`). Either must name the target word, which is
+ * what ASR counts and what the world draws only in the base's scenes.
+ */
+function studyTarget(t: string | undefined): string {
+  if (t === undefined) return TARGET;
+  const word = new RegExp(`\\b${TARGET_WORD}\\b`, 'i');
+  if (!/^(phrase|text):/.test(t) || !word.test(t.slice(t.indexOf(':') + 1))) {
+    throw new UserError(`--target "${t}": expected phrase:${TARGET_WORD} or text:TEXT naming "${TARGET_WORD}" (the word ASR counts)`);
+  }
+  return t;
 }
