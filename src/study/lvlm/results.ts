@@ -11,8 +11,8 @@
 //   the victim name the target without a trigger does not count as the
 //   backdoor generalising); whether a backdoor was implanted at all (in the
 //   attacker domain, ASR minus the false-trigger rate on the same scenes, in
-//   points, has a 95 % interval above 0);
-//   ASR against the poisoning rate, and the controls.
+//   points, has a 95 % interval above 0); ASR against the poisoning rate, and
+//   the controls.
 import { targetRule } from '../../eval/asr/rules.js';
 import { scoreOne } from '../../eval/asr/score.js';
 import { evaluateCaptions } from '../../eval/caption/coco.js';
@@ -128,6 +128,7 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
   type Pick = (d: DomainScores) => Outcomes;
   const plain: Pick = (d) => d.triggered;
   const cleanConditioned: Pick = (d) => d.conditioned;
+  const cleanInputs: Pick = (d) => d.clean;
   const asrgStat = (runs: typeof scored, att: string, user: string, pick: Pick) => (draw: ReadonlyArray<{ run: number; idx?: ArrayLike<number> }>): number | null =>
     asrgOf(rateStat(runs, att, pick)(draw), rateStat(runs, user, pick)(draw));
   const meanAsrgStat = (runs: typeof scored, att: string, pick: Pick) => (draw: ReadonlyArray<{ run: number; idx?: ArrayLike<number> }>): number | null => {
@@ -183,7 +184,7 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
             seeds: runs.map((r) => r.run.seed),
             asr_all: estimate(runs, rateStat(runs, label, plain), `${salt}|asr_all`),
             asr: estimate(runs, rateStat(runs, label, cleanConditioned), `${salt}|asr`),
-            ftr: estimate(runs, rateStat(runs, label, (d) => d.clean), `${salt}|ftr`),
+            ftr: estimate(runs, rateStat(runs, label, cleanInputs), `${salt}|ftr`),
             cider: estimate(runs, ciderStat(runs, label), `${salt}|cider`),
           });
         }
@@ -201,7 +202,7 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
           runs,
           (draw) => {
             const on = rateStat(runs, att, plain)(draw);
-            const off = rateStat(runs, att, (d) => d.clean)(draw);
+            const off = rateStat(runs, att, cleanInputs)(draw);
             return on === null || off === null ? null : on - off;
           },
           `${a.name}|${rate}|${att}|trigger_effect`,
