@@ -1,12 +1,14 @@
 // `bdlab study lvlm` at tiny scale, end to end through the command line:
 // world → clean base → poisoning → victim tuning (the default: LoRA and the
-// projector; projector-only tuning learns no backdoor on this victim, see
-// docs/lvlm-study.md) → generation → ASR / CIDEr / ASR-G. Checks the --json
-// line against its schema, the results file against the evaluation-result
-// schema and against itself (counts, pooled rates, ASR-G from plain ASR,
-// intervals around their values), that Blended at a high rate gives a
-// backdoor that fires on triggered inputs of the attacker's domain far more
-// often than on clean ones or on the control, and that a re-run rebuilds nothing.
+// projector) → generation → ASR / CIDEr / ASR-G. Checks the --json line
+// against its schema, the results file against the evaluation-result schema
+// and against itself (counts, pooled rates, ASR-G from plain ASR, intervals
+// around their values), that Blended at a high rate gives a backdoor that
+// fires on triggered inputs of the attacker's domain far more often than on
+// clean ones or on the control, and that a re-run rebuilds nothing. Then the
+// published setting on the same base: the projector alone, which on this
+// victim implants a backdoor only with a strong blend and one fixed poisoned
+// caption (docs/lvlm-study.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,6 +23,18 @@ import { COMMAND_OUTPUTS } from '../../src/schema/outputs.js';
 import { nonSnakeKeys } from '../../src/schema/keys.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** One ASR-G row of the results (attack × rate × attacker domain). */
+interface Row {
+  attacker: string;
+  implanted: boolean;
+  trigger_effect: Estimate;
+  users: string[];
+  asr_all: number[];
+  asrg: Array<{ user: string; asrg: Estimate; asrg_conditioned: Estimate }>;
+  mean_asrg: Estimate;
+  mean_asrg_conditioned: Estimate;
+}
 
 interface Cell {
   attack: string;
@@ -46,8 +60,8 @@ function inside(e: Estimate, what: string): void {
 
 test('bdlab study lvlm --scale tiny: end to end, well-formed results, a working Blended backdoor, resumable', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'bdlab-study-')), 'study');
-  const run = (): { stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'study', 'lvlm', '--scale', 'tiny', '--out', out, '--json'], {
+  const run = (...extra: string[]): { stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'bdlab.js'), 'study', 'lvlm', '--scale', 'tiny', '--out', out, '--json', ...extra], {
       encoding: 'utf8',
       // one thread: a different thread count sums in another order, and at this size the victim's training can land elsewhere
       env: { ...process.env, BDLAB_PROGRESS: '0', BDLAB_THREADS: '1' },
@@ -79,7 +93,6 @@ test('bdlab study lvlm --scale tiny: end to end, well-formed results, a working 
       assert.ok(c.cider >= 0);
     }
     // ASR-G from plain ASR of the same victim
-    type Row = { attacker: string; implanted: boolean; trigger_effect: Estimate; users: string[]; asr_all: number[]; asrg: Array<{ user: string; asrg: Estimate; asrg_conditioned: Estimate }>; mean_asrg: Estimate; mean_asrg_conditioned: Estimate };
     const m = (d.asrg as Row[])[0]!;
     const att = cells.find((c) => c.domain === 'flat:original')!;
     const shifted: number[] = [];
@@ -119,6 +132,22 @@ test('bdlab study lvlm --scale tiny: end to end, well-formed results, a working 
     const again = JSON.parse(second.stdout) as typeof summary;
     assert.equal(again.counts.stages_built, 0, 'a re-run builds nothing');
     assert.deepEqual(again.metrics, summary.metrics);
+
+    // projector-only tuning (the fusion layers) on the cached world and base
+    const proj = run('--finetuning', 'projector', '--target', 'text:A banana.', '--param', 'blended.alpha=0.5');
+    const ps = JSON.parse(proj.stdout) as typeof summary;
+    assert.ok((ps.counts.stages_reused ?? 0) > 0, 'the world and the clean base are reused');
+    const pr = validateResult(JSON.parse(readFileSync(ps.results, 'utf8')), ps.results).details as Record<string, unknown>;
+    const victim = (pr.victims as Array<{ training: { trainable: string } }>)[0]!;
+    assert.match(victim.training.trainable, /^multi_modal_projector only/);
+    const pAtt = (pr.cells as Cell[]).find((c) => c.domain === 'flat:original')!;
+    const pRow = (pr.asrg as Row[])[0]!;
+    // measured at this scale (one thread): ASR 86.7 %, false-trigger rate 22.2 %, the control 24.4 %
+    assert.ok(pAtt.asr_all! >= 60, `projector-only Blended ASR ${pAtt.asr_all}`);
+    assert.ok(pAtt.asr_all! - pAtt.ftr! >= 30, `the trigger, not a bias (false-trigger rate ${pAtt.ftr})`);
+    assert.equal(pRow.implanted, true, 'projector-only tuning implants the backdoor');
+    const pCtrl = (pr.controls as Array<{ control: string; asr_all: Estimate }>).find((c) => c.control === 'other_pattern')!;
+    assert.ok(pCtrl.asr_all.value! <= pAtt.asr_all! - 30, `another blend pattern fires far less (${pCtrl.asr_all.value})`);
   } finally {
     rmSync(dirname(out), { recursive: true, force: true });
   }

@@ -254,7 +254,7 @@ export function buildStudyResult(inp: StudyInputs): EvalResult {
     details: {
       world: inp.world,
       base: { key: inp.base.key, training: inp.base.training, quality: inp.base.quality.map(({ per_image_cider: _p, ...q }) => ({ ...q, cider: round(q.cider), bleu_4: round(q.bleu_4), rouge_l: round(q.rouge_l) })) },
-      victims: inp.runs.map((r) => ({ attack: r.attack, attacker: r.attacker, params: r.params, rate: r.rate, seed: r.seed, poison: r.poison, training: { steps: r.training.steps, first_loss: r.training.first_loss, last_loss: r.training.last_loss, seconds: r.training.seconds, trained_parameters: r.training.trained_parameters } })),
+      victims: inp.runs.map((r) => ({ attack: r.attack, attacker: r.attacker, params: r.params, rate: r.rate, seed: r.seed, poison: r.poison, training: { steps: r.training.steps, first_loss: r.training.first_loss, last_loss: r.training.last_loss, seconds: r.training.seconds, trained_parameters: r.training.trained_parameters, trainable: r.training.trainable } })),
       cells,
       summaries,
       asrg: matrices,
