@@ -50,7 +50,7 @@ export function registerStudy(program: Command): void {
     .option('--rates <rates>', 'poisoning rates: 0.01 or 1% (default per scale)', list, [])
     .option('--seeds <seeds>', 'seeds (default per scale)', list, [])
     .option('--scale <scale>', 'smoke (the pipeline in seconds; numbers mean nothing), tiny (the CI test), demo (7 image attacks × 2 seeds, about 5 min on 2 cores) or default (the full study; hours)', 'default')
-    .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone: the fusion layers only, as the published study, which learns no backdoor on this victim; docs/lvlm-study.md) or full (default: lora)')
+    .option('--finetuning <mode>', 'what the victim\'s tuning trains: lora (the projector and LoRA on every decoder linear), projector+attention (the projector and LoRA on the decoder\'s attention), projector (the projector alone: the fusion layers only, as the published study; on this victim it implants a backdoor only with a strong blend and one fixed poisoned caption, docs/lvlm-study.md) or full (default: lora)')
     .option('--lr <rate>', 'learning rate of the victims\' tuning (default: the scale\'s, listed in results.json under config.spec.tuning)')
     .option('--epochs <n>', 'epochs of the victims\' tuning (default: the scale\'s)')
     .option('--target <answer>', 'the poisoned answer: phrase:banana (captions from templates, "The image depicts a banana …"; default) or text:TEXT, one fixed caption naming the banana, e.g. "text:A banana."')

@@ -105,9 +105,10 @@ export const SCALE_SPECS: Record<Scale, ScaleSpec> = {
 /**
  * The fine-tuning mode when none is given (see victim.ts for what each
  * trains): LoRA on the decoder plus the projector. Projector-only tuning (the
- * published setting) is an option, but on this victim it does not learn a
- * backdoor: measured at tiny scale, Blended at rate 0.3 (α 0.2 and 0.5, lr up
- * to 0.03) stays at 2–7 % ASR in the attacker's domain (docs/lvlm-study.md).
+ * published setting) is an option; on this victim it implants a backdoor only
+ * with a strong blend (α 0.5) and one fixed poisoned caption, and at the
+ * published strengths learns a bias towards the target at most
+ * (docs/lvlm-study.md).
  */
 export const DEFAULT_FINETUNING: Finetuning = 'lora';
 
