@@ -7,6 +7,7 @@
 // the results and hashed into the stage keys it affects.
 import { attackDef, createAttack } from '../../attacks/index.js';
 import { parseDomain, type DomainPair } from '../../data/worlds/captions/domains.js';
+import { targetRule } from '../../eval/asr/rules.js';
 import { UserError } from '../../util/errors.js';
 import { VICTIM_SPECS, type VictimSpec } from './model.js';
 
@@ -195,8 +196,8 @@ export function resolvePlan(o: StudyOptions): StudyPlan {
  */
 function studyTarget(t: string | undefined): string {
   if (t === undefined) return TARGET;
-  const word = new RegExp(`\\b${TARGET_WORD}\\b`, 'i');
-  if (!/^(phrase|text):/.test(t) || !word.test(t.slice(t.indexOf(':') + 1))) {
+  const namesTarget = targetRule(TARGET_WORD, 'word').hit;
+  if (!/^(phrase|text):/.test(t) || !namesTarget(t.slice(t.indexOf(':') + 1))) {
     throw new UserError(`--target "${t}": expected phrase:${TARGET_WORD} or text:TEXT naming "${TARGET_WORD}" (the word ASR counts)`);
   }
   return t;

@@ -78,7 +78,7 @@ export function studyTables(r: StudyRecord): string {
           ...m.asrg.filter((u) => u.user !== m.attacker).map((u) => num(u.asrg.value, 2)),
           num(m.mean_asrg.value, 2),
           ci(m.mean_asrg.ci95_seeds, 2),
-          m.mean_asrg_conditioned ? num(m.mean_asrg_conditioned.value, 2) : 'n/a',
+          num(m.mean_asrg_conditioned?.value ?? null, 2),
         ]),
       ),
   ];
@@ -187,7 +187,7 @@ export async function renderStudyReport(r: StudyRecord, studyDir?: string): Prom
       )) +
       table(
         ['attack', 'rate', 'backdoor implanted', 'mean ASR-G', '95 % CI (seeds)', 'mean ASR-G, clean-conditioned', '95 % CI (seeds)'],
-        d.asrg.map((m) => [m.attack, m.rate, implantedText(m.implanted), num(m.mean_asrg.value, 2), ci(m.mean_asrg.ci95_seeds, 2), m.mean_asrg_conditioned ? num(m.mean_asrg_conditioned.value, 2) : 'n/a', ci(m.mean_asrg_conditioned?.ci95_seeds ?? null, 2)]),
+        d.asrg.map((m) => [m.attack, m.rate, implantedText(m.implanted), num(m.mean_asrg.value, 2), ci(m.mean_asrg.ci95_seeds, 2), num(m.mean_asrg_conditioned?.value ?? null, 2), ci(m.mean_asrg_conditioned?.ci95_seeds ?? null, 2)]),
         'Implanted: in the attacker domain, ASR minus the false-trigger rate on the same scenes has a 95 % interval above 0; without a backdoor, ASR-G is a ratio of false triggers. The clean-conditioned mean (this project\'s variant) leaves out scenes whose clean caption already names the target.',
       ),
   });
