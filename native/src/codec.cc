@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -358,9 +359,15 @@ bool EncodePng(const unsigned char* px, unsigned w, unsigned h, unsigned ch, int
   return true;
 }
 
+// Files are created one at a time: pool threads creating files in the same folder at once
+// contend for its lock, and on a small machine that spinning costs about three times the
+// creation itself. Encoding still runs in parallel; only the write is serial.
+std::mutex writeMutex;
+
 // Writes bytes to `tmp` (created exclusively, never through a link) and renames it over `dst`;
 // with an empty `tmp`, creates `dst` itself exclusively (the caller knows nothing may be there).
 bool WriteFile(const Bytes& b, const std::string& tmpOrEmpty, const std::string& dst, std::string& error) {
+  const std::lock_guard<std::mutex> serial(writeMutex);
   const bool direct = tmpOrEmpty.empty();
   const std::string& tmp = direct ? dst : tmpOrEmpty;
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);

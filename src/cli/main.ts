@@ -1,9 +1,13 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
-import { commands } from './registry.js';
+import { commands, registerNeeded } from './registry.js';
 import { reasonOf } from './output.js';
 
-/** Builds the `bdlab` program; each command registers itself from src/cli/commands/. */
-export function program(): Command {
+/**
+ * Builds the `bdlab` program; each command registers itself from
+ * src/cli/commands/. Given the command line, only the command it names is
+ * loaded; without one, every command.
+ */
+export async function program(argv: readonly string[] = []): Promise<Command> {
   const p = new Command('bdlab')
     .description('backdoor-lab: poison instruction data, train victims, measure and remove backdoors in LLMs and VLMs')
     .version('0.1.0')
@@ -16,7 +20,7 @@ export function program(): Command {
       },
     })
     .exitOverride();
-  for (const register of commands) register(p);
+  await registerNeeded(p, commands, argv);
   return p;
 }
 
@@ -39,7 +43,7 @@ function unknownCommand(p: Command, argv: readonly string[]): string | null {
 
 /** Runs the command line and returns the exit code; failures print one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
-  const p = program();
+  const p = await program(argv);
   const unknown = unknownCommand(p, argv);
   if (unknown) {
     process.stderr.write(`bdlab: ${unknown} (see bdlab --help)\n`);

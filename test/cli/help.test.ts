@@ -81,7 +81,7 @@ test('an unknown subcommand is an error even with --help after it', () => {
 test('no command\'s help prints an empty list as a default', async () => {
   const { program } = await import('../../src/cli/main.js');
   const walk = (c: import('commander').Command): import('commander').Command[] => [c, ...c.commands.flatMap(walk)];
-  const all = walk(program());
+  const all = walk(await program());
   assert.ok(all.length > 20, 'every command and subcommand is visited');
   for (const c of all) assert.doesNotMatch(c.helpInformation(), /\(default: \[\]\)/, c.name());
 });

@@ -171,7 +171,7 @@ test('every --json command prints one object that matches its schema, in snake_c
     judge.close();
   }
   const covered = new Set(cases.map(([name]) => name));
-  const missing = jsonCommands(program()).filter((c) => !covered.has(c));
+  const missing = jsonCommands(await program()).filter((c) => !covered.has(c));
   assert.deepEqual(missing, [], 'commands with --json but no case in this test');
 });
 

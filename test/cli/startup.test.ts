@@ -31,8 +31,8 @@ function heavyObjects(args: string[]): { status: number; stderr: string; loaded:
   return { status: r.status ?? -1, stderr: r.stderr, loaded: all.filter((s) => HEAVY.test(s)) };
 }
 
-test('--help of every command loads neither libtorch nor libvips', () => {
-  const commands = [[], ...leafCommands(program())];
+test('--help of every command loads neither libtorch nor libvips', async () => {
+  const commands = [[], ...leafCommands(await program())];
   assert.ok(commands.length > 20, `found ${commands.length} commands`);
   const offenders = commands.filter((c) => heavyObjects([...c, '--help']).loaded.length > 0).map((c) => c.join(' ') || '(top level)');
   assert.deepEqual(offenders, []);

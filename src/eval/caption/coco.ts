@@ -151,15 +151,9 @@ export function evaluateCaptions(candidates: readonly string[], references: read
   }
   // about one token per 5 characters of caption text
   const enc = new CorpusEncoder(4, { sentences, tokens: Math.ceil(chars / 5) });
-  const table = enc.tokenTable;
-  const tokenIds = (caption: string): number[] => {
-    const ids: number[] = [];
-    cocoTokenSpans(caption, (text, start, end) => ids.push(table.id(text, start, end)));
-    return ids;
-  };
   for (let i = 0; i < candidates.length; i++) {
     if (references[i]!.length === 0) throw new RangeError(`image ${i} has no references`);
-    enc.addImageIds(tokenIds(candidates[i]!), references[i]!.map(tokenIds));
+    enc.addCaptions(candidates[i]!, references[i]!, cocoTokenSpans);
   }
   return evaluateEncoded(enc.finish());
 }

@@ -12,6 +12,8 @@
  * order as the reference and give the same floating-point results.
  */
 
+import type { TokenSink } from './ptb-tokenizer.js';
+
 /** An Int32Array that grows by doubling. */
 class IntBuffer {
   data: Int32Array;
@@ -26,6 +28,15 @@ class IntBuffer {
       this.data = d;
     }
     this.data[this.length++] = v;
+  }
+  /** Makes room for `extra` more values, so a loop can write `data` directly. */
+  reserve(extra: number): Int32Array {
+    if (this.length + extra > this.data.length) {
+      const d = new Int32Array(Math.max(this.data.length * 2, this.length + extra));
+      d.set(this.data.subarray(0, this.length));
+      this.data = d;
+    }
+    return this.data;
   }
   /** The filled part (a view, no copy). */
   done(): Int32Array {
@@ -172,7 +183,8 @@ class OrderInterner {
   size = 0;
 
   constructor(expected: number) {
-    this.others = new PairInterner(expected / 8);
+    this.others = new PairInterner(expected / 4);
+    this.reserve(expected);
   }
 
   /** Id of the n-gram made of the (k−1)-gram `prefix` followed by token `tok`. */
@@ -195,6 +207,7 @@ class OrderInterner {
   private reserve(n: number): void {
     let cap = this.firstToken.length;
     while (cap < n) cap *= 2;
+    if (cap === this.firstToken.length) return;
     const ft = new Int32Array(cap);
     ft.set(this.firstToken);
     const fc = new Int32Array(cap);
@@ -233,7 +246,7 @@ export interface EncodedCorpus {
 
 /** Interns tokens and n-grams of many sentences into one flat corpus. */
 export class CorpusEncoder {
-  /** Token ids: callers that tokenise into spans intern through it and add ids (addImageIds). */
+  /** Token ids by text (addImage and addCaptions intern through it). */
   readonly tokenTable = new TokenTable();
   private readonly orders: OrderInterner[] = [];
   private readonly tokens: IntBuffer;
@@ -268,25 +281,39 @@ export class CorpusEncoder {
 
   /** Adds a sentence of token ids (from tokenTable); returns its index. */
   private add(ids: ArrayLike<number>): number {
-    const len = ids.length;
+    const tok = this.tokens.reserve(ids.length);
+    for (let i = 0; i < ids.length; i++) tok[this.tokens.length++] = ids[i]!;
+    return this.endSentence();
+  }
+
+  /** Appends the token text[start, end) to the sentence being built (see addCaptions). */
+  private readonly pushToken = (text: string, start: number, end: number): void => {
+    this.tokens.reserve(1)[this.tokens.length++] = this.tokenTable.id(text, start, end);
+  };
+
+  /** Closes the sentence made of the tokens added since the previous one: its n-grams; returns its index. */
+  private endSentence(): number {
+    const base = this.tokStart.data[this.tokStart.length - 1]!;
+    const len = this.tokens.length - base;
     if (this.prev.length < len) {
       this.prev = new Int32Array(len * 2);
       this.cur = new Int32Array(len * 2);
     }
-    const base = this.tokens.length;
-    for (let i = 0; i < len; i++) this.tokens.push(ids[i]!);
     const tok = this.tokens.data;
     this.tokStart.push(this.tokens.length);
     for (let k = 0; k < this.n; k++) {
       const m = Math.max(0, len - k);
-      if (k === 0) for (let i = 0; i < m; i++) this.cur[i] = tok[base + i]!;
+      const cur = this.cur;
+      if (k === 0) for (let i = 0; i < m; i++) cur[i] = tok[base + i]!;
       else {
         const order = this.orders[k - 1]!;
-        for (let i = 0; i < m; i++) this.cur[i] = order.childId(this.prev[i]!, tok[base + i + k]!);
+        const prev = this.prev;
+        for (let i = 0; i < m; i++) cur[i] = order.childId(prev[i]!, tok[base + i + k]!);
       }
       this.pushDistinct(m);
       this.gramStart.push(this.gramIds.length);
-      [this.prev, this.cur] = [this.cur, this.prev];
+      this.cur = this.prev;
+      this.prev = cur;
     }
     return this.sentences++;
   }
@@ -294,18 +321,19 @@ export class CorpusEncoder {
   /** Appends the distinct values of cur[0..m) in first-occurrence order, with counts. */
   private pushDistinct(m: number): void {
     const a = this.cur;
-    const ids = this.gramIds;
-    const cs = this.gramCounts;
-    const d0 = ids.length;
+    const ids = this.gramIds.reserve(m);
+    const cs = this.gramCounts.reserve(m);
+    const d0 = this.gramIds.length;
+    let d = d0;
     if (m <= 48) {
       for (let i = 0; i < m; i++) {
         const v = a[i]!;
         let j = d0;
-        while (j < ids.length && ids.data[j] !== v) j++;
-        if (j === ids.length) {
-          ids.push(v);
-          cs.push(1);
-        } else cs.data[j]!++;
+        while (j < d && ids[j] !== v) j++;
+        if (j === d) {
+          ids[d] = v;
+          cs[d++] = 1;
+        } else cs[j]!++;
       }
     } else {
       const at = this.at;
@@ -314,12 +342,14 @@ export class CorpusEncoder {
         const v = a[i]!;
         const j = at.get(v);
         if (j === undefined) {
-          at.set(v, ids.length);
-          ids.push(v);
-          cs.push(1);
-        } else cs.data[j]!++;
+          at.set(v, d);
+          ids[d] = v;
+          cs[d++] = 1;
+        } else cs[j]!++;
       }
     }
+    this.gramIds.length = d;
+    this.gramCounts.length = d;
   }
 
   /** Adds one image: its candidate and its references (at least one), as token strings. */
@@ -331,10 +361,28 @@ export class CorpusEncoder {
   /** The same with tokens already interned in tokenTable. */
   addImageIds(candidate: ArrayLike<number>, references: readonly ArrayLike<number>[]): void {
     if (references.length === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
-    const c = this.add(candidate);
+    this.addSentences(() => this.add(candidate), references.length, (r) => this.add(references[r]!));
+  }
+
+  /**
+   * The same with raw captions and a tokenizer that hands out spans of text
+   * (ptb-tokenizer.ts: cocoTokenSpans): tokens go straight into the corpus,
+   * with no array per sentence and no string per token.
+   */
+  addCaptions(candidate: string, references: readonly string[], tokenize: (caption: string, emit: TokenSink) => void): void {
+    if (references.length === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
+    const sentence = (caption: string): number => {
+      tokenize(caption, this.pushToken);
+      return this.endSentence();
+    };
+    this.addSentences(() => sentence(candidate), references.length, (r) => sentence(references[r]!));
+  }
+
+  private addSentences(candidate: () => number, references: number, reference: (r: number) => number): void {
+    const c = candidate();
     this.candidates.push(c);
     this.refStarts.push(c + 1);
-    for (const r of references) this.add(r);
+    for (let r = 0; r < references; r++) reference(r);
     this.refEnds.push(this.sentences);
   }
 
