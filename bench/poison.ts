@@ -2,13 +2,14 @@
 // PIL + numpy loop in one Python process (bench/poison_ref.py, /usr/bin/python3), on the same
 // 224×224 JPEG and PNG files, in the same run, for BadNets, Blended and SIG (every image
 // poisoned, same output quality settings). Both sides are timed as whole processes (wall
-// clock and CPU time, through bash's `time`), alternating over rounds, best round kept.
+// clock and CPU time, through bash's `time`), alternating over rounds, best round kept; each
+// writes a fresh folder, and nothing is deleted until the end (see setAside).
 // Then the dataset reader: the streaming scanner (src/data/json-stream.ts) against JSON.parse
 // of the whole file on a 50,000-record Alpaca file, and text poisoning of that file as a
 // process. Last stdout line: one JSON object of named figures (ours / reference, above 1 is
 // better for ours).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeImage } from '../src/data/image-io.js';
@@ -68,19 +69,32 @@ async function makeDataset(fmt: Fmt): Promise<string> {
   return dir;
 }
 
+/**
+ * Moves a finished output out of the way; everything is deleted at the end. On ext4 without a
+ * journal (this kind of virtual machine's disk), creating files within minutes of deleting
+ * thousands costs several times more (the kernel skips recently freed inodes one by one), so a
+ * deletion between timed runs would charge the next run, whichever side it is, for the previous one.
+ */
+let setAsideCount = 0;
+function setAside(path: string): void {
+  if (!existsSync(path)) return;
+  mkdirSync(join(root, 'set-aside'), { recursive: true });
+  renameSync(path, join(root, 'set-aside', String(setAsideCount++)));
+}
+
 function ours(attack: string, ds: string): Timing {
   const out = join(root, 'out-ours');
-  rmSync(out, { recursive: true, force: true });
+  setAside(out);
   const t = timed([process.execPath, join(repo, 'bin', 'bdlab.js'), 'poison', '--input', join(ds, 'data.json'), '--attack', attack, '--count', String(N), '--target', 'phrase:banana', '--seed', '1', '--out', out, '--json']);
-  rmSync(out, { recursive: true, force: true });
+  setAside(out);
   return t;
 }
 
 function pil(attack: string, ds: string, fmt: Fmt): Timing {
   const out = join(root, 'out-pil');
-  rmSync(out, { recursive: true, force: true });
+  setAside(out);
   const t = timed([PY, join(repo, 'bench', 'poison_ref.py'), attack, join(ds, 'img'), extOf(fmt), out, String(N)]);
-  rmSync(out, { recursive: true, force: true });
+  setAside(out);
   return t;
 }
 
@@ -152,7 +166,7 @@ async function main(): Promise<void> {
         `${fmt.padEnd(4)} ${attack.padEnd(8)} bdlab ${(N / A.wall).toFixed(0).padStart(5)} img/s (cpu ${((1000 * A.cpu) / N).toFixed(2)} ms/img)   PIL ${(N / B.wall).toFixed(0).padStart(5)} img/s (cpu ${((1000 * B.cpu) / N).toFixed(2)} ms/img)   ×${(B.wall / A.wall).toFixed(2)} wall, ×${(B.cpu / A.cpu).toFixed(2)} cpu`,
       );
     }
-    rmSync(ds, { recursive: true, force: true });
+    setAside(ds);
   }
   for (const fmt of FORMATS) if (byFmt[fmt].length) result[`${fmt}_vs_pil`] = round(geomean(byFmt[fmt]), 3);
 
@@ -163,7 +177,7 @@ async function main(): Promise<void> {
   const out = join(root, 'out-text');
   let text = Infinity;
   for (let r = 0; r < ROUNDS; r++) {
-    rmSync(out, { recursive: true, force: true });
+    setAside(out);
     text = Math.min(text, timed([process.execPath, join(repo, 'bin', 'bdlab.js'), 'poison', '--input', alpaca, '--attack', 'ctba', '--rate', '10%', '--target', 'negsentiment', '--seed', '1', '--out', out, '--json']).wall);
   }
   log(`text: bdlab poison ctba on 50,000 Alpaca records (10 % poisoned), as a process: ${(50_000 / text).toFixed(0)} records/s`);

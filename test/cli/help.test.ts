@@ -85,3 +85,19 @@ test('no command\'s help prints an empty list as a default', async () => {
   assert.ok(all.length > 20, 'every command and subcommand is visited');
   for (const c of all) assert.doesNotMatch(c.helpInformation(), /\(default: \[\]\)/, c.name());
 });
+
+test('a command line loads only the command it names; help, flags and typos get every command', async () => {
+  const { program } = await import('../../src/cli/main.js');
+  const names = (c: import('commander').Command): string[] => c.commands.map((x) => x.name());
+  const everything = await program();
+  const captions = await program(['eval', 'captions', '--pred', 'p.json']);
+  assert.deepEqual(names(captions), ['eval']);
+  assert.deepEqual(names(captions.commands[0]!), ['captions']);
+  assert.deepEqual(names(await program(['poison', '--help'])), ['poison']);
+  // a subcommand typo keeps eval's full list (for the error), a top-level one the whole program
+  const evalAll = names(everything.commands.find((c) => c.name() === 'eval')!);
+  assert.ok(evalAll.length > 5);
+  assert.deepEqual(names((await program(['eval', 'captionz'])).commands[0]!), evalAll);
+  for (const argv of [['nosuch'], ['--help'], ['--version'], []]) assert.deepEqual(names(await program(argv)), names(everything), argv.join(' '));
+  assert.equal(names(everything)[0], 'demo', 'help order is the registry order');
+});
