@@ -247,18 +247,20 @@ export function cocoTokenSpans(caption: string, emit: TokenSink): void {
       i++;
       continue;
     }
-    let end = i;
-    while (end < n && low.charCodeAt(end) !== SPACE_CODE) end++;
+    // the alphanumeric run from i, then the rest of the chunk (usually nothing or one mark)
     let w = i;
     let letters = true;
-    for (let c = low.charCodeAt(w); w < end && isAlnumCode(c); c = low.charCodeAt(++w)) if (c < 97) letters = false;
+    for (let c = low.charCodeAt(w); w < n && isAlnumCode(c); c = low.charCodeAt(++w)) if (c < 97) letters = false;
+    let end = w;
+    while (end < n && low.charCodeAt(end) !== SPACE_CODE) end++;
     if (w === i || end - w > 1) {
       const lexed: string[] = [];
       lexChunk(caption.slice(i, end), lexed);
       emitScored(lexed, emit);
     } else {
       const len = w - i;
-      const first = len === 5 || len === 6 ? ASSIMILATIONS[low.slice(i, w)] : undefined;
+      // "cannot", "gonna", "gotta", "wanna", "lemme", "gimme": a string is cut only for those shapes
+      const first = (len === 5 || len === 6) && ASSIMILATION_INITIALS.includes(low[i]!) ? ASSIMILATIONS[low.slice(i, w)] : undefined;
       if (first !== undefined) {
         emit(low, i, i + first);
         emit(low, i + first, w);
@@ -271,6 +273,7 @@ export function cocoTokenSpans(caption: string, emit: TokenSink): void {
 }
 
 const MAX_ABBREVIATION = Math.max(...[...ABBREVIATIONS].map((a) => a.length));
+const ASSIMILATION_INITIALS = [...new Set(Object.keys(ASSIMILATIONS).map((w) => w[0]!))].join('');
 
 /** The tokens of a caption as coco-caption scores them (see cocoTokenSpans). */
 export function cocoTokenize(caption: string): string[] {
