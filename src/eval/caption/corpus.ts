@@ -247,7 +247,7 @@ export interface EncodedCorpus {
 /** Interns tokens and n-grams of many sentences into one flat corpus. */
 export class CorpusEncoder {
   /** Token ids by text (addImage and addCaptions intern through it). */
-  readonly tokenTable = new TokenTable();
+  private readonly tokenTable = new TokenTable();
   private readonly orders: OrderInterner[] = [];
   private readonly tokens: IntBuffer;
   private readonly tokStart: IntBuffer;
@@ -359,7 +359,7 @@ export class CorpusEncoder {
   }
 
   /** The same with tokens already interned in tokenTable. */
-  addImageIds(candidate: ArrayLike<number>, references: readonly ArrayLike<number>[]): void {
+  private addImageIds(candidate: ArrayLike<number>, references: readonly ArrayLike<number>[]): void {
     if (references.length === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
     this.addSentences(() => this.add(candidate), references.length, (r) => this.add(references[r]!));
   }

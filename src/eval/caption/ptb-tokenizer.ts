@@ -250,7 +250,12 @@ export function cocoTokenSpans(caption: string, emit: TokenSink): void {
     // the alphanumeric run from i, then the rest of the chunk (usually nothing or one mark)
     let w = i;
     let letters = true;
-    for (let c = low.charCodeAt(w); w < n && isAlnumCode(c); c = low.charCodeAt(++w)) if (c < 97) letters = false;
+    // (bounds checked before reading: reading past the end costs the optimised code)
+    for (; w < n; w++) {
+      const c = low.charCodeAt(w);
+      if (!isAlnumCode(c)) break;
+      if (c < 97) letters = false;
+    }
     let end = w;
     while (end < n && low.charCodeAt(end) !== SPACE_CODE) end++;
     if (w === i || end - w > 1) {
