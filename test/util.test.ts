@@ -42,3 +42,36 @@ test('progress on a non-terminal stderr: silent for short jobs, a line every few
   assert.ok(long.length >= 2, `expected a progress line and the final line, got ${JSON.stringify(long)}`);
   assert.ok(long.every((l) => /^job \[#*\.*\] \d+\/1000 /.test(l)), long.join('\n'));
 });
+
+test('depthExceededAt: the same offsets as a character-by-character scan, on text and on bytes', async () => {
+  const { depthExceededAt } = await import('../src/util/json-limits.js');
+  const { Rng } = await import('../src/util/rng.js');
+  // the definition: strings (with backslash escapes) hide brackets; depth counts [ and {
+  const reference = (t: string, max: number): number => {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < t.length; i++) {
+      const c = t[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '[' || c === '{') {
+        if (++depth > max) return i;
+      } else if (c === ']' || c === '}') depth--;
+    }
+    return -1;
+  };
+  const rng = new Rng(3, 'json-depth');
+  const alphabet = ['[', ']', '{', '}', '"', '\\', 'a', ' ', ','];
+  let hits = 0;
+  for (let n = 0; n < 3000; n++) {
+    const t = Array.from({ length: rng.int(40) }, () => rng.pick(alphabet)).join('');
+    const max = rng.int(4);
+    const want = reference(t, max);
+    if (want >= 0) hits++;
+    assert.equal(depthExceededAt(t, max), want, JSON.stringify(t));
+    assert.equal(depthExceededAt(new TextEncoder().encode(t), max), want, JSON.stringify(t));
+  }
+  assert.ok(hits > 300 && hits < 2700, `both outcomes are exercised (${hits} too deep)`);
+});
