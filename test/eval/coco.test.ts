@@ -105,3 +105,12 @@ test('a prediction without references, and files that are not JSON', () => {
   assert.throws(() => evaluateCaptionFiles(bad, refs), new RegExp(`${bad}: not valid JSON at line 2`));
   assert.throws(() => evaluateCaptionFiles(`${d}/missing.json`, refs), /missing\.json: cannot read: no such file/);
 });
+
+test('image ids keep their type: 1 and "1" are two images, as in COCO (Python dict keys)', () => {
+  const preds = parsePredictions([{ image_id: 1, caption: 'a' }, { image_id: '1', caption: 'b' }], 'p.json');
+  assert.equal(preds.length, 2, 'no "second prediction" error');
+  const refs = parseReferences({ annotations: [{ image_id: 1, caption: 'x' }, { image_id: '1', caption: 'y' }, { image_id: 1, caption: 'z' }] }, 'r.json');
+  assert.deepEqual(refs.get(1), ['x', 'z']);
+  assert.deepEqual(refs.get('1'), ['y']);
+  assert.throws(() => parsePredictions([{ image_id: 2, caption: 'a' }, { image_id: 2, caption: 'b' }], 'p.json'), /record 1: second prediction for image_id 2/);
+});

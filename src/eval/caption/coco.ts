@@ -32,11 +32,6 @@ export interface CaptionEvaluation {
   perImage: { CIDEr: Float64Array; 'ROUGE-L': Float64Array };
 }
 
-// 1 and "1" are different images in COCO (Python dict keys), so keep the type.
-function keyOf(id: ImageId): string {
-  return typeof id === 'number' ? `n${id}` : `s${id}`;
-}
-
 function readImageId(v: unknown, where: string): ImageId {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && v !== '') return v;
@@ -64,18 +59,18 @@ export interface Prediction {
 export function parsePredictions(value: unknown, path: string): Prediction[] {
   if (!Array.isArray(value)) throw new UserError(`${path}: expected a JSON array of {"image_id", "caption"}, got ${typeName(value)}`);
   if (value.length === 0) throw new UserError(`${path}: no predictions`);
-  const firstAt = new Map<string, number>();
+  // a Map keeps 1 and "1" apart, as COCO (Python dict keys) does
+  const firstAt = new Map<ImageId, number>();
   return value.map((rec, i) => {
     const where = `${path}: record ${i}`;
     const o = asObject(rec, where);
     const image_id = readImageId(o.image_id, where);
     const caption = readCaption(o.caption, where);
-    const k = keyOf(image_id);
-    const first = firstAt.get(k);
+    const first = firstAt.get(image_id);
     if (first !== undefined) {
       throw new UserError(`${where}: second prediction for image_id ${JSON.stringify(image_id)} (first at record ${first}); coco-caption scores one caption per image`);
     }
-    firstAt.set(k, i);
+    firstAt.set(image_id, i);
     return { image_id, caption };
   });
 }
@@ -84,7 +79,7 @@ export function parsePredictions(value: unknown, path: string): Prediction[] {
  * COCO caption annotations: `{"annotations": [{"image_id", "caption"}, ...]}`
  * (other keys ignored); a bare array of annotations is accepted too.
  */
-export function parseReferences(value: unknown, path: string): Map<string, string[]> {
+export function parseReferences(value: unknown, path: string): Map<ImageId, string[]> {
   let anns: unknown;
   let label: string;
   if (Array.isArray(value)) {
@@ -97,11 +92,11 @@ export function parseReferences(value: unknown, path: string): Map<string, strin
     if (anns === undefined) throw new UserError(`${path}: missing field "annotations"`);
     if (!Array.isArray(anns)) throw new UserError(`${path}: field "annotations" must be an array, got ${typeName(anns)}`);
   }
-  const out = new Map<string, string[]>();
+  const out = new Map<ImageId, string[]>();
   (anns as unknown[]).forEach((rec, i) => {
     const where = label === 'record' ? `${path}: record ${i}` : `${path}: annotations[${i}]`;
     const a = asObject(rec, where);
-    const k = keyOf(readImageId(a.image_id, where));
+    const k = readImageId(a.image_id, where);
     const caption = readCaption(a.caption, where);
     const list = out.get(k);
     if (list) list.push(caption);
@@ -114,14 +109,14 @@ export function parseReferences(value: unknown, path: string): Map<string, strin
 /** Pairs each prediction with its image's references, or fails naming the record. */
 function alignCaptions(
   preds: readonly Prediction[],
-  refs: Map<string, string[]>,
+  refs: Map<ImageId, string[]>,
   predPath: string,
   refPath: string,
 ): { candidates: string[]; references: string[][] } {
   const candidates: string[] = [];
   const references: string[][] = [];
   preds.forEach((p, i) => {
-    const r = refs.get(keyOf(p.image_id));
+    const r = refs.get(p.image_id);
     if (!r) {
       throw new UserError(`${predPath}: record ${i}: image_id ${JSON.stringify(p.image_id)} has no reference captions in ${refPath}`);
     }
