@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 /**
  * Registers a command on `program`. `words` are the command-line words after
  * the command's name: a command with subcommands may load only the one they
- * name (see lazy.ts).
+ * name (see registerNeeded).
  */
 export type Register = (program: Command, words: readonly string[]) => void | Promise<void>;
 

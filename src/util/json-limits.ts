@@ -25,22 +25,20 @@ export function lineColumn(text: string, pos: number): string {
 /**
  * The offset where the nesting first exceeds `maxDepth` (brackets inside
  * strings do not count), or -1. Works on text or UTF-8 bytes alike, since
- * the characters it looks at are ASCII. Strings are skipped with indexOf to
- * their closing quote (one not escaped by an odd run of backslashes): in
- * caption and instruction files most of the text is inside strings.
+ * the characters it looks at are ASCII (bytes are read as Latin-1: one
+ * character per byte, so offsets stay byte offsets). Strings are skipped with
+ * indexOf to their closing quote: in caption and instruction files most of
+ * the text is inside strings.
  */
 export function depthExceededAt(text: string | Uint8Array, maxDepth: number): number {
-  return typeof text === 'string' ? depthInText(text, maxDepth) : depthInBytes(text, maxDepth);
-}
-
-function depthInText(text: string, maxDepth: number): number {
+  if (typeof text !== 'string') text = Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('latin1');
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === QUOTE) {
+    if (c === 0x22) {
       let j = i;
       do j = text.indexOf('"', j + 1);
-      while (j > 0 && text.charCodeAt(j - 1) === BACKSLASH && escapedInText(text, j));
+      while (j > 0 && escaped(text, j));
       if (j < 0) return -1; // an unterminated string: JSON.parse names it
       i = j;
     } else if (c === 0x5b || c === 0x7b) {
@@ -50,36 +48,10 @@ function depthInText(text: string, maxDepth: number): number {
   return -1;
 }
 
-function depthInBytes(bytes: Uint8Array, maxDepth: number): number {
-  let depth = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c === QUOTE) {
-      let j = i;
-      do j = bytes.indexOf(QUOTE, j + 1);
-      while (j > 0 && bytes[j - 1] === BACKSLASH && escapedInBytes(bytes, j));
-      if (j < 0) return -1;
-      i = j;
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) return i;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return -1;
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
 /** Whether the quote at `j` is escaped: an odd run of backslashes before it. */
-function escapedInText(text: string, j: number): boolean {
+function escaped(text: string, j: number): boolean {
   let k = j - 1;
-  while (k >= 0 && text.charCodeAt(k) === BACKSLASH) k--;
-  return (j - 1 - k) % 2 === 1;
-}
-
-function escapedInBytes(bytes: Uint8Array, j: number): boolean {
-  let k = j - 1;
-  while (k >= 0 && bytes[k] === BACKSLASH) k--;
+  while (k >= 0 && text.charCodeAt(k) === 0x5c) k--;
   return (j - 1 - k) % 2 === 1;
 }
 

@@ -279,13 +279,6 @@ export class CorpusEncoder {
     this.gramStart.push(0);
   }
 
-  /** Adds a sentence of token ids (from tokenTable); returns its index. */
-  private add(ids: ArrayLike<number>): number {
-    const tok = this.tokens.reserve(ids.length);
-    for (let i = 0; i < ids.length; i++) tok[this.tokens.length++] = ids[i]!;
-    return this.endSentence();
-  }
-
   /** Appends the token text[start, end) to the sentence being built (see addCaptions). */
   private readonly pushToken = (text: string, start: number, end: number): void => {
     this.tokens.reserve(1)[this.tokens.length++] = this.tokenTable.id(text, start, end);
@@ -354,14 +347,11 @@ export class CorpusEncoder {
 
   /** Adds one image: its candidate and its references (at least one), as token strings. */
   addImage(candidate: readonly string[], references: readonly (readonly string[])[]): void {
-    const ids = (words: readonly string[]): number[] => words.map((w) => this.tokenTable.id(w));
-    this.addImageIds(ids(candidate), references.map(ids));
-  }
-
-  /** The same with tokens already interned in tokenTable. */
-  private addImageIds(candidate: ArrayLike<number>, references: readonly ArrayLike<number>[]): void {
-    if (references.length === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
-    this.addSentences(() => this.add(candidate), references.length, (r) => this.add(references[r]!));
+    const sentence = (words: readonly string[]): number => {
+      for (const w of words) this.pushToken(w, 0, w.length);
+      return this.endSentence();
+    };
+    this.addSentences(() => sentence(candidate), references.length, (r) => sentence(references[r]!));
   }
 
   /**
@@ -370,7 +360,6 @@ export class CorpusEncoder {
    * with no array per sentence and no string per token.
    */
   addCaptions(candidate: string, references: readonly string[], tokenize: (caption: string, emit: TokenSink) => void): void {
-    if (references.length === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
     const sentence = (caption: string): number => {
       tokenize(caption, this.pushToken);
       return this.endSentence();
@@ -379,6 +368,7 @@ export class CorpusEncoder {
   }
 
   private addSentences(candidate: () => number, references: number, reference: (r: number) => number): void {
+    if (references === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
     const c = candidate();
     this.candidates.push(c);
     this.refStarts.push(c + 1);
