@@ -17,16 +17,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCorpus } from './caption-corpus.js';
-import { round } from './common.js';
+import { processEnv, round } from './common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bdlab = join(root, 'bin', 'bdlab.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const run = processEnv({ BDLAB_PROGRESS: '0' });
+if (run.note) process.stderr.write(`${run.note}\n`);
 
 /** Wall seconds of one process run; throws when it fails. */
 function wall(cmd: string, args: string[]): { seconds: number; stdout: string } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, BDLAB_PROGRESS: '0' } });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, env: run.env });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   return { seconds, stdout: r.stdout };
@@ -86,6 +88,7 @@ try {
     cider_ours: round(ours.CIDEr ?? NaN, 6),
     cider_pycocoevalcap: ref.available ? round(ref.scores?.CIDEr ?? NaN, 6) : null,
     pycocoevalcap_tokenizer: ref.tokenizer ?? null,
+    node_extra_ca_certs_cost_s: run.caCertsCostS,
   };
   console.log(JSON.stringify(figures));
 } finally {

@@ -32,3 +32,30 @@ export function runPython(candidates: string[], args: string[], needs: string): 
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+/**
+ * The environment whole-process benchmarks run commands in: this one without
+ * NODE_EXTRA_CA_CERTS. With it set, every Node process reads that certificate
+ * bundle before running any code (Node 20 does so at start-up, 30–40 ms for
+ * Debian's bundle); it is a setting of the machine, not part of bdlab, and a
+ * default install has none. `note` says when it was removed and what it costs
+ * here (bare `node -e 0`, best of `rounds`), so the figures can be read either way.
+ */
+export function processEnv(extra: Record<string, string> = {}, rounds = 5): { env: NodeJS.ProcessEnv; note: string | null; caCertsCostS: number | null } {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const bundle = env.NODE_EXTRA_CA_CERTS;
+  delete env.NODE_EXTRA_CA_CERTS;
+  if (!bundle) return { env, note: null, caCertsCostS: null };
+  const best = (e: NodeJS.ProcessEnv): number => {
+    let b = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const t = process.hrtime.bigint();
+      spawnSync(process.execPath, ['-e', '0'], { env: e, stdio: 'ignore' });
+      b = Math.min(b, Number(process.hrtime.bigint() - t) / 1e9);
+    }
+    return b;
+  };
+  const cost = best({ ...env, NODE_EXTRA_CA_CERTS: bundle }) - best(env);
+  const note = `NODE_EXTRA_CA_CERTS is set here (${bundle}): Node reads that bundle at every start, +${cost.toFixed(3)} s for bare node; commands are timed without it, as on a default install`;
+  return { env, note, caCertsCostS: round(cost) };
+}

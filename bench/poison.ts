@@ -17,12 +17,13 @@ import { synthScene } from '../src/data/synthetic.js';
 import { scanJson } from '../src/data/json-stream.js';
 import { JsonArrayWriter } from '../src/data/writer.js';
 import { Rng } from '../src/util/rng.js';
-import { round } from './common.js';
+import { processEnv, round } from './common.js';
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ATTACKS = (process.env.BENCH_ATTACKS ?? 'badnets,blended,sig').split(',');
 const FORMATS = (process.env.BENCH_FORMATS ?? 'jpeg,png').split(',') as Fmt[];
+const run = processEnv({ BDLAB_PROGRESS: '0' });
 const PY = '/usr/bin/python3';
 const root = mkdtempSync(join(tmpdir(), 'bdlab-bench-poison-'));
 const repo = join(import.meta.dirname, '..', '..');
@@ -46,7 +47,7 @@ function timed(argv: string[]): Timing {
   const r = spawnSync('bash', ['-c', 'TIMEFORMAT="@@time %R %U %S"; { time "$@" 2>"$BENCH_ERR"; } 2>&1', 'bash', ...argv], {
     encoding: 'utf8',
     maxBuffer: 1 << 26,
-    env: { ...process.env, BENCH_ERR: err, BDLAB_PROGRESS: '0' },
+    env: { ...run.env, BENCH_ERR: err },
   });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${readFileSync(err, 'utf8').slice(-2000)}`);
   const lines = r.stdout.trim().split('\n');
@@ -137,7 +138,9 @@ async function main(): Promise<void> {
   if (load > 2) log('bench:poison: the machine is busy (load > 2): wall-clock ratios are unreliable; the CPU-time ratios are steadier');
   const probe = spawnSync(PY, ['-c', 'import PIL, numpy'], { stdio: 'ignore' });
   if (probe.status !== 0) throw new Error(`${PY} with PIL and numpy not found: run \`bash scripts/setup.sh --bench\``);
+  if (run.note) log(run.note);
   const result: Record<string, number | string | boolean> = {};
+  if (run.caCertsCostS !== null) result.node_extra_ca_certs_cost_s = run.caCertsCostS;
   const byFmt: Record<Fmt, number[]> = { jpeg: [], png: [] };
   for (const fmt of FORMATS) {
     const ds = await makeDataset(fmt);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ciderD } from '../../src/eval/caption/cider.js';
+import { Rng } from '../../src/util/rng.js';
 
 const t = (s: string): string[] => (s === '' ? [] : s.split(' '));
 const cider = (pairs: [string, string[]][]): { score: number; perImage: Float64Array } =>
@@ -84,4 +85,80 @@ test('empty candidate and empty reference score 0 without NaN', () => {
   assert.equal(r.perImage[0], 0);
   assert.equal(r.perImage[1], 0);
   assert.ok(Number.isFinite(r.score) && r.score > 0);
+});
+
+/**
+ * pycocoevalcap's CiderScorer transcribed with string-keyed maps (Python dicts
+ * iterate in insertion order, as Maps do): term frequencies per order, df over
+ * reference sets, vectors and norms in first-occurrence order, the clipped
+ * dot product over the candidate's n-grams, the bigram-count length penalty,
+ * numpy's mean of four orders, / references, × 10.
+ */
+function ciderByDefinition(cands: string[][], refs: string[][][], sigma = 6): number[] {
+  const counts = (words: string[]): Map<string, number>[] =>
+    [1, 2, 3, 4].map((k) => {
+      const m = new Map<string, number>();
+      for (let i = 0; i + k <= words.length; i++) {
+        const g = words.slice(i, i + k).join(' ');
+        m.set(g, (m.get(g) ?? 0) + 1);
+      }
+      return m;
+    });
+  const df = new Map<string, number>();
+  for (const rs of refs) {
+    const seen = new Set<string>();
+    for (const r of rs) counts(r).forEach((m, k) => m.forEach((_, g) => seen.add(`${k + 1}:${g}`)));
+    for (const key of seen) df.set(key, (df.get(key) ?? 0) + 1);
+  }
+  const refLen = Math.log(cands.length);
+  const vec = (words: string[]): { v: Map<string, number>[]; norm: number[]; length: number } => {
+    const v: Map<string, number>[] = [];
+    const norm: number[] = [];
+    let length = 0;
+    counts(words).forEach((m, k) => {
+      const w = new Map<string, number>();
+      let sq = 0;
+      for (const [g, tf] of m) {
+        const x = tf * (refLen - Math.log(Math.max(1, df.get(`${k + 1}:${g}`) ?? 0)));
+        w.set(g, x);
+        sq += x * x;
+        if (k === 1) length += tf;
+      }
+      v.push(w);
+      norm.push(Math.sqrt(sq));
+    });
+    return { v, norm, length };
+  };
+  return cands.map((c, i) => {
+    const h = vec(c);
+    const score = [0, 0, 0, 0];
+    for (const r of refs[i]!) {
+      const rv = vec(r);
+      const delta = h.length - rv.length;
+      for (let k = 0; k < 4; k++) {
+        let val = 0;
+        for (const [g, x] of h.v[k]!) {
+          const y = rv.v[k]!.get(g) ?? 0;
+          val += Math.min(x, y) * y;
+        }
+        if (h.norm[k] !== 0 && rv.norm[k] !== 0) val /= h.norm[k]! * rv.norm[k]!;
+        score[k]! += val * Math.E ** (-(delta ** 2) / (2 * sigma ** 2));
+      }
+    }
+    return (((score[0]! + score[1]! + score[2]! + score[3]!) / 4) / refs[i]!.length) * 10;
+  });
+}
+
+test('random corpora: the encoded computation gives the same bits as the scorer transcribed with maps', () => {
+  const rng = new Rng(7, 'cider-definition');
+  const vocab = 'a the dog cat on of red man sits in park two ball'.split(' ');
+  const sentence = (): string[] => Array.from({ length: rng.range(0, 12) }, () => vocab[rng.int(vocab.length)]!);
+  for (let round = 0; round < 5; round++) {
+    const images = rng.range(2, 60);
+    const cands = Array.from({ length: images }, sentence);
+    const refs = Array.from({ length: images }, () => Array.from({ length: rng.range(1, 5) }, sentence));
+    const ours = ciderD(cands, refs);
+    const expected = ciderByDefinition(cands, refs);
+    for (let i = 0; i < images; i++) assert.equal(ours.perImage[i], expected[i], `round ${round}, image ${i}`);
+  }
 });

@@ -46,10 +46,11 @@ export function closestRefLength(testlen: number, refLens: readonly number[]): n
 }
 
 /**
- * Per-image statistics of an encoded corpus. `maxCount[k]` is scratch space of
- * `corpus.ngramCounts[k]` zeros, left zeroed on return.
+ * Per-image statistics of an encoded corpus. `maxCount` is scratch space of
+ * zeros, as long as the largest `corpus.ngramCounts[k]`, left zeroed on return
+ * (one array for every order keeps the memory touched small).
  */
-function bleuStatsAt(c: EncodedCorpus, i: number, maxCounts: readonly Int32Array[]): BleuStats {
+function bleuStatsAt(c: EncodedCorpus, i: number, maxCount: Int32Array): BleuStats {
   const n = c.n;
   const { gramStart: gs, gramIds: ids, gramCounts: cnt, tokStart } = c;
   const cand = c.candidate[i]!;
@@ -62,7 +63,6 @@ function bleuStatsAt(c: EncodedCorpus, i: number, maxCounts: readonly Int32Array
   const guess: number[] = [];
   const correct: number[] = [];
   for (let k = 0; k < n; k++) {
-    const maxCount = maxCounts[k]!;
     // the most times each n-gram occurs in any one reference
     for (let r = r0; r < r1; r++) {
       for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) {
@@ -80,7 +80,7 @@ function bleuStatsAt(c: EncodedCorpus, i: number, maxCounts: readonly Int32Array
 
 /** Statistics of every image of an encoded corpus. */
 export function bleuStatsAll(corpus: EncodedCorpus): BleuStats[] {
-  const scratch = corpus.ngramCounts.map((m) => new Int32Array(m));
+  const scratch = new Int32Array(Math.max(...corpus.ngramCounts));
   const out: BleuStats[] = [];
   for (let i = 0; i < corpus.images; i++) out.push(bleuStatsAt(corpus, i, scratch));
   return out;

@@ -24,94 +24,100 @@ export interface CiderOptions {
   sigma?: number;
 }
 
-/** df over the reference sets of an encoded corpus, per order. */
-function documentFrequency(c: EncodedCorpus): Int32Array[] {
-  const { gramStart: gs, gramIds: ids, n } = c;
-  return c.ngramCounts.map((count, k) => {
-    const df = new Int32Array(count);
-    const lastImage = new Int32Array(count).fill(-1);
+/**
+ * Per-image CIDEr-D of an encoded corpus and their mean.
+ *
+ * One order at a time: its document frequencies, IDF weights, sentence norms
+ * and dot products, with scratch arrays sized for the largest order and
+ * reused. Weights are computed where they are used rather than stored per
+ * n-gram occurrence. This keeps the memory touched to a few megabytes at any
+ * corpus size — first-touch page faults were a large share of the time — and
+ * adds every term in the same order as coco-caption (per image and order over
+ * the references, then over the orders), so the results are the same bits.
+ */
+export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { score: number; perImage: Float64Array } {
+  const sigma = opts.sigma ?? 6;
+  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
+  const sentences = c.tokStart.length - 1;
+  const refLen = Math.log(c.images);
+  const largest = Math.max(...c.ngramCounts);
+  const idf = new Float64Array(largest); // document frequency first, then the IDF weight
+  const lastImage = new Int32Array(largest); // the last image whose references counted an n-gram
+  const refWeight = new Float64Array(largest); // one reference's weights by n-gram id, kept zero between uses
+  const norm = new Float64Array(sentences);
+  const penalty = lengthPenalties(c, sigma);
+  const acc = new Float64Array(c.images * n); // per image and order: the sum over references
+  for (let k = 0; k < n; k++) {
+    const count = c.ngramCounts[k]!;
+    // df(g): images whose reference set contains g; candidates do not count
+    idf.fill(0, 0, count);
+    lastImage.fill(-1, 0, count);
     for (let i = 0; i < c.images; i++) {
       for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
         for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) {
           const id = ids[j]!;
           if (lastImage[id] !== i) {
             lastImage[id] = i;
-            df[id]!++;
+            idf[id]!++;
           }
         }
       }
     }
-    return df;
-  });
-}
-
-/** Per-image CIDEr-D of an encoded corpus and their mean. */
-export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { score: number; perImage: Float64Array } {
-  const sigma = opts.sigma ?? 6;
-  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
-  const df = documentFrequency(c);
-  const refLen = Math.log(c.images);
-  // TF-IDF weight of every (sentence, n-gram) entry, each order's norm and the
-  // bigram count of every sentence, computed once.
-  // one logarithm per distinct n-gram rather than one per occurrence
-  const idf = df.map((d) => {
-    const w = new Float64Array(d.length);
-    for (let g = 0; g < d.length; g++) w[g] = refLen - Math.log(Math.max(1, d[g]!));
-    return w;
-  });
-  const weight = new Float64Array(ids.length);
-  const sentences = c.tokStart.length - 1;
-  const norm = new Float64Array(sentences * n);
-  const length = new Int32Array(sentences);
-  for (let s = 0; s < sentences; s++) {
-    for (let k = 0; k < n; k++) {
+    // one logarithm per distinct n-gram rather than one per occurrence
+    for (let g = 0; g < count; g++) idf[g] = refLen - Math.log(Math.max(1, idf[g]!));
+    for (let s = 0; s < sentences; s++) {
       let sq = 0;
-      const idfK = idf[k]!;
       for (let j = gs[s * n + k]!, e = gs[s * n + k + 1]!; j < e; j++) {
-        const v = cnt[j]! * idfK[ids[j]!]!;
-        weight[j] = v;
+        const v = cnt[j]! * idf[ids[j]!]!;
         sq += v * v;
-        if (k === 1) length[s]! += cnt[j]!;
       }
-      norm[s * n + k] = Math.sqrt(sq);
+      norm[s] = Math.sqrt(sq);
     }
-  }
-  const refWeights = c.ngramCounts.map((m) => new Float64Array(m)); // scratch, kept zero
-  const perImage = new Float64Array(c.images);
-  const acc = new Float64Array(n);
-  for (let i = 0; i < c.images; i++) {
-    const cs = c.candidate[i]!;
-    const r0 = c.refStart[i]!;
-    const r1 = c.refEnd[i]!;
-    acc.fill(0);
-    for (let r = r0; r < r1; r++) {
-      const delta = length[cs]! - length[r]!;
-      const penalty = Math.E ** (-(delta ** 2) / (2 * sigma ** 2));
-      for (let k = 0; k < n; k++) {
-        const refWeight = refWeights[k]!;
+    for (let i = 0; i < c.images; i++) {
+      const cs = c.candidate[i]!;
+      const cb = gs[cs * n + k]!;
+      const ce = gs[cs * n + k + 1]!;
+      const nc = norm[cs]!;
+      for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
         const rb = gs[r * n + k]!;
         const re = gs[r * n + k + 1]!;
-        for (let j = rb; j < re; j++) refWeight[ids[j]!] = weight[j]!;
+        for (let j = rb; j < re; j++) refWeight[ids[j]!] = cnt[j]! * idf[ids[j]!]!;
         let val = 0;
-        for (let j = gs[cs * n + k]!, e = gs[cs * n + k + 1]!; j < e; j++) {
+        for (let j = cb; j < ce; j++) {
           const rv = refWeight[ids[j]!]!;
-          val += Math.min(weight[j]!, rv) * rv;
+          val += Math.min(cnt[j]! * idf[ids[j]!]!, rv) * rv;
         }
         for (let j = rb; j < re; j++) refWeight[ids[j]!] = 0;
-        const nc = norm[cs * n + k]!;
-        const nr = norm[r * n + k]!;
+        const nr = norm[r]!;
         if (nc !== 0 && nr !== 0) val /= nc * nr;
-        acc[k]! += val * penalty;
+        acc[i * n + k]! += val * penalty[r]!;
       }
     }
+  }
+  const perImage = new Float64Array(c.images);
+  for (let i = 0; i < c.images; i++) {
     let sum = 0;
-    for (let k = 0; k < n; k++) sum += acc[k]!;
+    for (let k = 0; k < n; k++) sum += acc[i * n + k]!;
     let score = sum / n;
-    score /= r1 - r0;
+    score /= c.refEnd[i]! - c.refStart[i]!;
     score *= 10;
     perImage[i] = score;
   }
   return { score: npMean(perImage), perImage };
+}
+
+/** The Gaussian length penalty of every reference sentence against its image's candidate (bigram counts, see above). */
+function lengthPenalties(c: EncodedCorpus, sigma: number): Float64Array {
+  const bigrams = (s: number): number => (c.n > 1 ? Math.max(0, c.tokStart[s + 1]! - c.tokStart[s]! - 1) : 0);
+  const penalty = new Float64Array(c.tokStart.length - 1);
+  for (let i = 0; i < c.images; i++) {
+    const lc = bigrams(c.candidate[i]!);
+    for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
+      const delta = lc - bigrams(r);
+      penalty[r] = Math.E ** (-(delta ** 2) / (2 * sigma ** 2));
+    }
+  }
+  return penalty;
 }
 
 /** CIDEr-D of tokenised candidates against tokenised references. */

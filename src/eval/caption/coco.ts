@@ -32,21 +32,24 @@ export interface CaptionEvaluation {
   perImage: { CIDEr: Float64Array; 'ROUGE-L': Float64Array };
 }
 
-function readImageId(v: unknown, where: string): ImageId {
+/** How an error names record i ("pred.json: record 3", "refs.json: annotations[3]"); built only on failure. */
+type Where = (i: number) => string;
+
+function readImageId(v: unknown, where: Where, i: number): ImageId {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && v !== '') return v;
-  if (v === undefined) throw new UserError(`${where}: missing field "image_id"`);
-  throw new UserError(`${where}: field "image_id" must be a number or a non-empty string, got ${typeName(v)}`);
+  if (v === undefined) throw new UserError(`${where(i)}: missing field "image_id"`);
+  throw new UserError(`${where(i)}: field "image_id" must be a number or a non-empty string, got ${typeName(v)}`);
 }
 
-function readCaption(v: unknown, where: string): string {
-  if (v === undefined) throw new UserError(`${where}: missing field "caption"`);
-  if (typeof v !== 'string') throw new UserError(`${where}: field "caption" must be a string, got ${typeName(v)}`);
-  return v;
+function readCaption(v: unknown, where: Where, i: number): string {
+  if (typeof v === 'string') return v;
+  if (v === undefined) throw new UserError(`${where(i)}: missing field "caption"`);
+  throw new UserError(`${where(i)}: field "caption" must be a string, got ${typeName(v)}`);
 }
 
-function asObject(v: unknown, where: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${where}: expected an object, got ${typeName(v)}`);
+function asObject(v: unknown, where: Where, i: number): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${where(i)}: expected an object, got ${typeName(v)}`);
   return v as Record<string, unknown>;
 }
 
@@ -61,14 +64,14 @@ export function parsePredictions(value: unknown, path: string): Prediction[] {
   if (value.length === 0) throw new UserError(`${path}: no predictions`);
   // a Map keeps 1 and "1" apart, as COCO (Python dict keys) does
   const firstAt = new Map<ImageId, number>();
+  const where: Where = (i) => `${path}: record ${i}`;
   return value.map((rec, i) => {
-    const where = `${path}: record ${i}`;
-    const o = asObject(rec, where);
-    const image_id = readImageId(o.image_id, where);
-    const caption = readCaption(o.caption, where);
+    const o = asObject(rec, where, i);
+    const image_id = readImageId(o.image_id, where, i);
+    const caption = readCaption(o.caption, where, i);
     const first = firstAt.get(image_id);
     if (first !== undefined) {
-      throw new UserError(`${where}: second prediction for image_id ${JSON.stringify(image_id)} (first at record ${first}); coco-caption scores one caption per image`);
+      throw new UserError(`${where(i)}: second prediction for image_id ${JSON.stringify(image_id)} (first at record ${first}); coco-caption scores one caption per image`);
     }
     firstAt.set(image_id, i);
     return { image_id, caption };
@@ -86,18 +89,18 @@ export function parseReferences(value: unknown, path: string): Map<ImageId, stri
     anns = value;
     label = 'record';
   } else {
-    const o = asObject(value, path);
+    const o = asObject(value, () => path, 0);
     anns = o.annotations;
     label = 'annotations';
     if (anns === undefined) throw new UserError(`${path}: missing field "annotations"`);
     if (!Array.isArray(anns)) throw new UserError(`${path}: field "annotations" must be an array, got ${typeName(anns)}`);
   }
   const out = new Map<ImageId, string[]>();
+  const where: Where = (i) => (label === 'record' ? `${path}: record ${i}` : `${path}: annotations[${i}]`);
   (anns as unknown[]).forEach((rec, i) => {
-    const where = label === 'record' ? `${path}: record ${i}` : `${path}: annotations[${i}]`;
-    const a = asObject(rec, where);
-    const k = readImageId(a.image_id, where);
-    const caption = readCaption(a.caption, where);
+    const a = asObject(rec, where, i);
+    const k = readImageId(a.image_id, where, i);
+    const caption = readCaption(a.caption, where, i);
     const list = out.get(k);
     if (list) list.push(caption);
     else out.set(k, [caption]);

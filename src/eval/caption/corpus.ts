@@ -46,20 +46,24 @@ class IntBuffer {
 
 /**
  * Open-addressing hash (linear probing) from an (int, int) pair to a dense id.
- * Key and value of a slot sit next to each other, so a probe costs one cache
- * miss; at a million n-grams and more, misses are what the time goes into.
+ * A slot holds only the id; the pairs sit in id order in a separate array.
+ * Slots are a third of the size of slots that carry their keys, and the
+ * memory a large table touches is what the time goes into: at a million
+ * n-grams, first-touch page faults and cache misses.
  */
 class PairInterner {
   private mask: number;
-  /** slot i: [a, b, id + 1] at 3i; 0 marks an empty slot, so a new table needs no fill. */
-  private table: Int32Array;
+  /** id + 1 per slot; 0 marks an empty slot, so a new table needs no fill */
+  private slots: Int32Array;
+  /** the pair of id i at 2i, 2i + 1 */
+  private readonly keys = new IntBuffer(2048);
   size = 0;
 
   constructor(expected = 1024) {
     let cap = 1024;
     while (cap * 3 < expected * 4) cap *= 2;
     this.mask = cap - 1;
-    this.table = new Int32Array(cap * 3);
+    this.slots = new Int32Array(cap);
   }
 
   private static hash(a: number, b: number): number {
@@ -71,36 +75,33 @@ class PairInterner {
 
   /** The id of (a, b), assigning the next one if new. */
   id(a: number, b: number): number {
-    const t = this.table;
+    const slots = this.slots;
+    const keys = this.keys.data;
     let i = PairInterner.hash(a, b) & this.mask;
     for (;;) {
-      const o = i * 3;
-      const v = t[o + 2]!;
+      const v = slots[i]!;
       if (v === 0) {
         const id = this.size++;
-        t[o] = a;
-        t[o + 1] = b;
-        t[o + 2] = id + 1;
+        slots[i] = id + 1;
+        this.keys.push(a);
+        this.keys.push(b);
         if (this.size * 4 > (this.mask + 1) * 3) this.grow();
         return id;
       }
-      if (t[o] === a && t[o + 1] === b) return v - 1;
+      if (keys[2 * v - 2] === a && keys[2 * v - 1] === b) return v - 1;
       i = (i + 1) & this.mask;
     }
   }
 
   private grow(): void {
-    const old = this.table;
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
-    const t = (this.table = new Int32Array(cap * 3));
-    for (let o = 0; o < old.length; o += 3) {
-      if (old[o + 2] === 0) continue;
-      let i = PairInterner.hash(old[o]!, old[o + 1]!) & this.mask;
-      while (t[i * 3 + 2] !== 0) i = (i + 1) & this.mask;
-      t[i * 3] = old[o]!;
-      t[i * 3 + 1] = old[o + 1]!;
-      t[i * 3 + 2] = old[o + 2]!;
+    const slots = (this.slots = new Int32Array(cap));
+    const keys = this.keys.data;
+    for (let id = 0; id < this.size; id++) {
+      let i = PairInterner.hash(keys[2 * id]!, keys[2 * id + 1]!) & this.mask;
+      while (slots[i] !== 0) i = (i + 1) & this.mask;
+      slots[i] = id + 1;
     }
   }
 }
