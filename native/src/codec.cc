@@ -1,10 +1,12 @@
 // bdlab_codec: PNG and JPEG coding of 8-bit pixels on Node's thread pool, through libjpeg(-turbo)
-// and libpng directly. A separate addon from bdlab_native so that image work never loads libtorch.
-// Policy (formats, limits, orientation, alpha rules) lives in src/data/image-io.ts; this file only
-// codes bytes. Every call runs as an AsyncWorker: the main thread only hands over buffers.
+// and libpng directly, and the first bytes of many image files at once. A separate addon from
+// bdlab_native so that image work never loads libtorch. Policy (formats, limits, orientation,
+// alpha rules, which paths are allowed) lives in src/data/; this file only codes bytes and reports
+// what it finds. Every call runs as an AsyncWorker: the main thread only hands over buffers.
 #include <napi.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -681,10 +683,83 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   return (new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst))->Start();
 }
 
+// ---- probe: what each of many paths is, and its first bytes -------------------------------------
+// One record of kProbeRecord bytes per path: [kind, bytes read, up to kProbeHead bytes].
+enum ProbeKind { kProbeMissing = 0, kProbeFile = 1, kProbeLink = 2, kProbeNotRegular = 3 };
+constexpr size_t kProbeHead = 16;
+constexpr size_t kProbeRecord = 2 + kProbeHead;
+
+// Opened without following a final symbolic link (the caller resolves links itself) and without
+// blocking (a FIFO would block a plain open); the kind comes from fstat on what was opened.
+void ProbeOne(const std::string& path, unsigned char* rec) {
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    rec[0] = errno == ELOOP ? kProbeLink : kProbeMissing;
+    return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    rec[0] = kProbeNotRegular;
+  } else {
+    ssize_t n;
+    do n = pread(fd, rec + 2, kProbeHead, 0);
+    while (n < 0 && errno == EINTR);
+    rec[0] = kProbeFile;
+    rec[1] = static_cast<unsigned char>(n < 0 ? 0 : n);
+  }
+  close(fd);
+}
+
+class ProbeWorker : public PromiseWorker {
+ public:
+  ProbeWorker(Napi::Env env, std::vector<std::string> paths) : PromiseWorker(env), paths_(std::move(paths)) {}
+  void Execute() override {
+    if (!out_.grow(paths_.size() * kProbeRecord + 1)) {
+      SetError("probe: out of memory");
+      return;
+    }
+    std::memset(out_.data, 0, paths_.size() * kProbeRecord);
+    out_.size = paths_.size() * kProbeRecord;
+    for (size_t i = 0; i < paths_.size(); i++) ProbeOne(paths_[i], out_.data + i * kProbeRecord);
+  }
+  ~ProbeWorker() override { out_.release(); }
+
+ protected:
+  Napi::Value Result(Napi::Env env) override { return TakeBuffer(env, out_); }
+
+ private:
+  std::vector<std::string> paths_;
+  Bytes out_;
+};
+
+// probe(paths: string[]) → Promise<Buffer>: for path i, bytes [18i, 18i + 18) hold its kind
+// (0 missing or unreadable, 1 regular file, 2 symbolic link, 3 not a regular file), the number of
+// bytes read and the first 16 bytes of a regular file.
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "probe(paths: string[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto arr = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  paths.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr[i];
+    if (!v.IsString()) {
+      Napi::TypeError::New(env, "probe: paths[" + std::to_string(i) + "] is not a string").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    paths.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return (new ProbeWorker(env, std::move(paths)))->Start();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decode", Napi::Function::New(env, Decode));
   exports.Set("encode", Napi::Function::New(env, Encode));
   exports.Set("patchJpeg", Napi::Function::New(env, PatchJpegCall));
+  exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("versions", Napi::String::New(env, std::string("libjpeg ") + std::to_string(JPEG_LIB_VERSION) + ", libpng " + PNG_LIBPNG_VER_STRING));
   return exports;
 }

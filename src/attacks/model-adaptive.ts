@@ -68,7 +68,7 @@ export interface GcgSummary extends GcgResult {
 /** Optimises a GCG trigger against the surrogate and writes the trigger file. */
 export async function makeGcgTrigger(j: GcgJob): Promise<GcgSummary> {
   const target = parseTarget(j.target);
-  const data = readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit, seed: j.seed });
+  const data = await readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit, seed: j.seed });
   const s = Surrogate.load({ model: j.model, adapter: j.adapter, template: j.template });
   try {
     const r = await optimizeGcg(s, data.samples, {
@@ -134,7 +134,7 @@ export interface UapSummary {
 /** Builds BackdoorBench's low-frequency universal perturbation against a LLaVA surrogate and writes the perturbation file. */
 export async function makeUap(j: UapJob): Promise<UapSummary> {
   const target = parseTarget(j.target);
-  const data = readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit ?? 100, seed: j.seed, needImages: true });
+  const data = await readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit ?? 100, seed: j.seed, needImages: true });
   const s = Surrogate.load({ model: j.model, adapter: j.adapter, template: j.template });
   try {
     const r = await computeUap(s, data.samples, { target: answerFor(target, j.seed), seed: j.seed, delta: j.delta, maxPasses: j.maxPasses, overshoot: j.overshoot, maxIterDf: j.maxIterDf, sigma: j.sigma, scale: j.scale });
@@ -190,7 +190,7 @@ export interface InputAwareSummary {
 /** Trains InputAware's trigger and mask generators against a LLaVA surrogate and writes the generator folder. */
 export async function trainInputAwareGenerator(j: InputAwareJob): Promise<InputAwareSummary> {
   const target = parseTarget(j.target);
-  const data = readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit, seed: j.seed, needImages: true });
+  const data = await readSurrogateSamples(j.data, { imageRoot: j.imageRoot, limit: j.limit, seed: j.seed, needImages: true });
   const s = Surrogate.load({ model: j.model, adapter: j.adapter, template: j.template });
   try {
     const opts = { channels: j.channels, steps: j.steps, maskEpochs: j.maskEpochs, epochs: j.epochs, batchSize: j.batchSize, pratio: j.pratio, lrG: j.lrG, lrM: j.lrM, lrC: j.lrC, lambdaDiv: j.lambdaDiv, lambdaNorm: j.lambdaNorm, maskDensity: j.maskDensity, trainSurrogate: j.trainSurrogate, seed: j.seed };

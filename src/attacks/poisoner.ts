@@ -117,12 +117,12 @@ export function checkTaskName(task: string): string {
 }
 
 /** Stage 1: scan, with the attack observing every valid sample and the candidates noted. */
-export function scanForPoison(o: PoisonOptions): { scan: Scan; candidates: Candidates } {
+export async function scanForPoison(o: PoisonOptions): Promise<{ scan: Scan; candidates: Candidates }> {
   const attack = o.attack;
   const label: Label = o.label ?? 'dirty';
   const eligible = new IntList();
   const negEligible = new IntList();
-  const scan = scanDataset({
+  const scan = await scanDataset({
     input: o.input,
     format: o.format,
     imageRoot: o.imageRoot,
@@ -317,7 +317,7 @@ function checkFormat(o: PoisonOptions, format: FormatName): void {
 export async function poison(o: PoisonOptions): Promise<PoisonResult> {
   if (o.format) checkFormat(o, o.format);
   if (o.backdoorllm?.task !== undefined) checkTaskName(o.backdoorllm.task);
-  const { scan, candidates } = scanForPoison(o);
+  const { scan, candidates } = await scanForPoison(o);
   checkFormat(o, scan.format);
   const sel = selectForPoison(o, scan, candidates);
   return writePoisoned(o, scan, sel);

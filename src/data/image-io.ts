@@ -116,10 +116,10 @@ export function checkPixels(buf: Uint8Array, maxPixels: number, what: string): I
   return h;
 }
 
-/** The format of an encoded image from its magic bytes. */
-export function sniffFormat(buf: Uint8Array): ImageFormat | null {
-  if (buf.length >= 8 && buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47) return 'png';
-  if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) return 'jpeg';
+/** The format of an encoded image from its magic bytes (those of `buf` from `at`, `length` of them). */
+export function sniffFormat(buf: Uint8Array, at = 0, length = buf.length - at): ImageFormat | null {
+  if (length >= 8 && buf[at] === 0x89 && buf[at + 1] === 0x50 && buf[at + 2] === 0x4e && buf[at + 3] === 0x47) return 'png';
+  if (length >= 3 && buf[at] === 0xff && buf[at + 1] === 0xd8 && buf[at + 2] === 0xff) return 'jpeg';
   return null;
 }
 
@@ -245,6 +245,40 @@ export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: File
   return { data: r.data as Buffer, changed: r.changed as boolean };
 }
 
+/** What a path names, from one look at the file system (see probeFiles). */
+export type FileKind = 'missing' | 'file' | 'link' | 'not-regular';
+
+const FILE_KINDS: readonly FileKind[] = ['missing', 'file', 'link', 'not-regular'];
+const PROBE_RECORD = 18; // native/src/codec.cc: kind, bytes read, 16 bytes
+
+/** The answers of probeFiles, by position: read in place, without an object per file. */
+export class FileHeads {
+  constructor(private readonly raw: Buffer) {}
+  kind(i: number): FileKind {
+    return FILE_KINDS[this.raw[i * PROBE_RECORD]!] ?? 'missing';
+  }
+  /** The image format a regular file's first bytes announce. */
+  format(i: number): ImageFormat | null {
+    return sniffFormat(this.raw, i * PROBE_RECORD + 2, this.raw[i * PROBE_RECORD + 1]!);
+  }
+}
+
+/**
+ * The kind and first bytes of many files, read on the thread pool (one job
+ * for all of them): each is opened without following a final symbolic link
+ * and without blocking, so a link, a FIFO or a folder is reported, never
+ * read. Null when the codec is not built.
+ */
+export async function probeFiles(paths: string[]): Promise<FileHeads | null> {
+  let c: Codec;
+  try {
+    c = codec();
+  } catch {
+    return null;
+  }
+  return new FileHeads(await c.probe(paths));
+}
+
 /** Resizes pixels (used for trigger patterns given as files; kernel: sharp's lanczos3, or nearest). */
 export async function resizeRaw(img: RawImage, width: number, height: number, kernel: 'lanczos3' | 'nearest' | 'linear' = 'lanczos3'): Promise<RawImage> {
   const { sharp } = await import('./vips.js');
@@ -293,6 +327,7 @@ enum PatchStatus {
 }
 
 interface Codec {
+  probe(paths: string[]): Promise<Buffer>;
   patchJpeg(bytes: Buffer, rgb: Uint8Array, x: number, y: number, width: number, height: number, tmp: string, path: string): Promise<{ status: PatchStatus; changed?: boolean; data?: Buffer; error?: string }>;
   decode(bytes: Buffer, maxPixels: number): Promise<{ status: DecodeStatus; data?: Buffer; width?: number; height?: number; channels?: number; error?: string }>;
   encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp?: string, path?: string): Promise<Buffer>;

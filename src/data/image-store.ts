@@ -136,7 +136,12 @@ export class ImageStore {
   async transform(rel: string, name: string, op: (img: RawImage) => void | Promise<void>, capture = false, patch?: (width: number, height: number) => Promise<RgbPatch>): Promise<TransformResult> {
     const src = this.sourcePath(rel).real;
     // images are small: a synchronous read saves thread-pool round trips per image
-    const bytes = readFileSync(src);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(src);
+    } catch (e) {
+      throw new UserError(`image "${rel}": cannot read ${src}: ${(e as NodeJS.ErrnoException).code ?? oneLine((e as Error).message)}`);
+    }
     const head = checkPixels(bytes, this.maxPixels, `image "${rel}"`);
     const pixels = head.width * head.height;
     await this.budget.take(pixels);

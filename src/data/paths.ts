@@ -1,5 +1,5 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { sniffFormat } from './image-io.js';
+import { probeFiles, sniffFormat, type FileHeads } from './image-io.js';
 import { DataError } from './errors.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep, posix, win32 } from 'node:path';
 
@@ -8,11 +8,15 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep, posix, win
  * it: absolute paths, drive letters, `..` segments that climb out, NUL bytes
  * and symbolic links pointing outside the root are refused.
  */
+const MAX_KNOWN = 1 << 18;
+
 export class ImageRoot {
   readonly root: string;
   private readonly real: string;
   /** real paths of the folders images sit in: one lstat per image instead of a readlink per path component */
   private readonly realDirs = new Map<string, string | null>();
+  /** accepted files by relative path: a rewrite looks at each file once, in its scan (bounded; beyond it, again) */
+  private readonly known = new Map<string, { path: string; real: string }>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -24,6 +28,18 @@ export class ImageRoot {
    * it is refused (the caller names file, record and field).
    */
   check(rel: string): { path: string; real: string | null } | { refused: string } {
+    const known = this.known.get(rel);
+    if (known) return known;
+    const l = this.locate(rel);
+    if ('refused' in l) return l;
+    if (l.realDir === null) return { path: l.path, real: null };
+    const st = lstatSync(l.path, { throwIfNoEntry: false });
+    if (!st) return { path: l.path, real: null }; // missing: reported by the caller when it matters
+    return this.admit(l.path, st.isSymbolicLink() ? realPathOrNull(l.path) : join(l.realDir, basename(l.path)), rel);
+  }
+
+  /** The checks that need no look at the file itself: its absolute path and the real path of its folder (null when that is missing). */
+  locate(rel: string): { path: string; realDir: string | null } | { refused: string } {
     if (rel.length === 0) return { refused: 'empty image path' };
     if (rel.includes('\0')) return { refused: 'image path contains a NUL byte' };
     if (isAbsolute(rel) || posix.isAbsolute(rel) || win32.isAbsolute(rel) || /^[a-zA-Z]:/.test(rel)) {
@@ -34,17 +50,6 @@ export class ImageRoot {
     if (r === '' || r === '..' || r.startsWith('..' + sep) || isAbsolute(r)) {
       return { refused: `image path "${rel}" escapes the image root ${this.root}` };
     }
-    const real = this.realPath(abs); // null when missing: reported by the caller when it matters
-    if (real !== null) {
-      const rr = relative(this.real, real);
-      if (rr === '..' || rr.startsWith('..' + sep) || isAbsolute(rr)) {
-        return { refused: `image path "${rel}" is a link that leads outside the image root ${this.root}` };
-      }
-    }
-    return { path: abs, real };
-  }
-
-  private realPath(abs: string): string | null {
     const dir = dirname(abs);
     let realDir = this.realDirs.get(dir);
     if (realDir === undefined) {
@@ -52,10 +57,19 @@ export class ImageRoot {
       if (this.realDirs.size >= 4096) this.realDirs.clear();
       this.realDirs.set(dir, realDir);
     }
-    if (realDir === null) return null;
-    const st = lstatSync(abs, { throwIfNoEntry: false });
-    if (!st) return null;
-    return st.isSymbolicLink() ? realPathOrNull(abs) : join(realDir, basename(abs));
+    return { path: abs, realDir };
+  }
+
+  /** An existing file's real path, refused when it lies outside the root (a link, or a linked folder). */
+  admit(path: string, real: string | null, rel: string): { path: string; real: string | null } | { refused: string } {
+    if (real === null) return { path, real };
+    const rr = relative(this.real, real);
+    if (rr === '..' || rr.startsWith('..' + sep) || isAbsolute(rr)) {
+      return { refused: `image path "${rel}" is a link that leads outside the image root ${this.root}` };
+    }
+    const accepted = { path, real };
+    if (this.known.size < MAX_KNOWN) this.known.set(rel, accepted);
+    return accepted;
   }
 }
 
@@ -94,6 +108,44 @@ export function checkImage(root: ImageRoot, image: string, file: string, index: 
   if (typeof head === 'string') return { error: new DataError(file, index, field, `${head}: ${r.path}`, line) };
   if (!sniffFormat(head)) return { error: new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line) };
   return r;
+}
+
+/** One record's image path, for checkImages. */
+export interface ImageRef {
+  image: string;
+  index: number;
+  line?: number;
+}
+
+/**
+ * checkImage for many records at once, with the same answers: the look at
+ * each file (kind and first bytes) runs on the thread pool in one job
+ * (probeFiles), so a caller can keep several batches in flight while it reads
+ * on. Symbolic links, and every path when the codec is not built, take
+ * checkImage itself.
+ */
+export async function checkImages(root: ImageRoot, refs: readonly ImageRef[], file: string, field: string): Promise<({ error: DataError } | { path: string; real: string | null })[]> {
+  const located = refs.map((r) => root.locate(r.image));
+  const probed: string[] = [];
+  for (const l of located) if (!('refused' in l) && l.realDir !== null) probed.push(l.path);
+  const heads = probed.length > 0 ? await probeFiles(probed) : undefined;
+  if (heads === null) return refs.map((r) => checkImage(root, r.image, file, r.index, field, r.line));
+  let next = 0;
+  return refs.map((r, k) => {
+    const l = located[k]!;
+    const fail = (why: string): { error: DataError } => ({ error: new DataError(file, r.index, field, why, r.line) });
+    if ('refused' in l) return fail(l.refused);
+    if (l.realDir === null) return fail(`image file not found: ${l.path}`);
+    const h = next++;
+    const kind = (heads as FileHeads).kind(h);
+    if (kind === 'link') return checkImage(root, r.image, file, r.index, field, r.line);
+    if (kind === 'missing') return fail(`image file not found: ${l.path}`);
+    const admitted = root.admit(l.path, join(l.realDir, basename(l.path)), r.image);
+    if ('refused' in admitted) return fail(admitted.refused);
+    if (kind === 'not-regular') return fail(`not a regular file: ${l.path}`);
+    if (!(heads as FileHeads).format(h)) return fail(`not a PNG or JPEG file: ${l.path}`);
+    return admitted;
+  });
 }
 
 /** The first bytes of a regular file, or why it has none: opened non-blocking (a FIFO would block a plain open), then checked with fstat. */

@@ -4,8 +4,8 @@ import { UserError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import type { OnError } from './errors.js';
 import { detectFormat, type FormatName } from './formats.js';
-import { readDataset, SkipLog, type SkippedRecord } from './dataset.js';
-import { ImageRoot, checkImage } from './paths.js';
+import { readDataset, SkipLog, type ReadItem, type SkippedRecord } from './dataset.js';
+import { ImageRoot, checkImages, type ImageRef } from './paths.js';
 import { assertComplete } from './output-dir.js';
 import { firstFolder } from './image-store.js';
 import type { JsonId } from './json-text.js';
@@ -78,7 +78,13 @@ class IntList {
 
 export { IntList };
 
-export function scanDataset(o: ScanOptions): Scan {
+/** Records read ahead of the one being accepted, in batches whose image files are checked on the thread pool. */
+const BATCH = 128;
+const BATCHES_IN_FLIGHT = 4;
+
+type Checked = Awaited<ReturnType<typeof checkImages>>[number];
+
+export async function scanDataset(o: ScanOptions): Promise<Scan> {
   assertComplete(o.input);
   const format = o.format ?? detectFormat(o.input);
   const imageRoot = new ImageRoot(o.imageRoot ?? dirname(o.input));
@@ -92,28 +98,56 @@ export function scanDataset(o: ScanOptions): Scan {
   let records = 0;
   let withImage = 0;
   const progress = o.progress ? new Progress({ label: o.progress, unit: 'rec', force: o.forceProgress }) : null;
-  for (const item of readDataset(o.input, format, (c) => hash.update(c))) {
-    if (item.section !== 'annotations') records++;
-    progress?.tick();
-    o.onRecord?.(records);
+
+  // Records are accepted in file order, each after its image file was checked.
+  const accept = (item: ReadItem, checked: Checked | undefined): void => {
     if (item.error) {
       skipLog.fail(item.error, item.section, item.index);
-      continue;
+      return;
     }
     const s = item.sample as Sample;
     if (s.image !== undefined) {
-      const checked = checkImage(imageRoot, s.image, o.input, s.index, field, item.line);
-      if ('error' in checked) {
-        skipLog.fail(checked.error, item.section, item.index);
-        continue;
+      const c = checked as Checked;
+      if ('error' in c) {
+        skipLog.fail(c.error, item.section, item.index);
+        return;
       }
       withImage++;
-      if (checked.real !== null) real.add(checked.real);
+      if (c.real !== null) real.add(c.real);
       firstFolders.add(firstFolder(s.image));
     }
     valid.push(s.index);
     if (item.id !== s.index) ids.set(s.index, item.id);
     o.visit?.(s);
+  };
+  const check = async (batch: ReadItem[]): Promise<{ batch: ReadItem[]; checked: (Checked | undefined)[] }> => {
+    const refs: ImageRef[] = [];
+    for (const item of batch) if (!item.error && item.sample?.image !== undefined) refs.push({ image: item.sample.image, index: item.sample.index, line: item.line });
+    const results = refs.length > 0 ? await checkImages(imageRoot, refs, o.input, field) : [];
+    let k = 0;
+    return { batch, checked: batch.map((item) => (!item.error && item.sample?.image !== undefined ? results[k++] : undefined)) };
+  };
+  const settle = (done: { batch: ReadItem[]; checked: (Checked | undefined)[] }): void => done.batch.forEach((item, k) => accept(item, done.checked[k]));
+
+  const inFlight: ReturnType<typeof check>[] = [];
+  try {
+    let batch: ReadItem[] = [];
+    for (const item of readDataset(o.input, format, (c) => hash.update(c))) {
+      if (item.section !== 'annotations') records++;
+      progress?.tick();
+      o.onRecord?.(records);
+      batch.push(item);
+      if (batch.length === BATCH) {
+        inFlight.push(check(batch));
+        batch = [];
+        if (inFlight.length >= BATCHES_IN_FLIGHT) settle(await (inFlight.shift() as ReturnType<typeof check>));
+      }
+    }
+    if (batch.length > 0) inFlight.push(check(batch));
+    while (inFlight.length > 0) settle(await (inFlight.shift() as ReturnType<typeof check>));
+  } finally {
+    // a stop leaves batches behind: they settle unobserved
+    for (const p of inFlight) p.catch(() => undefined);
   }
   progress?.finish();
   if (records === 0 && format !== 'coco') throw new UserError(`${o.input}: no records`);

@@ -83,7 +83,7 @@ export async function shift(o: ShiftOptions): Promise<{ manifest: ShiftManifest 
   const guard = new PhraseGuard([...fromManifest, ...(o.keep ?? [])]);
 
   // stage 1: scan
-  const scan = scanDataset({ input: o.input, format, imageRoot: o.imageRoot, onError: o.onError });
+  const scan = await scanDataset({ input: o.input, format, imageRoot: o.imageRoot, onError: o.onError });
   if (o.styles.length > 0 && scan.images.count === 0) throw new UserError(`${o.input}: --image-style given but no record has an image`);
   if (o.styles.length > 0 && fromManifest.length > 0) {
     process.stderr.write('shift: note: the image styles also change the image triggers of a poisoned set; to measure domain shift, shift first and poison second\n');

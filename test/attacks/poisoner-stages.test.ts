@@ -29,7 +29,7 @@ test('poison() is scan → select → write: the stages run one by one give the 
   const input = alpacaSet(dir, 40);
   const whole = await poison(opts(input, join(dir, 'a')));
   const o = opts(input, join(dir, 'b'));
-  const { scan, candidates } = scanForPoison(o);
+  const { scan, candidates } = await scanForPoison(o);
   assert.equal(scan.records, 40);
   assert.equal(scan.valid.length, 40);
   assert.equal(candidates.eligible.length, 40);
@@ -63,7 +63,7 @@ test('selectRecords: seeded, disjoint, and named in its refusals', () => {
 test('the scan and write stages are the same for shift: a transform with named outputs over a scanned file', async () => {
   const dir = tmp();
   const input = alpacaSet(dir, 6);
-  const scan = scanDataset({ input });
+  const scan = await scanDataset({ input });
   assert.deepEqual([...scan.valid], [0, 1, 2, 3, 4, 5]);
   const out = OutputDir.open({ path: join(dir, 'o'), force: false, input });
   const shas = await rewriteDataset({

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { alpacaSchema, detectFormat, llavaSchema, splitImageToken } from '../../src/data/formats.js';
 import { readDataset, rewriteDataset } from '../../src/data/dataset.js';
-import { ImageRoot, safeRelative } from '../../src/data/paths.js';
+import { ImageRoot, checkImage, checkImages, safeRelative } from '../../src/data/paths.js';
 import { DataError } from '../../src/data/errors.js';
 import { editJson } from '../../src/data/json-edit.js';
 import { StreamingFile } from '../../src/data/writer.js';
@@ -110,6 +111,39 @@ test('image paths may not leave the image root', () => {
   assert.ok('refused' in esc && /escapes the image root/.test(esc.refused));
   assert.equal(safeRelative('a/b.png'), true);
   assert.equal(safeRelative('a/../../b.png'), false);
+});
+
+test('image files checked in a batch on the thread pool get the same answers as one by one', async () => {
+  const d = tmp();
+  const r = join(d, 'root');
+  mkdirSync(join(r, 'sub', 'dir.jpg'), { recursive: true });
+  mkdirSync(join(d, 'elsewhere'));
+  const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0]);
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+  writeFileSync(join(r, 'a.jpg'), jpeg);
+  writeFileSync(join(r, 'sub', 'b.png'), png);
+  writeFileSync(join(r, 'text.jpg'), 'not an image');
+  writeFileSync(join(r, 'empty.png'), '');
+  writeFileSync(join(d, 'secret.jpg'), jpeg);
+  writeFileSync(join(d, 'elsewhere', 'c.jpg'), jpeg);
+  symlinkSync(join(r, 'a.jpg'), join(r, 'inside-link.jpg'));
+  symlinkSync(join(d, 'secret.jpg'), join(r, 'outside-link.jpg'));
+  symlinkSync(join(d, 'elsewhere'), join(r, 'linked-folder'));
+  symlinkSync(join(r, 'nothing.jpg'), join(r, 'dangling.jpg'));
+  const images = ['a.jpg', 'sub/b.png', 'sub/../a.jpg', 'text.jpg', 'empty.png', 'missing.jpg', 'no-folder/x.jpg', 'sub/dir.jpg', 'inside-link.jpg', 'outside-link.jpg', 'linked-folder/c.jpg', 'linked-folder/none.jpg', 'dangling.jpg', '../secret.jpg', '/etc/passwd', 'a\0b', ''];
+  if (spawnSync('mkfifo', [join(r, 'pipe.jpg')]).status === 0) images.push('pipe.jpg'); // a plain open of a FIFO would block
+  const answer = (x: ReturnType<typeof checkImage>): string | { path: string; real: string | null } => ('error' in x ? x.error.message : x);
+  const refs = images.map((image, index) => ({ image, index, line: index + 2 }));
+  const batch = await checkImages(new ImageRoot(r), refs, 'data.json', 'image');
+  const single = images.map((image, index) => checkImage(new ImageRoot(r), image, 'data.json', index, 'image', index + 2));
+  assert.deepEqual(batch.map(answer), single.map(answer));
+  // and the answers are the ones expected, not merely equal
+  const byImage = new Map(images.map((im, k) => [im, answer(batch[k]!)]));
+  assert.deepEqual(byImage.get('a.jpg'), { path: join(r, 'a.jpg'), real: join(r, 'a.jpg') });
+  assert.deepEqual(byImage.get('inside-link.jpg'), { path: join(r, 'inside-link.jpg'), real: join(r, 'a.jpg') });
+  for (const [im, why] of [['text.jpg', /not a PNG or JPEG file/], ['empty.png', /not a PNG or JPEG file/], ['missing.jpg', /image file not found/], ['no-folder/x.jpg', /image file not found/], ['sub/dir.jpg', /not a regular file/], ['outside-link.jpg', /link that leads outside/], ['linked-folder/c.jpg', /link that leads outside/], ['dangling.jpg', /image file not found/], ['../secret.jpg', /escapes the image root/], ['pipe.jpg', /not a regular file/]] as const) {
+    if (byImage.has(im)) assert.match(String(byImage.get(im)), why, im);
+  }
 });
 
 test('COCO caption files: one sample per image with its captions; rewriting changes only what changed', async () => {

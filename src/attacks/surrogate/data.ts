@@ -35,9 +35,9 @@ export interface ReadSamples {
   format: FormatName;
 }
 
-export function readSurrogateSamples(path: string, o: ReadSamplesOptions = {}): ReadSamples {
+export async function readSurrogateSamples(path: string, o: ReadSamplesOptions = {}): Promise<ReadSamples> {
   const all: Sample[] = [];
-  const scan = scanDataset({ input: path, format: o.format, imageRoot: o.imageRoot, visit: (s) => all.push(s) });
+  const scan = await scanDataset({ input: path, format: o.format, imageRoot: o.imageRoot, visit: (s) => all.push(s) });
   if (scan.format === 'coco-results') throw new UserError(`${path}: COCO results hold no instructions; give Alpaca or LLaVA records`);
   let chosen = all;
   if (o.needImages) {
