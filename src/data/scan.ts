@@ -136,6 +136,11 @@ export async function scanDataset(o: ScanOptions): Promise<Scan> {
       if (item.section !== 'annotations') records++;
       progress?.tick();
       o.onRecord?.(records);
+      // nothing to wait for: a record without an image goes straight through
+      if (batch.length === 0 && inFlight.length === 0 && (item.error || item.sample?.image === undefined)) {
+        accept(item, undefined);
+        continue;
+      }
       batch.push(item);
       if (batch.length === BATCH) {
         inFlight.push(check(batch));
