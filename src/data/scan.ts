@@ -84,6 +84,9 @@ const BATCHES_IN_FLIGHT = 4;
 
 type Checked = Awaited<ReturnType<typeof checkImages>>[number];
 
+/** A valid record that names an image file (to check before the record is accepted). */
+const hasImage = (item: ReadItem): boolean => !item.error && item.sample?.image !== undefined;
+
 export async function scanDataset(o: ScanOptions): Promise<Scan> {
   assertComplete(o.input);
   const format = o.format ?? detectFormat(o.input);
@@ -122,10 +125,10 @@ export async function scanDataset(o: ScanOptions): Promise<Scan> {
   };
   const check = async (batch: ReadItem[]): Promise<{ batch: ReadItem[]; checked: (Checked | undefined)[] }> => {
     const refs: ImageRef[] = [];
-    for (const item of batch) if (!item.error && item.sample?.image !== undefined) refs.push({ image: item.sample.image, index: item.sample.index, line: item.line });
+    for (const item of batch) if (hasImage(item)) refs.push({ image: (item.sample as Sample).image as string, index: (item.sample as Sample).index, line: item.line });
     const results = refs.length > 0 ? await checkImages(imageRoot, refs, o.input, field) : [];
     let k = 0;
-    return { batch, checked: batch.map((item) => (!item.error && item.sample?.image !== undefined ? results[k++] : undefined)) };
+    return { batch, checked: batch.map((item) => (hasImage(item) ? results[k++] : undefined)) };
   };
   const settle = (done: { batch: ReadItem[]; checked: (Checked | undefined)[] }): void => done.batch.forEach((item, k) => accept(item, done.checked[k]));
 
@@ -137,7 +140,7 @@ export async function scanDataset(o: ScanOptions): Promise<Scan> {
       progress?.tick();
       o.onRecord?.(records);
       // nothing to wait for: a record without an image goes straight through
-      if (batch.length === 0 && inFlight.length === 0 && (item.error || item.sample?.image === undefined)) {
+      if (batch.length === 0 && inFlight.length === 0 && !hasImage(item)) {
         accept(item, undefined);
         continue;
       }
