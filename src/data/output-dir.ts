@@ -80,6 +80,8 @@ export class OutputDir {
   private readonly createdRoot: boolean;
   private readonly entries = new Set<string>();
   private readonly checkedDirs = new Set<string>();
+  /** folders of fresh() files, by their path relative to the root, checked and created */
+  private readonly freshDirs = new Map<string, string>();
   private done = false;
 
   private constructor(given: string, root: string, createdRoot: boolean) {
@@ -194,9 +196,15 @@ export class OutputDir {
    * taken for a finished one.
    */
   fresh(rel: string): { path: string; tmp: null } {
+    // the many files of one folder: its checks are done once (a plain name cannot leave it)
+    const slash = rel.lastIndexOf('/');
+    const name = rel.slice(slash + 1);
+    const folder = this.freshDirs.get(rel.slice(0, Math.max(0, slash)));
+    if (folder !== undefined && name !== '' && name !== '.' && name !== '..' && !name.includes(sep)) return { path: join(folder, name), tmp: null };
     const abs = this.path(rel);
     if (dirname(abs) === this.root) throw new Error(`fresh(${rel}): only for files below a folder of the run`);
     this.dir(relative(this.root, dirname(abs)));
+    if (slash > 0) this.freshDirs.set(rel.slice(0, slash), dirname(abs));
     return { path: abs, tmp: null };
   }
 

@@ -80,3 +80,17 @@ test('the scan and write stages are the same for shift: a transform with named o
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'o', 'all.json'), 'utf8')), JSON.parse(readFileSync(input, 'utf8')));
   assert.deepEqual(readdirSync(join(dir, 'o')).sort(), ['all.json', 'even.json', 'manifest.json']);
 });
+
+test('OutputDir.fresh: files of one folder get the checked folder; a name that could leave it is checked in full', () => {
+  const dir = tmp();
+  const input = alpacaSet(dir, 1);
+  const out = OutputDir.open({ path: join(dir, 'o'), force: false, input });
+  const root = out.root;
+  assert.deepEqual(out.fresh('images/p/1-a.jpg'), { path: join(root, 'images', 'p', '1-a.jpg'), tmp: null });
+  assert.deepEqual(out.fresh('images/p/2-b c.jpg'), { path: join(root, 'images', 'p', '2-b c.jpg'), tmp: null });
+  assert.deepEqual(out.fresh('images/q/3.png'), { path: join(root, 'images', 'q', '3.png'), tmp: null });
+  assert.throws(() => out.fresh('images/p/..'), /only for files below a folder of the run/);
+  assert.throws(() => out.fresh('images/p/../../../x.jpg'), /leaves the output folder/);
+  assert.throws(() => out.fresh('x.jpg'), /only for files below a folder of the run/);
+  out.abort();
+});
