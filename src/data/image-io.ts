@@ -270,6 +270,7 @@ export class FileHeads {
  * read. Null when the codec is not built.
  */
 export async function probeFiles(paths: string[]): Promise<FileHeads | null> {
+  if (paths.length === 0) return new FileHeads(Buffer.alloc(0));
   let c: Codec;
   try {
     c = codec();

@@ -1,15 +1,15 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { probeFiles, sniffFormat, type FileHeads } from './image-io.js';
+import { probeFiles, sniffFormat, type FileKind, type ImageFormat } from './image-io.js';
 import { DataError } from './errors.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep, posix, win32 } from 'node:path';
+
+const MAX_KNOWN = 1 << 18;
 
 /**
  * Image paths in a dataset are relative to a dataset root and may not leave
  * it: absolute paths, drive letters, `..` segments that climb out, NUL bytes
  * and symbolic links pointing outside the root are refused.
  */
-const MAX_KNOWN = 1 << 18;
-
 export class ImageRoot {
   readonly root: string;
   private readonly real: string;
@@ -105,9 +105,15 @@ export function checkImage(root: ImageRoot, image: string, file: string, index: 
   // The header, so a file that is no image is refused here (stop or skip) rather
   // than halfway through the rewrite.
   const head = readHead(r.path);
-  if (typeof head === 'string') return { error: new DataError(file, index, field, `${head}: ${r.path}`, line) };
-  if (!sniffFormat(head)) return { error: new DataError(file, index, field, `not a PNG or JPEG file: ${r.path}`, line) };
-  return r;
+  const problem = fileProblem(head.kind, head.format, r.path);
+  return problem === null ? r : { error: new DataError(file, index, field, problem, line) };
+}
+
+/** Why a file looked at (readHead, or probeFiles for many) is no image, or null: one wording for both checks. */
+function fileProblem(kind: Exclude<FileKind, 'link'>, format: ImageFormat | null, path: string): string | null {
+  if (kind === 'missing') return `image file not found: ${path}`;
+  if (kind === 'not-regular') return `not a regular file: ${path}`;
+  return format === null ? `not a PNG or JPEG file: ${path}` : null;
 }
 
 /** One record's image path, for checkImages. */
@@ -128,39 +134,39 @@ export async function checkImages(root: ImageRoot, refs: readonly ImageRef[], fi
   const located = refs.map((r) => root.locate(r.image));
   const probed: string[] = [];
   for (const l of located) if (!('refused' in l) && l.realDir !== null) probed.push(l.path);
-  const heads = probed.length > 0 ? await probeFiles(probed) : undefined;
+  const heads = await probeFiles(probed);
   if (heads === null) return refs.map((r) => checkImage(root, r.image, file, r.index, field, r.line));
   let next = 0;
   return refs.map((r, k) => {
     const l = located[k]!;
     const fail = (why: string): { error: DataError } => ({ error: new DataError(file, r.index, field, why, r.line) });
     if ('refused' in l) return fail(l.refused);
-    if (l.realDir === null) return fail(`image file not found: ${l.path}`);
+    if (l.realDir === null) return fail(fileProblem('missing', null, l.path)!);
     const h = next++;
-    const kind = (heads as FileHeads).kind(h);
+    const kind = heads.kind(h);
     if (kind === 'link') return checkImage(root, r.image, file, r.index, field, r.line);
-    if (kind === 'missing') return fail(`image file not found: ${l.path}`);
+    if (kind === 'missing') return fail(fileProblem(kind, null, l.path)!);
+    // inside the root first, then what the file is: the order of check() and checkImage
     const admitted = root.admit(l.path, join(l.realDir, basename(l.path)), r.image);
     if ('refused' in admitted) return fail(admitted.refused);
-    if (kind === 'not-regular') return fail(`not a regular file: ${l.path}`);
-    if (!(heads as FileHeads).format(h)) return fail(`not a PNG or JPEG file: ${l.path}`);
-    return admitted;
+    const problem = fileProblem(kind, heads.format(h), l.path);
+    return problem === null ? admitted : fail(problem);
   });
 }
 
-/** The first bytes of a regular file, or why it has none: opened non-blocking (a FIFO would block a plain open), then checked with fstat. */
-function readHead(path: string): Uint8Array | string {
+/** What a file is and the image format its first bytes announce: opened non-blocking (a FIFO would block a plain open), then checked with fstat. */
+function readHead(path: string): { kind: Exclude<FileKind, 'link'>; format: ImageFormat | null } {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
-    return 'image file not found';
+    return { kind: 'missing', format: null };
   }
   try {
-    if (!fstatSync(fd).isFile()) return 'not a regular file';
+    if (!fstatSync(fd).isFile()) return { kind: 'not-regular', format: null };
     const buf = new Uint8Array(16);
     const n = readSync(fd, buf, 0, buf.length, 0);
-    return buf.subarray(0, n);
+    return { kind: 'file', format: sniffFormat(buf, 0, n) };
   } finally {
     closeSync(fd);
   }
