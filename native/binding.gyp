@@ -15,7 +15,7 @@
     },
     {
       "target_name": "bdlab_codec",
-      "sources": ["src/codec.cc"],
+      "sources": ["src/codec.cc", "src/jpeg_patch.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "libraries": ["-ljpeg", "-lpng16", "-lz"],

@@ -23,6 +23,8 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "jpeg_patch.h"
+
 namespace {
 
 // A malloc'd byte buffer handed to JavaScript without a copy (freed by the finalizer).
@@ -427,80 +429,16 @@ class EncodeWorker : public PromiseWorker {
 };
 
 // ---- a patch written into a JPEG's DCT coefficients ------------------------------------------
-// The blocks a rectangle of new RGB pixels touches are recomputed; every other block keeps its
-// quantised coefficients bit for bit, so the rest of the image suffers no second compression.
-// Per touched block of each component: dequantise, inverse DCT (float64), replace the samples the
-// patch covers (a subsampled chroma sample takes the mean over its footprint of the patch's value
-// where the patch covers it and the sample's old value elsewhere), forward DCT, re-quantise with
-// the file's own table. Only 3-component YCbCr files; others are reported as unsupported.
-struct PatchRect {
-  unsigned x, y, w, h;
-  const unsigned char* rgb;  // w × h × 3
-};
-
-// cos((2i + 1) u π / 16) · c(u) / 2, c(0) = 1/√2: the orthonormal 8-point DCT-II basis
-struct DctBasis {
-  double m[8][8];
-  DctBasis() {
-    const double pi = 3.14159265358979323846;
-    for (int u = 0; u < 8; u++)
-      for (int i = 0; i < 8; i++) m[u][i] = (u == 0 ? std::sqrt(0.125) : 0.5) * std::cos((2 * i + 1) * u * pi / 16);
-  }
-};
-
-const DctBasis& Basis() {
-  static const DctBasis b;
-  return b;
-}
-
-// samples[y][x] (level-shifted) from coefficients F[v][u]: s = Mᵀ F M
-void Idct8x8(const double* f, double* s) {
-  const auto& m = Basis().m;
-  double t[64];
-  for (int v = 0; v < 8; v++)
-    for (int x = 0; x < 8; x++) {
-      double a = 0;
-      for (int u = 0; u < 8; u++) a += f[v * 8 + u] * m[u][x];
-      t[v * 8 + x] = a;
-    }
-  for (int y = 0; y < 8; y++)
-    for (int x = 0; x < 8; x++) {
-      double a = 0;
-      for (int v = 0; v < 8; v++) a += m[v][y] * t[v * 8 + x];
-      s[y * 8 + x] = a;
-    }
-}
-
-// coefficients F[v][u] from samples s[y][x]: F = M s Mᵀ
-void Fdct8x8(const double* s, double* f) {
-  const auto& m = Basis().m;
-  double t[64];
-  for (int y = 0; y < 8; y++)
-    for (int u = 0; u < 8; u++) {
-      double a = 0;
-      for (int x = 0; x < 8; x++) a += s[y * 8 + x] * m[u][x];
-      t[y * 8 + u] = a;
-    }
-  for (int v = 0; v < 8; v++)
-    for (int u = 0; u < 8; u++) {
-      double a = 0;
-      for (int y = 0; y < 8; y++) a += m[v][y] * t[y * 8 + u];
-      f[v * 8 + u] = a;
-    }
-}
-
-// The patch's value of component c (JFIF YCbCr, level-shifted by −128) at image pixel (x, y).
-double PatchSample(const PatchRect& p, unsigned x, unsigned y, int c) {
-  const unsigned char* q = p.rgb + (static_cast<size_t>(y - p.y) * p.w + (x - p.x)) * 3;
-  const double r = q[0], g = q[1], b = q[2];
-  if (c == 0) return 0.299 * r + 0.587 * g + 0.114 * b - 128;
-  if (c == 1) return -0.168735892 * r - 0.331264108 * g + 0.5 * b;
-  return 0.5 * r - 0.418687589 * g - 0.081312411 * b;
-}
+// The blocks a rectangle of new RGB pixels touches are recomputed (jpeg_patch.cc); every other
+// block keeps its quantised coefficients bit for bit, so the rest of the image suffers no second
+// compression. Baseline files take the entropy splice, which re-codes only the MCUs from the
+// first touched one; others go through libjpeg's coefficient arrays. Only 3-component YCbCr
+// files; others are reported as unsupported.
+using bdlab::PatchRect;
 
 enum PatchStatus { kPatched = 0, kPatchError = 1, kPatchUnsupported = 2 };
 
-int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, Bytes& out, bool& changed, std::string& error) {
+int PatchJpegLibjpeg(const unsigned char* buf, size_t len, const PatchRect& p, Bytes& out, bool& changed, std::string& error) {
   jpeg_decompress_struct src;
   jpeg_compress_struct dst;
   JpegErr serr, derr;
@@ -540,36 +478,11 @@ int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, Bytes& o
     // image pixels per component sample, horizontally and vertically
     const unsigned fx = src.max_h_samp_factor / comp->h_samp_factor;
     const unsigned fy = src.max_v_samp_factor / comp->v_samp_factor;
-    const unsigned bx0 = p.x / fx / 8, bx1 = (p.x + p.w - 1) / fx / 8;
-    const unsigned by0 = p.y / fy / 8, by1 = (p.y + p.h - 1) / fy / 8;
-    for (unsigned by = by0; by <= by1 && by < comp->height_in_blocks; by++) {
+    const bdlab::BlockSpan b = bdlab::TouchedBlocks(p, fx, fy);
+    for (unsigned by = b.by0; by <= b.by1 && by < comp->height_in_blocks; by++) {
       JBLOCKARRAY rows = (*src.mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(&src), coefs[ci], by, 1, TRUE);
-      for (unsigned bx = bx0; bx <= bx1 && bx < comp->width_in_blocks; bx++) {
-        JCOEF* block = rows[0][bx];
-        double f[64], s[64];
-        for (int k = 0; k < 64; k++) f[k] = static_cast<double>(block[k]) * qt->quantval[k];
-        Idct8x8(f, s);
-        for (unsigned sy = 0; sy < 8; sy++)
-          for (unsigned sx = 0; sx < 8; sx++) {
-            const unsigned x0 = (bx * 8 + sx) * fx, y0 = (by * 8 + sy) * fy;
-            double sum = 0;
-            unsigned inside = 0;
-            for (unsigned y = y0; y < y0 + fy; y++)
-              for (unsigned x = x0; x < x0 + fx; x++)
-                if (x >= p.x && x < p.x + p.w && y >= p.y && y < p.y + p.h) {
-                  sum += PatchSample(p, x, y, ci);
-                  inside++;
-                }
-            if (inside) s[sy * 8 + sx] = (sum + s[sy * 8 + sx] * (fx * fy - inside)) / (fx * fy);
-          }
-        Fdct8x8(s, f);
-        for (int k = 0; k < 64; k++) {
-          const long q = std::lround(f[k] / qt->quantval[k]);
-          const JCOEF v = static_cast<JCOEF>(q < -32767 ? -32767 : q > 32767 ? 32767 : q);
-          if (v != block[k]) changed = true;
-          block[k] = v;
-        }
-      }
+      for (unsigned bx = b.bx0; bx <= b.bx1 && bx < comp->width_in_blocks; bx++)
+        if (bdlab::PatchBlock(rows[0][bx], qt->quantval, fx, fy, bx, by, ci, p)) changed = true;
     }
   }
   jpeg_create_compress(&dst);
@@ -586,10 +499,29 @@ int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, Bytes& o
   return kPatched;
 }
 
+// The splice where it applies (and `splice` allows it), libjpeg's coefficient arrays otherwise.
+int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, bool splice, Bytes& out, bool& changed, bool& spliced, std::string& error) {
+  spliced = false;
+  if (splice) {
+    std::vector<unsigned char> v;
+    if (bdlab::SplicePatch(buf, len, p, v, changed) == bdlab::Splice::kDone) {
+      if (!out.grow(v.size())) {
+        error = "out of memory";
+        return kPatchError;
+      }
+      std::memcpy(out.data, v.data(), v.size());
+      out.size = v.size();
+      spliced = true;
+      return kPatched;
+    }
+  }
+  return PatchJpegLibjpeg(buf, len, p, out, changed, error);
+}
+
 class PatchWorker : public PromiseWorker {
  public:
-  PatchWorker(Napi::Env env, Napi::Buffer<unsigned char> bytes, Napi::TypedArray rgb, PatchRect rect, std::string tmp, std::string dst)
-      : PromiseWorker(env), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)) {
+  PatchWorker(Napi::Env env, Napi::Buffer<unsigned char> bytes, Napi::TypedArray rgb, PatchRect rect, std::string tmp, std::string dst, bool splice)
+      : PromiseWorker(env), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)), splice_(splice) {
     Keep(bytes);
     Keep(rgb);
     buf_ = bytes.Data();
@@ -598,7 +530,7 @@ class PatchWorker : public PromiseWorker {
   }
 
   void Execute() override {
-    status_ = PatchJpeg(buf_, len_, rect_, out_, changed_, error_);
+    status_ = PatchJpeg(buf_, len_, rect_, splice_, out_, changed_, spliced_, error_);
     if (status_ == kPatched && !dst_.empty() && !WriteFile(out_, tmp_, dst_, error_)) status_ = kPatchError;
   }
 
@@ -610,6 +542,7 @@ class PatchWorker : public PromiseWorker {
     r.Set("status", Napi::Number::New(env, status_));
     if (status_ == kPatched) {
       r.Set("changed", Napi::Boolean::New(env, changed_));
+      r.Set("spliced", Napi::Boolean::New(env, spliced_));
       r.Set("data", TakeBuffer(env, out_));
     }
     if (status_ == kPatchError) r.Set("error", Napi::String::New(env, error_));
@@ -621,14 +554,16 @@ class PatchWorker : public PromiseWorker {
   size_t len_ = 0;
   PatchRect rect_;
   std::string tmp_, dst_;
+  bool splice_;
   int status_ = kPatchError;
-  bool changed_ = false;
+  bool changed_ = false, spliced_ = false;
   std::string error_;
   Bytes out_;
 };
 
-// patchJpeg(bytes: Buffer, rgb: Uint8Array, x, y, w, h[, tmp, dst]) → Promise<{status, changed?, data?, error?}>
-// status 0: patched (with tmp and dst, written as encode writes);
+// patchJpeg(bytes: Buffer, rgb: Uint8Array, x, y, w, h[, tmp, dst[, splice]]) → Promise<{status, changed?, spliced?, data?, error?}>
+// status 0: patched (with tmp and dst, written as encode writes; spliced: by the entropy splice, which
+// splice = false turns off);
 // 1: error; 2: unsupported (not 3-component YCbCr, or the rectangle is outside the image).
 Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -645,7 +580,8 @@ Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   }
   std::string tmp, dst;
   OutputPaths(info, 6, tmp, dst);
-  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst))->Start();
+  const bool splice = !(info.Length() > 8 && info[8].IsBoolean() && !info[8].As<Napi::Boolean>().Value());
+  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst, splice))->Start();
 }
 
 // decode(bytes: Buffer, maxPixels: number) → Promise<{status, data?, width?, height?, channels?, error?}>

@@ -236,13 +236,15 @@ export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: E
  * and the result to the file target. Null when the file is not
  * 3-component YCbCr: the caller pastes into decoded pixels instead. Callers
  * check needsOrientation first: the rectangle is in stored, not displayed,
- * coordinates.
+ * coordinates. `spliced` says the entropy splice did it (jpeg_patch.cc: only
+ * the MCUs from the first touched one are coded again); `splice: false`
+ * makes libjpeg's path do it, with the same coefficients.
  */
-export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: FileTarget): Promise<{ data: Buffer; changed: boolean } | null> {
-  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp ?? '', file.path);
+export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: FileTarget, o: { splice?: boolean } = {}): Promise<{ data: Buffer; changed: boolean; spliced: boolean } | null> {
+  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp ?? '', file.path, o.splice ?? true);
   if (r.status === PatchStatus.Unsupported) return null;
   if (r.status === PatchStatus.Error) throw new Error(r.error ?? 'cannot patch');
-  return { data: r.data as Buffer, changed: r.changed as boolean };
+  return { data: r.data as Buffer, changed: r.changed as boolean, spliced: r.spliced as boolean };
 }
 
 /** What a path names, from one look at the file system (see probeFiles). */
@@ -329,7 +331,17 @@ enum PatchStatus {
 
 interface Codec {
   probe(paths: string[]): Promise<Buffer>;
-  patchJpeg(bytes: Buffer, rgb: Uint8Array, x: number, y: number, width: number, height: number, tmp: string, path: string): Promise<{ status: PatchStatus; changed?: boolean; data?: Buffer; error?: string }>;
+  patchJpeg(
+    bytes: Buffer,
+    rgb: Uint8Array,
+    x: number,
+    y: number,
+    width: number,
+    height: number,
+    tmp: string,
+    path: string,
+    splice: boolean,
+  ): Promise<{ status: PatchStatus; changed?: boolean; spliced?: boolean; data?: Buffer; error?: string }>;
   decode(bytes: Buffer, maxPixels: number): Promise<{ status: DecodeStatus; data?: Buffer; width?: number; height?: number; channels?: number; error?: string }>;
   encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp?: string, path?: string): Promise<Buffer>;
 }

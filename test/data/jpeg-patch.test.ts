@@ -1,12 +1,15 @@
 // A patch written into a JPEG's DCT coefficients (native/src/codec.cc, PatchJpeg): checked
 // through libjpeg's own decoder against the source's pixels and the patch, for chroma
 // subsampling 4:2:0 and 4:4:4, progressive input, sizes that are no multiple of the block.
+// The entropy splice (native/src/jpeg_patch.cc) is checked against libjpeg's coefficient path:
+// both must decode to the same pixels, and the splice must keep the source's bytes up to the
+// first touched MCU.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeImage, patchJpegToFile, type RawImage } from '../../src/data/image-io.js';
+import { decodeImage, encodeImage, patchJpegToFile, type RawImage } from '../../src/data/image-io.js';
 import type { RgbPatch } from '../../src/data/pixels.js';
 import { synthImage, tmp } from '../attacks/helpers.js';
 
@@ -26,12 +29,17 @@ function grid(x: number, y: number, side: number): RgbPatch {
 }
 
 let n = 0;
-async function patched(bytes: Buffer, p: RgbPatch): Promise<Buffer> {
+async function patchedBy(bytes: Buffer, p: RgbPatch, splice: boolean): Promise<{ data: Buffer; changed: boolean; spliced: boolean }> {
   const path = join(tmp('bdlab-jpeg-patch-'), `${n++}.jpg`);
-  const r = await patchJpegToFile(bytes, p, { path, tmp: null });
+  const r = await patchJpegToFile(bytes, p, { path, tmp: null }, { splice });
   assert.ok(r, 'a YCbCr JPEG is patched in place');
   assert.ok(readFileSync(path).equals(r.data), 'the file holds the returned bytes');
-  return r.data;
+  if (!splice) assert.equal(r.spliced, false);
+  return r;
+}
+
+async function patched(bytes: Buffer, p: RgbPatch): Promise<Buffer> {
+  return (await patchedBy(bytes, p, true)).data;
 }
 
 /** Mean absolute difference over the pixels where `where(x, y)` holds, and the largest. */
@@ -104,4 +112,64 @@ test('the same input and patch give the same bytes; a grey JPEG is left to the d
   assert.ok(a.equals(b));
   const grey = await sharp(Buffer.from(synthImage(32, 32, 6).data), { raw: { width: 32, height: 32, channels: 3 } }).toColourspace('b-w').jpeg().toBuffer();
   assert.equal(await patchJpegToFile(grey, grid(0, 0, 4), { path: join(tmp('bdlab-jpeg-patch-'), 'g.jpg'), tmp: null }), null);
+});
+
+/** Length of the common prefix of two byte strings. */
+function commonPrefix(a: Buffer, b: Buffer): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+const SPLICE_CASES = [
+  { name: 'libjpeg defaults (4:2:0, standard tables) q90, 224×224', make: (img: RawImage) => encodeImage(img, 'jpeg', { jpegQuality: 90, pngCompression: 6 }) },
+  { name: 'libjpeg defaults q100, 201×173', w: 201, h: 173, make: (img: RawImage) => encodeImage(img, 'jpeg', { jpegQuality: 100, pngCompression: 6 }) },
+  { name: '4:4:4 standard tables q75, 100×60', w: 100, h: 60, make: (img: RawImage) => jpeg(img, { quality: 75, chromaSubsampling: '4:4:4', optimiseCoding: false } as never) },
+  { name: '4:2:0 optimised tables q85, 150×97', w: 150, h: 97, make: (img: RawImage) => jpeg(img, { quality: 85, optimiseCoding: true } as never) },
+];
+
+test('the entropy splice gives the coefficients libjpeg gives: same pixels, for patches anywhere, and keeps the bytes before the first touched MCU', async () => {
+  let spliced = 0;
+  for (const c of SPLICE_CASES) {
+    const w = c.w ?? 224;
+    const h = c.h ?? 224;
+    const src = await c.make(synthImage(w, h, 11));
+    const side = Math.max(1, Math.round(0.1 * Math.min(w, h)));
+    const patches = [grid(w - side, h - side, side), grid(0, 0, side), grid(37, 21, side + 3), grid(w - 1, h - 1, 1), grid(0, 0, Math.min(w, h)), grid(15, 15, 2)];
+    for (const p of patches) {
+      const a = await patchedBy(src, p, true);
+      const b = await patchedBy(src, p, false);
+      const where = `${c.name}, patch ${p.width}² at (${p.x}, ${p.y})`;
+      const pa = await decodeImage(a.data);
+      const pb = await decodeImage(b.data);
+      assert.ok(Buffer.from(pa.data).equals(Buffer.from(pb.data)), `${where}: the splice decodes to other pixels than libjpeg's path`);
+      assert.equal(a.changed, b.changed, where);
+      if (a.spliced) spliced++;
+      if (c.name.startsWith('libjpeg') || c.name.includes('standard')) assert.ok(a.spliced, `${where}: standard tables code every symbol, the splice applies`);
+    }
+    if (!c.name.includes('optimised')) {
+      // a bottom-right trigger: only the last MCU rows are coded again
+      const a = await patchedBy(src, patches[0]!, true);
+      const keep = commonPrefix(a.data, src);
+      assert.ok(keep > 0.6 * src.length, `${c.name}: ${keep} of ${src.length} bytes kept as they were`);
+    }
+  }
+  assert.ok(spliced >= 18, `${spliced} patches spliced`);
+});
+
+test('the splice leaves progressive files, truncated files and data after the image to libjpeg\'s rules', async () => {
+  const img = synthImage(96, 80, 12);
+  const p = grid(80, 64, 10);
+  const prog = await jpeg(img, { quality: 85, progressive: true });
+  assert.equal((await patchedBy(prog, p, true)).spliced, false, 'progressive: libjpeg path');
+  const base = await encodeImage(img, 'jpeg', { jpegQuality: 90, pngCompression: 6 });
+  // trailing bytes after the end-of-image marker are not part of the image: dropped, as libjpeg drops them
+  const trailing = await patchedBy(Buffer.concat([base, Buffer.from('trailer')]), p, true);
+  assert.ok(trailing.spliced);
+  assert.ok(trailing.data.subarray(-2).equals(Buffer.from([0xff, 0xd9])));
+  // a file cut inside its data is refused by both paths, as libjpeg refuses it
+  const cut = base.subarray(0, Math.floor(base.length * 0.7));
+  for (const splice of [true, false]) {
+    await assert.rejects(patchJpegToFile(cut, p, { path: join(tmp('bdlab-jpeg-patch-'), 'cut.jpg'), tmp: null }, { splice }), /premature|end of|corrupt/i);
+  }
 });
