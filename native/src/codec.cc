@@ -24,6 +24,8 @@
 #include <jerror.h>
 #include <png.h>
 
+#include <openssl/evp.h>
+
 #include "jpeg_patch.h"
 
 namespace {
@@ -383,7 +385,7 @@ std::mutex writeMutex;
 
 // Writes bytes to `tmp` (created exclusively, never through a link) and renames it over `dst`;
 // with an empty `tmp`, creates `dst` itself exclusively (the caller knows nothing may be there).
-bool WriteFile(const Bytes& b, const std::string& tmpOrEmpty, const std::string& dst, std::string& error) {
+bool WriteFile(const unsigned char* data, size_t size, const std::string& tmpOrEmpty, const std::string& dst, std::string& error) {
   const std::lock_guard<std::mutex> serial(writeMutex);
   const bool direct = tmpOrEmpty.empty();
   const std::string& tmp = direct ? dst : tmpOrEmpty;
@@ -393,8 +395,8 @@ bool WriteFile(const Bytes& b, const std::string& tmpOrEmpty, const std::string&
     return false;
   }
   size_t off = 0;
-  while (off < b.size) {
-    ssize_t n = write(fd, b.data + off, b.size - off);
+  while (off < size) {
+    ssize_t n = write(fd, data + off, size - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = tmp + ": " + std::strerror(errno);
@@ -424,7 +426,7 @@ class EncodeWorker : public PromiseWorker {
     BatchThread();
     std::string error;
     bool ok = png_ ? EncodePng(px_, w_, h_, ch_, level_, out_, error) : EncodeJpeg(px_, w_, h_, ch_, level_, out_, error);
-    if (ok && !dst_.empty()) ok = WriteFile(out_, tmp_, dst_, error);
+    if (ok && !dst_.empty()) ok = WriteFile(out_.data, out_.size, tmp_, dst_, error);
     if (!ok) SetError(error);
   }
 
@@ -514,28 +516,36 @@ int PatchJpegLibjpeg(const unsigned char* buf, size_t len, const PatchRect& p, B
 }
 
 // The splice where it applies (and `splice` allows it), libjpeg's coefficient arrays otherwise.
-int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, bool splice, Bytes& out, bool& changed, bool& spliced, std::string& error) {
-  spliced = false;
-  if (splice) {
-    std::vector<unsigned char> v;
-    if (bdlab::SplicePatch(buf, len, p, v, changed) == bdlab::Splice::kDone) {
-      if (!out.grow(v.size())) {
-        error = "out of memory";
-        return kPatchError;
-      }
-      std::memcpy(out.data, v.data(), v.size());
-      out.size = v.size();
-      spliced = true;
-      return kPatched;
-    }
+int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, bool splice, std::vector<unsigned char>& out, bool& changed, bool& spliced,
+              std::string& error) {
+  spliced = splice && bdlab::SplicePatch(buf, len, p, out, changed) == bdlab::Splice::kDone;
+  if (spliced) return kPatched;
+  Bytes b;
+  const int status = PatchJpegLibjpeg(buf, len, p, b, changed, error);
+  if (status == kPatched) out.assign(b.data, b.data + b.size);
+  b.release();
+  return status;
+}
+
+// SHA-256 in lower-case hex, through the OpenSSL that Node carries (the one node:crypto uses).
+bool Sha256Hex(const unsigned char* d, size_t n, std::string& hex) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!EVP_Digest(d, n, md, &len, EVP_sha256(), nullptr)) return false;
+  static const char digits[] = "0123456789abcdef";
+  hex.resize(2 * len);
+  for (unsigned i = 0; i < len; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 15];
   }
-  return PatchJpegLibjpeg(buf, len, p, out, changed, error);
+  return true;
 }
 
 class PatchWorker : public PromiseWorker {
  public:
-  PatchWorker(Napi::Env env, Napi::Buffer<unsigned char> bytes, Napi::TypedArray rgb, PatchRect rect, std::string tmp, std::string dst, bool splice)
-      : PromiseWorker(env), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)), splice_(splice) {
+  PatchWorker(Napi::Env env, Napi::Buffer<unsigned char> bytes, Napi::TypedArray rgb, PatchRect rect, std::string tmp, std::string dst, bool splice,
+              bool keepBytes)
+      : PromiseWorker(env), rect_(rect), tmp_(std::move(tmp)), dst_(std::move(dst)), splice_(splice), keepBytes_(keepBytes) {
     Keep(bytes);
     Keep(rgb);
     buf_ = bytes.Data();
@@ -545,8 +555,25 @@ class PatchWorker : public PromiseWorker {
 
   void Execute() override {
     BatchThread();
-    status_ = PatchJpeg(buf_, len_, rect_, splice_, out_, changed_, spliced_, error_);
-    if (status_ == kPatched && !dst_.empty() && !WriteFile(out_, tmp_, dst_, error_)) status_ = kPatchError;
+    // the coded file, hashed and written here: JavaScript gets its bytes only when it asks, so
+    // this buffer is reused and nothing is allocated per image once warm
+    static thread_local std::vector<unsigned char> coded;
+    status_ = PatchJpeg(buf_, len_, rect_, splice_, coded, changed_, spliced_, error_);
+    if (status_ == kPatched && !Sha256Hex(coded.data(), coded.size(), sha256_)) {
+      status_ = kPatchError;
+      error_ = "SHA-256 failed";
+    }
+    if (status_ == kPatched && !dst_.empty() && !WriteFile(coded.data(), coded.size(), tmp_, dst_, error_)) status_ = kPatchError;
+    if (status_ == kPatched && keepBytes_) {
+      if (out_.grow(coded.size())) {
+        std::memcpy(out_.data, coded.data(), coded.size());
+        out_.size = coded.size();
+      } else {
+        status_ = kPatchError;
+        error_ = "out of memory";
+      }
+    }
+    if (coded.capacity() > (8u << 20)) std::vector<unsigned char>().swap(coded);  // not kept for one large image
   }
 
   ~PatchWorker() override { out_.release(); }
@@ -558,7 +585,8 @@ class PatchWorker : public PromiseWorker {
     if (status_ == kPatched) {
       r.Set("changed", Napi::Boolean::New(env, changed_));
       r.Set("spliced", Napi::Boolean::New(env, spliced_));
-      r.Set("data", TakeBuffer(env, out_));
+      r.Set("sha256", Napi::String::New(env, sha256_));
+      if (keepBytes_) r.Set("data", TakeBuffer(env, out_));
     }
     if (status_ == kPatchError) r.Set("error", Napi::String::New(env, error_));
     return r;
@@ -569,16 +597,17 @@ class PatchWorker : public PromiseWorker {
   size_t len_ = 0;
   PatchRect rect_;
   std::string tmp_, dst_;
-  bool splice_;
+  bool splice_, keepBytes_;
   int status_ = kPatchError;
   bool changed_ = false, spliced_ = false;
-  std::string error_;
+  std::string error_, sha256_;
   Bytes out_;
 };
 
-// patchJpeg(bytes: Buffer, rgb: Uint8Array, x, y, w, h[, tmp, dst[, splice]]) → Promise<{status, changed?, spliced?, data?, error?}>
+// patchJpeg(bytes: Buffer, rgb: Uint8Array, x, y, w, h[, tmp, dst[, splice[, keepBytes]]])
+//   → Promise<{status, changed?, spliced?, sha256?, data?, error?}>
 // status 0: patched (with tmp and dst, written as encode writes; spliced: by the entropy splice, which
-// splice = false turns off);
+// splice = false turns off; sha256 of the file; its bytes as data with keepBytes);
 // 1: error; 2: unsupported (not 3-component YCbCr, or the rectangle is outside the image).
 Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -596,7 +625,8 @@ Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   std::string tmp, dst;
   OutputPaths(info, 6, tmp, dst);
   const bool splice = !(info.Length() > 8 && info[8].IsBoolean() && !info[8].As<Napi::Boolean>().Value());
-  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst, splice))->Start();
+  const bool keepBytes = info.Length() > 9 && info[9].IsBoolean() && info[9].As<Napi::Boolean>().Value();
+  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst, splice, keepBytes))->Start();
 }
 
 // decode(bytes: Buffer, maxPixels: number) → Promise<{status, data?, width?, height?, channels?, error?}>

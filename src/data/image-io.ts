@@ -236,15 +236,21 @@ export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: E
  * and the result to the file target. Null when the file is not
  * 3-component YCbCr: the caller pastes into decoded pixels instead. Callers
  * check needsOrientation first: the rectangle is in stored, not displayed,
- * coordinates. `spliced` says the entropy splice did it (jpeg_patch.cc: only
- * the MCUs from the first touched one are coded again); `splice: false`
+ * coordinates. The file is hashed where it is coded; its bytes come back only
+ * with `keepBytes`. `spliced` says the entropy splice did it (jpeg_patch.cc:
+ * only the MCUs from the first touched one are coded again); `splice: false`
  * makes libjpeg's path do it, with the same coefficients.
  */
-export async function patchJpegToFile(bytes: Buffer, patch: RgbPatch, file: FileTarget, o: { splice?: boolean } = {}): Promise<{ data: Buffer; changed: boolean; spliced: boolean } | null> {
-  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp ?? '', file.path, o.splice ?? true);
+export async function patchJpegToFile(
+  bytes: Buffer,
+  patch: RgbPatch,
+  file: FileTarget,
+  o: { splice?: boolean; keepBytes?: boolean } = {},
+): Promise<{ sha256: string; data?: Buffer; changed: boolean; spliced: boolean } | null> {
+  const r = await codec().patchJpeg(bytes, patch.rgb, patch.x, patch.y, patch.width, patch.height, file.tmp ?? '', file.path, o.splice ?? true, o.keepBytes ?? false);
   if (r.status === PatchStatus.Unsupported) return null;
   if (r.status === PatchStatus.Error) throw new Error(r.error ?? 'cannot patch');
-  return { data: r.data as Buffer, changed: r.changed as boolean, spliced: r.spliced as boolean };
+  return { sha256: r.sha256 as string, data: r.data, changed: r.changed as boolean, spliced: r.spliced as boolean };
 }
 
 /** What a path names, from one look at the file system (see probeFiles). */
@@ -341,7 +347,8 @@ interface Codec {
     tmp: string,
     path: string,
     splice: boolean,
-  ): Promise<{ status: PatchStatus; changed?: boolean; spliced?: boolean; data?: Buffer; error?: string }>;
+    keepBytes: boolean,
+  ): Promise<{ status: PatchStatus; changed?: boolean; spliced?: boolean; sha256?: string; data?: Buffer; error?: string }>;
   decode(bytes: Buffer, maxPixels: number): Promise<{ status: DecodeStatus; data?: Buffer; width?: number; height?: number; channels?: number; error?: string }>;
   encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp?: string, path?: string): Promise<Buffer>;
 }

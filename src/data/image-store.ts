@@ -184,12 +184,12 @@ export class ImageStore {
 
   /** A patch written into a JPEG's coefficients; null when the file is not 3-component YCbCr. */
   private async patchJpeg(rel: string, name: string, bytes: Buffer, p: RgbPatch, capture: boolean): Promise<TransformResult | null> {
-    const out = await patchJpegToFile(bytes, p, this.out.fresh(posix.join(this.rootRel, name))).catch((e: unknown) => {
+    const out = await patchJpegToFile(bytes, p, this.out.fresh(posix.join(this.rootRel, name)), { keepBytes: capture }).catch((e: unknown) => {
       throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
     });
     if (!out) return null;
-    const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out.data).digest('hex'), changed: out.changed };
-    if (capture) {
+    const r: TransformResult = { rel: name, sha256: out.sha256, changed: out.changed };
+    if (capture && out.data) {
       const { thumbnail } = await import('./preview.js');
       r.before = await thumbnail(await decodeImage(bytes, { maxPixels: this.maxPixels }));
       r.after = await thumbnail(await decodeImage(out.data, { maxPixels: this.maxPixels }));

@@ -6,6 +6,7 @@
 // first touched MCU.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -31,11 +32,13 @@ function grid(x: number, y: number, side: number): RgbPatch {
 let n = 0;
 async function patchedBy(bytes: Buffer, p: RgbPatch, splice: boolean): Promise<{ data: Buffer; changed: boolean; spliced: boolean }> {
   const path = join(tmp('bdlab-jpeg-patch-'), `${n++}.jpg`);
-  const r = await patchJpegToFile(bytes, p, { path, tmp: null }, { splice });
-  assert.ok(r, 'a YCbCr JPEG is patched in place');
-  assert.ok(readFileSync(path).equals(r.data), 'the file holds the returned bytes');
+  const r = await patchJpegToFile(bytes, p, { path, tmp: null }, { splice, keepBytes: true });
+  assert.ok(r?.data, 'a YCbCr JPEG is patched in place');
+  const file = readFileSync(path);
+  assert.ok(file.equals(r.data), 'the file holds the returned bytes');
+  assert.equal(r.sha256, createHash('sha256').update(file).digest('hex'), 'the hash is the file\'s');
   if (!splice) assert.equal(r.spliced, false);
-  return r;
+  return { data: r.data, changed: r.changed, spliced: r.spliced };
 }
 
 async function patched(bytes: Buffer, p: RgbPatch): Promise<Buffer> {
