@@ -476,6 +476,10 @@ int PatchJpegLibjpeg(const unsigned char* buf, size_t len, const PatchRect& p, B
   serr.msg[0] = derr.msg[0] = 0;
   jpeg_create_decompress(&src);
   jpeg_mem_src(&src, buf, static_cast<unsigned long>(len));
+  // application segments (EXIF, ICC, XMP) and comments go to the output as they were, as the
+  // entropy splice keeps them
+  jpeg_save_markers(&src, JPEG_COM, 0xFFFF);
+  for (int m = 0; m < 16; m++) jpeg_save_markers(&src, JPEG_APP0 + m, 0xFFFF);
   jpeg_read_header(&src, TRUE);
   if (src.num_components != 3 || src.jpeg_color_space != JCS_YCbCr || src.data_precision != 8 ||
       p.x + p.w > src.image_width || p.y + p.h > src.image_height) {
@@ -506,6 +510,13 @@ int PatchJpegLibjpeg(const unsigned char* buf, size_t len, const PatchRect& p, B
   jpeg_mem_dest(&dst, &mem, &memLen);
   jpeg_copy_critical_parameters(&src, &dst);
   jpeg_write_coefficients(&dst, coefs);
+  for (jpeg_saved_marker_ptr m = src.marker_list; m; m = m->next) {
+    // libjpeg writes its own JFIF and Adobe segments
+    const bool jfif = m->marker == JPEG_APP0 && m->data_length >= 5 && std::memcmp(m->data, "JFIF", 5) == 0;
+    const bool adobe = m->marker == JPEG_APP0 + 14 && m->data_length >= 5 && std::memcmp(m->data, "Adobe", 5) == 0;
+    if ((jfif && dst.write_JFIF_header) || (adobe && dst.write_Adobe_marker)) continue;
+    jpeg_write_marker(&dst, m->marker, m->data, m->data_length);
+  }
   jpeg_finish_compress(&dst);
   jpeg_destroy_compress(&dst);
   jpeg_finish_decompress(&src);

@@ -176,3 +176,23 @@ test('the splice leaves progressive files, truncated files and data after the im
     await assert.rejects(patchJpegToFile(cut, p, { path: join(tmp('bdlab-jpeg-patch-'), 'cut.jpg'), tmp: null }, { splice }), /premature|end of|corrupt/i);
   }
 });
+
+test('both paths keep the application segments and comments (EXIF, ICC) as they were', async () => {
+  const img = synthImage(64, 48, 13);
+  const src = await sharp(Buffer.from(img.data), { raw: { width: 64, height: 48, channels: 3 } })
+    .withIccProfile('srgb')
+    .withExif({ IFD0: { Copyright: 'bdlab test' } })
+    .jpeg({ quality: 90, optimiseCoding: false })
+    .toBuffer();
+  const icc = src.indexOf('ICC_PROFILE');
+  const exif = src.indexOf('Exif');
+  assert.ok(icc > 0 && exif > 0, 'the source carries both');
+  for (const splice of [true, false]) {
+    const out = (await patchedBy(src, grid(50, 30, 6), splice)).data;
+    for (const [name, at] of [['ICC', icc], ['EXIF', exif]] as const) {
+      const seg = src.subarray(at - 4, at - 2 + src.readUInt16BE(at - 2));
+      assert.ok(out.includes(seg), `${splice ? 'splice' : 'libjpeg'}: the ${name} segment is kept`);
+    }
+    assert.ok(out.includes('bdlab test'));
+  }
+});
