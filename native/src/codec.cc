@@ -414,10 +414,25 @@ bool WriteFile(const unsigned char* data, size_t size, const std::string& tmpOrE
   return true;
 }
 
+// SHA-256 in lower-case hex, through the OpenSSL that Node carries (the one node:crypto uses).
+bool Sha256Hex(const unsigned char* d, size_t n, std::string& hex) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!EVP_Digest(d, n, md, &len, EVP_sha256(), nullptr)) return false;
+  static const char digits[] = "0123456789abcdef";
+  hex.resize(2 * len);
+  for (unsigned i = 0; i < len; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 15];
+  }
+  return true;
+}
+
 class EncodeWorker : public PromiseWorker {
  public:
-  EncodeWorker(Napi::Env env, Napi::TypedArray px, unsigned w, unsigned h, unsigned ch, bool png, int level, std::string tmp, std::string dst)
-      : PromiseWorker(env), w_(w), h_(h), ch_(ch), png_(png), level_(level), tmp_(std::move(tmp)), dst_(std::move(dst)) {
+  EncodeWorker(Napi::Env env, Napi::TypedArray px, unsigned w, unsigned h, unsigned ch, bool png, int level, std::string tmp, std::string dst,
+               bool keepBytes)
+      : PromiseWorker(env), w_(w), h_(h), ch_(ch), png_(png), level_(level), tmp_(std::move(tmp)), dst_(std::move(dst)), keepBytes_(keepBytes) {
     Keep(px);
     px_ = static_cast<const unsigned char*>(px.ArrayBuffer().Data()) + px.ByteOffset();
   }
@@ -426,14 +441,25 @@ class EncodeWorker : public PromiseWorker {
     BatchThread();
     std::string error;
     bool ok = png_ ? EncodePng(px_, w_, h_, ch_, level_, out_, error) : EncodeJpeg(px_, w_, h_, ch_, level_, out_, error);
-    if (ok && !dst_.empty()) ok = WriteFile(out_.data, out_.size, tmp_, dst_, error);
+    if (ok && !dst_.empty()) {
+      // a written file is hashed here, as a patched one is
+      ok = Sha256Hex(out_.data, out_.size, sha256_);
+      if (!ok) error = "SHA-256 failed";
+      if (ok) ok = WriteFile(out_.data, out_.size, tmp_, dst_, error);
+    }
     if (!ok) SetError(error);
   }
 
   ~EncodeWorker() override { out_.release(); }
 
  protected:
-  Napi::Value Result(Napi::Env env) override { return TakeBuffer(env, out_); }
+  Napi::Value Result(Napi::Env env) override {
+    if (dst_.empty()) return TakeBuffer(env, out_);
+    auto r = Napi::Object::New(env);
+    r.Set("sha256", Napi::String::New(env, sha256_));
+    if (keepBytes_) r.Set("data", TakeBuffer(env, out_));
+    return r;
+  }
 
  private:
   const unsigned char* px_ = nullptr;
@@ -441,6 +467,8 @@ class EncodeWorker : public PromiseWorker {
   bool png_;
   int level_;
   std::string tmp_, dst_;
+  bool keepBytes_;
+  std::string sha256_;
   Bytes out_;
 };
 
@@ -536,20 +564,6 @@ int PatchJpeg(const unsigned char* buf, size_t len, const PatchRect& p, bool spl
   if (status == kPatched) out.assign(b.data, b.data + b.size);
   b.release();
   return status;
-}
-
-// SHA-256 in lower-case hex, through the OpenSSL that Node carries (the one node:crypto uses).
-bool Sha256Hex(const unsigned char* d, size_t n, std::string& hex) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!EVP_Digest(d, n, md, &len, EVP_sha256(), nullptr)) return false;
-  static const char digits[] = "0123456789abcdef";
-  hex.resize(2 * len);
-  for (unsigned i = 0; i < len; i++) {
-    hex[2 * i] = digits[md[i] >> 4];
-    hex[2 * i + 1] = digits[md[i] & 15];
-  }
-  return true;
 }
 
 class PatchWorker : public PromiseWorker {
@@ -650,9 +664,10 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   return (new DecodeWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), info[1].As<Napi::Number>().DoubleValue()))->Start();
 }
 
-// encode(pixels: Uint8Array, width, height, channels, format: 'png' | 'jpeg', levelOrQuality[, tmp, dst]) → Promise<Buffer>
-// With tmp and dst, the bytes are also written to dst through tmp (on the worker thread); an empty tmp
-// creates dst in place, exclusively.
+// encode(pixels: Uint8Array, width, height, channels, format: 'png' | 'jpeg', levelOrQuality[, tmp, dst[, keepBytes]])
+//   → Promise<Buffer>, or with tmp and dst Promise<{sha256, data?}>
+// With tmp and dst, the bytes are written to dst through tmp (on the worker thread; an empty tmp
+// creates dst in place, exclusively) and hashed there; they come back as data only with keepBytes.
 Napi::Value Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsTypedArray() || !info[4].IsString()) {
@@ -672,7 +687,8 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   }
   std::string tmp, dst;
   OutputPaths(info, 6, tmp, dst);
-  return (new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst))->Start();
+  const bool keepBytes = info.Length() > 8 && info[8].IsBoolean() && info[8].As<Napi::Boolean>().Value();
+  return (new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst, keepBytes))->Start();
 }
 
 // ---- probe: what each of many paths is, and its first bytes -------------------------------------

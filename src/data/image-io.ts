@@ -226,9 +226,12 @@ export interface FileTarget {
   tmp: string | null;
 }
 
-/** Encodes pixels and writes them to a file target on a worker thread; returns the encoded bytes. */
-export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: EncodeOptions, file: FileTarget): Promise<Buffer> {
-  return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality, file.tmp ?? '', file.path);
+/**
+ * Encodes pixels and writes them to a file target on a worker thread, where
+ * the file is also hashed; its bytes come back only with `keepBytes`.
+ */
+export async function encodeImageToFile(img: RawImage, fmt: ImageFormat, opts: EncodeOptions, file: FileTarget, o: { keepBytes?: boolean } = {}): Promise<{ sha256: string; data?: Buffer }> {
+  return codec().encode(img.data, img.width, img.height, img.channels, fmt, fmt === 'png' ? opts.pngCompression : opts.jpegQuality, file.tmp ?? '', file.path, o.keepBytes ?? false);
 }
 
 /**
@@ -350,7 +353,8 @@ interface Codec {
     keepBytes: boolean,
   ): Promise<{ status: PatchStatus; changed?: boolean; spliced?: boolean; sha256?: string; data?: Buffer; error?: string }>;
   decode(bytes: Buffer, maxPixels: number): Promise<{ status: DecodeStatus; data?: Buffer; width?: number; height?: number; channels?: number; error?: string }>;
-  encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp?: string, path?: string): Promise<Buffer>;
+  encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number): Promise<Buffer>;
+  encode(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, level: number, tmp: string, path: string, keepBytes: boolean): Promise<{ sha256: string; data?: Buffer }>;
 }
 
 let loadedCodec: Codec | undefined;

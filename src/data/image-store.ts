@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { basename, posix } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { DEFAULT_ENCODE, DEFAULT_MAX_PIXELS, checkPixels, decodeImage, encodeImageToFile, needsOrientation, patchJpegToFile, type EncodeOptions, type RawImage } from './image-io.js';
@@ -167,14 +166,14 @@ export class ImageStore {
       const before = thumbnail ? await thumbnail(img) : undefined;
       await op(img);
       const changed = original === null || img.width !== head.width || img.height !== head.height || !original.equals(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
-      // encoded and written on a worker thread: the main thread only hashes the bytes
-      const out = await encodeImageToFile(img, head.format, this.encode, this.out.fresh(posix.join(this.rootRel, name))).catch((e: unknown) => {
+      // encoded, hashed and written on a worker thread
+      const out = await encodeImageToFile(img, head.format, this.encode, this.out.fresh(posix.join(this.rootRel, name)), { keepBytes: capture }).catch((e: unknown) => {
         throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
       });
-      const r: TransformResult = { rel: name, sha256: createHash('sha256').update(out).digest('hex'), changed };
-      if (thumbnail) {
+      const r: TransformResult = { rel: name, sha256: out.sha256, changed };
+      if (thumbnail && out.data) {
         r.before = before;
-        r.after = await thumbnail(await decodeImage(out, { maxPixels: this.maxPixels }));
+        r.after = await thumbnail(await decodeImage(out.data, { maxPixels: this.maxPixels }));
       }
       return r;
     } finally {

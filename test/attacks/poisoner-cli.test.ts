@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkInputFile, parseCount, parseKeyValues, parseNumber, parseRate, parseSeed } from '../../src/cli/flags.js';
@@ -78,7 +79,7 @@ test('bdlab --help loads neither sharp nor libtorch; poisoning a text set does n
   assert.match(run(['poison', '--input', input, '--attack', 'badnet', '--count', '2', '--target', 'negsentiment', '--seed', '1', '--out', join(dir, 'o')]), /torch=false/);
 });
 
-test('--jpeg-patch: dct keeps a JPEG outside the patch bit for bit, reencode recompresses all of it; the manifest says which', async () => {
+test('--jpeg-patch: dct keeps a JPEG outside the patch bit for bit, reencode recompresses all of it; the manifest says which and hashes the files written', async () => {
   const dir = tmp();
   const names = ['a.jpg', 'b.jpg', 'c.jpg'];
   for (const [i, n] of names.entries()) await writeImage(join(dir, n), synthImage(96, 80, i + 1), 'jpeg');
@@ -89,9 +90,12 @@ test('--jpeg-patch: dct keeps a JPEG outside the patch bit for bit, reencode rec
   for (const mode of ['dct', 'reencode']) {
     const r = bdlab(['poison', '--input', join(dir, 'data.json'), '--attack', 'badnets', '--count', '3', '--target', 'phrase:banana', '--seed', '1', '--out', join(dir, mode), '--jpeg-patch', mode]);
     assert.equal(r.status, 0, r.stderr);
-    const m = JSON.parse(readFileSync(join(dir, mode, 'manifest.json'), 'utf8')) as { image_encoding: { jpeg_patch: string; jpeg_quality: number } };
+    const m = JSON.parse(readFileSync(join(dir, mode, 'manifest.json'), 'utf8')) as { image_encoding: { jpeg_patch: string; jpeg_quality: number }; sha256: { images: string } };
     assert.deepEqual([m.image_encoding.jpeg_patch, m.image_encoding.jpeg_quality], [mode, 95]);
     const data = JSON.parse(readFileSync(join(dir, mode, 'data.json'), 'utf8')) as { image: string }[];
+    // the images' hashes (computed where each file is coded) are those of the files on disk
+    const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+    assert.equal(m.sha256.images, sha(data.map((rec, i) => `${i}\t${sha(readFileSync(join(dir, mode, 'images', rec.image)))}\n`).join('')), `${mode}: image hashes`);
     let d = 0;
     for (const [i, rec] of data.entries()) {
       const a = await decodeImage(readFileSync(join(dir, names[i] as string)));
