@@ -211,8 +211,10 @@ inline int DecodeSymbol(BitReader& r, const Huff& h) {
   for (int l = kLook + 1; l <= 16; l++) {
     const int32_t c = static_cast<int32_t>(bits16 >> (16 - l));
     if (c <= h.maxcode[l]) {
+      const int32_t at = c + h.valoff[l];
+      if (at < 0 || at > 255) return -1;  // not a code of this table
       r.Skip(l);
-      return h.vals[c + h.valoff[l]];
+      return h.vals[at];
     }
   }
   return -1;
