@@ -1,8 +1,10 @@
 // bdlab_codec: PNG and JPEG coding of 8-bit pixels on Node's thread pool, through libjpeg(-turbo)
-// and libpng directly, and the first bytes of many image files at once. A separate addon from
-// bdlab_native so that image work never loads libtorch. Policy (formats, limits, orientation,
-// alpha rules, which paths are allowed) lives in src/data/; this file only codes bytes and reports
-// what it finds. Every call runs as an AsyncWorker: the main thread only hands over buffers.
+// and libpng directly, patches written into a JPEG's coefficients (with jpeg_patch.cc), and the
+// first bytes of many image files at once. A separate addon from bdlab_native so that image work
+// never loads libtorch. Policy (formats, limits, orientation, alpha rules, which paths are allowed)
+// lives in src/data/; this file only codes bytes and reports what it finds. Every call runs as an
+// AsyncWorker: the main thread only hands over buffers. Files written here are hashed here
+// (SHA-256 through the OpenSSL that Node exports to addons).
 #include <napi.h>
 
 #include <fcntl.h>
