@@ -13,6 +13,7 @@ import { readResults, renderReport } from '../../src/report/report.js';
 import { UserError } from '../../src/util/errors.js';
 import { resultsSchema, type ExperimentResults } from '../../src/experiment/results-schema.js';
 import { writeFixture } from './fixture.js';
+import { figure, groupedBars } from '../../src/report/charts.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bdlab = join(root, 'bin', 'bdlab.js');
@@ -84,4 +85,22 @@ test('malformed results: one line naming the field; an existing report is kept w
   assert.equal(again.status, 1);
   assert.match(again.stderr, /report\.html: already exists \(give --force/);
   assert.equal(report([join(dir, 'results.json'), '--force']).status, 0);
+});
+
+test("vega-lite's expected warning for faceted charts is not printed; its other messages are", async (t) => {
+  const warned: string[] = [];
+  t.mock.method(console, 'warn', (...args: unknown[]) => void warned.push(args.join(' ')));
+  // the defense section's chart: ASR with intervals per defense and attack, one column per domain
+  const rows = [
+    { domain: 'attacker', defense: 'none', attack: 'badnet', asr: 40, lo: 30, hi: 50 },
+    { domain: 'attacker', defense: 'crow', attack: 'badnet', asr: 5, lo: 1, hi: 12 },
+    { domain: 'attacker', defense: 'none', attack: 'ctba', asr: 60, lo: 50, hi: 70 },
+    { domain: 'other', defense: 'crow', attack: 'ctba', asr: 20, lo: 10, hi: 30 },
+  ];
+  const faceted = groupedBars(rows, { category: 'defense', categoryTitle: 'defense', series: 'attack', seriesTitle: 'attack', value: 'asr', valueTitle: 'ASR (%)', lo: 'lo', hi: 'hi', column: 'domain' });
+  assert.match(await figure('faceted', 'ASR by domain', faceted), /<svg/);
+  assert.equal(warned.length, 0, `a faceted chart with independent x scales: ${warned.join('; ')}`);
+  // a spec mistake still shows: an encoding channel the mark cannot take
+  await figure('wrong', 'a wrong spec', { data: { values: rows }, mark: 'bar', encoding: { x: { field: 'defense', type: 'nominal' }, y: { field: 'asr', type: 'quantitative' }, size: { field: 'nosuchfield', type: 'quantitative', aggregate: 'nosuchop' } } } as never).catch(() => '');
+  assert.ok(warned.length > 0 && warned.every((w) => w.startsWith('WARN')), warned.join('\n'));
 });
