@@ -95,7 +95,7 @@ function llmScale(r: ExperimentResults): string[] {
   const perSeed = r.records.find((x) => x.kind === 'asr')?.inputs[0]?.records ?? 0;
   return [
     `LLM study: measured in this run on this machine from the embedded instruction world (seeded, nothing downloaded): ${base?.samples ?? '?'} clean training records, ${perSeed || 'the'} held-out test items per domain (${r.domains.map((d) => d.name).join(', ')}).`,
-    `A 4-layer llama (the mini preset) trained from scratch as the clean base (${base?.steps ?? '?'} steps), ${victims} LoRA victims (${r.attacks.map((a) => a.name).join(', ')} × rate ${r.rates.join(', ')} × seeds ${r.seeds.join(', ')}), ${defended} defended models (${r.defenses.map((d) => d.name).join(', ')}).`,
+    `A 4-layer llama (the mini preset) trained from scratch as the clean base (${base?.steps ?? '?'} steps), ${victims} LoRA victim${victims === 1 ? '' : 's'} (${r.attacks.map((a) => a.name).join(', ')} × rate ${r.rates.join(', ')} × seeds ${r.seeds.join(', ')}), ${defended} defended model${defended === 1 ? '' : 's'} (${r.defenses.map((d) => d.name).join(', ')}).`,
     'A toy scale: the figures show how the pipeline measures, not what happens to a 7B chat model (examples/crow-backdoorllm.yaml lays out that study).',
   ];
 }

@@ -93,7 +93,7 @@ export function studyScale(r: StudyRecord): string[] {
   const d = r.details;
   return [
     `LVLM study: measured in this run on this machine on the generated caption world (${d.world.images} seeded scenes, nothing downloaded; ${r.counts.test_scenes} held-out test scenes per domain).`,
-    `A small LLaVA-style model trained from scratch as the clean base; ${r.counts.victims} victims (scale "${r.config.scale}", tuning: ${r.config.finetuning}; rates ${r.config.rates.join(', ')}; seeds ${r.config.seeds.join(', ')}).`,
+    `A small LLaVA-style model trained from scratch as the clean base; ${r.counts.victims} victim${r.counts.victims === 1 ? '' : 's'} (scale "${r.config.scale}", tuning: ${r.config.finetuning}; rates ${r.config.rates.join(', ')}; seeds ${r.config.seeds.join(', ')}).`,
     'A toy scale: the figures show how the pipeline measures, not what happens to a 7B LLaVA (examples/lvlm-domain-shift.yaml lays out that study).',
   ];
 }
