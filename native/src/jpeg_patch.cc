@@ -15,6 +15,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <new>
 
 namespace bdlab {
 namespace {
@@ -101,8 +103,9 @@ struct Huff {
   uint8_t size[256];  // 0: the symbol has no code
 };
 
-// From a DHT's 16 counts and its symbols; false for a table libjpeg would refuse too.
-bool BuildHuff(const uint8_t* counts, const uint8_t* syms, Huff& h) {
+// From a DHT's 16 counts and its symbols; false for a table libjpeg would refuse too (and for
+// one that names a symbol twice, which libjpeg's encoder refuses).
+bool BuildHuff(const uint8_t* counts, const uint8_t* syms, bool dc, Huff& h) {
   std::memset(h.look, 0, sizeof h.look);
   std::memset(h.fast, 0, sizeof h.fast);
   std::memset(h.size, 0, sizeof h.size);
@@ -110,10 +113,13 @@ bool BuildHuff(const uint8_t* counts, const uint8_t* syms, Huff& h) {
   int32_t code = 0;
   for (int l = 1; l <= 16; l++) {
     const int n = counts[l - 1];
+    // the codes of this length must fit below the code of all ones, which is reserved (it pads
+    // the last byte): checked before any is written into the look-up tables
+    if (code + n >= (1 << l)) return false;
     h.valoff[l] = k - code;
     for (int i = 0; i < n; i++, k++, code++) {
       const uint8_t s = syms[k];
-      if (h.size[s]) return false;
+      if (h.size[s] || (dc && s > 15)) return false;
       h.vals[k] = s;
       h.code[s] = static_cast<uint16_t>(code);
       h.size[s] = static_cast<uint8_t>(l);
@@ -123,8 +129,6 @@ bool BuildHuff(const uint8_t* counts, const uint8_t* syms, Huff& h) {
       if (total <= kFast)
         for (int j = 0; j < 1 << (kFast - l); j++) h.fast[(code << (kFast - l)) | j] = static_cast<uint16_t>(total | (s >> 4) << 5 | (s & 15) << 9);
     }
-    // the code of all ones is reserved (it pads the last byte)
-    if (code >= (1 << l)) return false;
     h.maxcode[l] = n ? code - 1 : -1;
     code <<= 1;
   }
@@ -325,14 +329,12 @@ bool EncodeBlock(BitWriter& w, const Huff& dc, const Huff& ac, int& pred, const 
 struct Component {
   int id = 0, h = 1, v = 1, tq = 0;
   int td = 0, ta = 0;  // Huffman tables, from the scan
-  int sosAt = -1;      // its position in the scan (and in each MCU)
 };
 
 // The headers up to the scan, as libjpeg reads them, for the one layout the splice takes.
 struct Header {
   unsigned width = 0, height = 0;
-  Component comp[3];
-  int scanOrder[3];  // component index of each scan position
+  Component comp[3];  // in frame order, which is also the scan's and each MCU's
   uint16_t quant[4][64];
   bool quantDefined[4] = {};
   Huff dc[4], ac[4];
@@ -374,7 +376,7 @@ bool ReadHeader(const uint8_t* b, size_t len, Header& hd) {
         if (tc > 1 || th > 3) return false;
         size_t n = 0;
         for (int l = 0; l < 16; l++) n += d[1 + l];
-        if (n > 256 || dl < 17 + n || !BuildHuff(d + 1, d + 17, tc ? hd.ac[th] : hd.dc[th])) return false;
+        if (n > 256 || dl < 17 + n || !BuildHuff(d + 1, d + 17, tc == 0, tc ? hd.ac[th] : hd.dc[th])) return false;
         d += 17 + n;
         dl -= 17 + n;
       }
@@ -383,7 +385,7 @@ bool ReadHeader(const uint8_t* b, size_t len, Header& hd) {
       sof = true;
       hd.height = (static_cast<unsigned>(d[1]) << 8) | d[2];
       hd.width = (static_cast<unsigned>(d[3]) << 8) | d[4];
-      if (!hd.width || !hd.height) return false;
+      if (!hd.width || !hd.height || hd.width > 65500 || hd.height > 65500) return false;  // libjpeg's limit
       for (int c = 0; c < 3; c++) {
         Component& k = hd.comp[c];
         k.id = d[6 + 3 * c];
@@ -404,15 +406,11 @@ bool ReadHeader(const uint8_t* b, size_t len, Header& hd) {
     } else if (m == 0xDA) {  // the scan: all three components, the whole spectrum, one pass
       if (!sof || dl != 10 || d[0] != 3 || d[7] != 0 || d[8] != 63 || d[9] != 0) return false;
       for (int s = 0; s < 3; s++) {
-        int c = 0;
-        while (c < 3 && hd.comp[c].id != d[1 + 2 * s]) c++;
-        if (c == 3 || hd.comp[c].sosAt >= 0) return false;
-        Component& k = hd.comp[c];
-        k.sosAt = s;
+        Component& k = hd.comp[s];
+        if (k.id != d[1 + 2 * s]) return false;  // libjpeg takes a scan's components in frame order only
         k.td = d[2 + 2 * s] >> 4;
         k.ta = d[2 + 2 * s] & 15;
         if (k.td > 3 || k.ta > 3 || !hd.dc[k.td].defined || !hd.ac[k.ta].defined || !hd.quantDefined[k.tq]) return false;
-        hd.scanOrder[s] = c;
       }
       hd.scanStart = i + 2 + seg;
       break;
@@ -463,7 +461,8 @@ bool PatchBlock(int16_t* block, const uint16_t* quant, unsigned fx, unsigned fy,
 
 Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std::vector<unsigned char>& out, bool& changed) {
   Header hd;
-  if (!ReadHeader(buf, len, hd) || p.x + p.w > hd.width || p.y + p.h > hd.height) return Splice::kNotApplicable;
+  if (!ReadHeader(buf, len, hd) || p.w == 0 || p.h == 0 || p.w > hd.width || p.x > hd.width - p.w || p.h > hd.height || p.y > hd.height - p.h)
+    return Splice::kNotApplicable;
   int hmax = 1, vmax = 1;
   for (const auto& c : hd.comp) {
     hmax = c.h > hmax ? c.h : hmax;
@@ -472,7 +471,7 @@ Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std
   int perMcu = 0;
   int at[3];  // first block of each scan position within an MCU
   for (int s = 0; s < 3; s++) {
-    const Component& c = hd.comp[hd.scanOrder[s]];
+    const Component& c = hd.comp[s];
     if (hmax % c.h || vmax % c.v) return Splice::kNotApplicable;
     at[s] = perMcu;
     perMcu += c.h * c.v;
@@ -480,6 +479,9 @@ Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std
   if (perMcu > 10) return Splice::kNotApplicable;
   const size_t mcusX = (hd.width + 8 * hmax - 1) / (8 * hmax), mcusY = (hd.height + 8 * vmax - 1) / (8 * vmax);
   const size_t total = mcusX * mcusY;
+  // every block takes at least two bits (a DC code and an end-of-block code): a header that
+  // promises more blocks than the data can hold is damaged, and nothing is allocated for it
+  if (static_cast<uint64_t>(total) * perMcu * 2 > 8 * static_cast<uint64_t>(len - hd.scanStart)) return Splice::kNotApplicable;
   // the first MCU in coding order that holds a touched block
   size_t first = total;
   for (const auto& c : hd.comp) {
@@ -490,24 +492,32 @@ Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std
 
   BitReader r(buf + hd.scanStart, buf + len);
   int pred[3] = {0, 0, 0};
-  for (size_t m = 0; m < first; m++)
+  for (size_t m = 0; m < first; m++) {
+    if (m % mcusX == 0 && r.Overrun()) return Splice::kNotApplicable;  // data ended a row ago
     for (int s = 0; s < 3; s++) {
-      const Component& c = hd.comp[hd.scanOrder[s]];
+      const Component& c = hd.comp[s];
       for (int b = 0; b < c.h * c.v; b++)
         if (!DecodeBlock<false>(r, hd.dc[c.td], hd.ac[c.ta], pred[s], nullptr)) return Splice::kNotApplicable;
     }
+  }
   if (r.Overrun()) return Splice::kNotApplicable;
   const uint64_t splitBit = r.Consumed();
   const size_t splitAt = DataOffset(buf, hd.scanStart, len, splitBit / 8);
   const int predAtSplit[3] = {pred[0], pred[1], pred[2]};
-  std::vector<int16_t> tail((total - first) * perMcu * 64);
-  for (size_t m = first; m < total; m++)
+  // without exceptions in this build, a failed allocation must not throw: libjpeg's path reports it
+  const size_t tailSize = (total - first) * perMcu * 64;
+  std::unique_ptr<int16_t[]> tailBlocks(new (std::nothrow) int16_t[tailSize]);
+  if (!tailBlocks) return Splice::kNotApplicable;
+  int16_t* const tail = tailBlocks.get();
+  for (size_t m = first; m < total; m++) {
+    if (m % mcusX == 0 && r.Overrun()) return Splice::kNotApplicable;
     for (int s = 0; s < 3; s++) {
-      const Component& c = hd.comp[hd.scanOrder[s]];
-      int16_t* blk = tail.data() + ((m - first) * perMcu + at[s]) * 64;
+      const Component& c = hd.comp[s];
+      int16_t* blk = tail + ((m - first) * perMcu + at[s]) * 64;
       for (int b = 0; b < c.h * c.v; b++, blk += 64)
         if (!DecodeBlock<true>(r, hd.dc[c.td], hd.ac[c.ta], pred[s], blk)) return Splice::kNotApplicable;
     }
+  }
   // the data must end where the last MCU does, with the end-of-image marker
   if (r.Overrun()) return Splice::kNotApplicable;
   size_t e = DataOffset(buf, hd.scanStart, len, (r.Consumed() + 7) / 8);
@@ -523,8 +533,8 @@ Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std
     for (unsigned by = b.by0; by <= b.by1 && by < hBlocks; by++)
       for (unsigned bx = b.bx0; bx <= b.bx1 && bx < wBlocks; bx++) {
         const size_t m = (by / c.v) * mcusX + bx / c.h;
-        const size_t k = (m - first) * perMcu + at[c.sosAt] + (by % c.v) * c.h + bx % c.h;
-        if (PatchBlock(tail.data() + k * 64, hd.quant[c.tq], fx, fy, bx, by, ci, p)) changed = true;
+        const size_t k = (m - first) * perMcu + at[ci] + (by % c.v) * c.h + bx % c.h;
+        if (PatchBlock(tail + k * 64, hd.quant[c.tq], fx, fy, bx, by, ci, p)) changed = true;
       }
   }
 
@@ -536,8 +546,8 @@ Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std
   for (int s = 0; s < 3; s++) pred[s] = predAtSplit[s];
   for (size_t m = first; m < total; m++)
     for (int s = 0; s < 3; s++) {
-      const Component& c = hd.comp[hd.scanOrder[s]];
-      const int16_t* blk = tail.data() + ((m - first) * perMcu + at[s]) * 64;
+      const Component& c = hd.comp[s];
+      const int16_t* blk = tail + ((m - first) * perMcu + at[s]) * 64;
       for (int b = 0; b < c.h * c.v; b++, blk += 64)
         if (!EncodeBlock(w, hd.dc[c.td], hd.ac[c.ta], pred[s], blk)) return Splice::kNotApplicable;
     }

@@ -29,8 +29,9 @@ enum class Splice { kDone, kNotApplicable };
 
 // The patch written by re-encoding only the tail of the entropy-coded data, from the first MCU
 // the patch touches: everything before it is copied byte for byte, headers included. Applies to
-// baseline (sequential Huffman, 8-bit) 3-component YCbCr files in one interleaved scan without
-// restart markers, whose Huffman tables code every symbol the new blocks need; anything else,
+// baseline (sequential Huffman, 8-bit) 3-component YCbCr files in one interleaved scan (in frame
+// order) without restart markers, whose Huffman tables code every symbol the new blocks need, and
+// whose data holds at least the two bits per block its header promises; anything else,
 // including damaged data, is kNotApplicable and goes to libjpeg. The coefficients are those
 // libjpeg's path computes, so both decode to the same pixels.
 Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std::vector<unsigned char>& out, bool& changed);

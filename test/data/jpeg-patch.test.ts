@@ -232,3 +232,48 @@ test('damaged files: every one of 400 seeded corruptions is patched or refused, 
   }
   assert.ok(outcome.both > 50 && outcome.spliced > 20, JSON.stringify(outcome));
 });
+
+/** The marker segments of a JPEG up to and including SOS: marker, where it starts, where its payload starts and ends. */
+function segments(b: Buffer): { marker: number; at: number; data: number; end: number }[] {
+  const out = [];
+  let i = 2;
+  for (;;) {
+    const marker = b[i + 1] as number;
+    const end = i + 2 + b.readUInt16BE(i + 2);
+    out.push({ marker, at: i, data: i + 4, end });
+    if (marker === 0xda) return out;
+    i = end;
+  }
+}
+
+test('crafted tables and scans: the splice refuses what libjpeg refuses, and a table it cannot build does not stop libjpeg', async () => {
+  const src = await encodeImage(synthImage(48, 40, 15), 'jpeg', { jpegQuality: 90, pngCompression: 6 });
+  const p = grid(30, 20, 8);
+  const out = (bytes: Buffer, splice: boolean) => patchJpegToFile(bytes, p, { path: join(tmp('bdlab-jpeg-patch-'), 'c.jpg'), tmp: null }, { splice, keepBytes: true });
+  const sos = segments(src).find((g) => g.marker === 0xda)!;
+
+  // an AC table no scan uses, with more 1-bit codes than there are: the splice cannot build it
+  // (and must not write past its look-up tables); libjpeg never builds it and patches the file
+  const bogus = Buffer.concat([Buffer.from([0xff, 0xc4, 0x00, 2 + 17 + 11, 0x13, 11, ...new Array(15).fill(0)]), Buffer.from(Array.from({ length: 11 }, (_, k) => 0x10 * k + 1))]);
+  const withBogus = Buffer.concat([src.subarray(0, sos.at), bogus, src.subarray(sos.at)]);
+  const a = await out(withBogus, true);
+  const b = await out(withBogus, false);
+  assert.equal(a?.spliced, false, 'an unbuildable table: libjpeg path');
+  assert.ok(a?.data && b?.data && (await decodeImage(a.data)).data.length === 48 * 40 * 3);
+
+  // the scan's components in another order than the frame's: libjpeg refuses, and so must the splice
+  const swapped = Buffer.from(src);
+  const [c0, t0] = [swapped[sos.data + 1]!, swapped[sos.data + 2]!];
+  swapped[sos.data + 1] = swapped[sos.data + 3]!;
+  swapped[sos.data + 2] = swapped[sos.data + 4]!;
+  swapped[sos.data + 3] = c0;
+  swapped[sos.data + 4] = t0;
+  for (const splice of [true, false]) await assert.rejects(out(swapped, splice), /component|SOS/i, `components out of order, splice ${splice}`);
+
+  // a DC table naming a category above 15 (here in place of 11, which this image never codes)
+  const dht = segments(src).find((g) => g.marker === 0xc4 && (src[g.data]! >> 4) === 0)!;
+  const badDc = Buffer.from(src);
+  const nSyms = Array.from({ length: 16 }, (_, k) => src[dht.data + 1 + k]!).reduce((x, y) => x + y, 0);
+  badDc[dht.data + 17 + nSyms - 1] = 16;
+  for (const splice of [true, false]) await assert.rejects(out(badDc, splice), /huffman/i, `DC category 16, splice ${splice}`);
+});
