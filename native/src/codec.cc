@@ -430,6 +430,21 @@ bool Sha256Hex(const unsigned char* d, size_t n, std::string& hex) {
   return true;
 }
 
+// A coded file's hash, then the file itself to dst (as WriteFile) when one is given: encoded and
+// patched files alike are hashed where they are coded.
+bool HashAndWrite(const unsigned char* d, size_t n, const std::string& tmp, const std::string& dst, std::string& sha256, std::string& error) {
+  if (!Sha256Hex(d, n, sha256)) {
+    error = "SHA-256 failed";
+    return false;
+  }
+  return dst.empty() || WriteFile(d, n, tmp, dst, error);
+}
+
+// An optional boolean argument: `fallback` when absent or not a boolean.
+bool BoolArg(const Napi::CallbackInfo& info, size_t at, bool fallback) {
+  return info.Length() > at && info[at].IsBoolean() ? info[at].As<Napi::Boolean>().Value() : fallback;
+}
+
 class EncodeWorker : public PromiseWorker {
  public:
   EncodeWorker(Napi::Env env, Napi::TypedArray px, unsigned w, unsigned h, unsigned ch, bool png, int level, std::string tmp, std::string dst,
@@ -443,12 +458,7 @@ class EncodeWorker : public PromiseWorker {
     BatchThread();
     std::string error;
     bool ok = png_ ? EncodePng(px_, w_, h_, ch_, level_, out_, error) : EncodeJpeg(px_, w_, h_, ch_, level_, out_, error);
-    if (ok && !dst_.empty()) {
-      // a written file is hashed here, as a patched one is
-      ok = Sha256Hex(out_.data, out_.size, sha256_);
-      if (!ok) error = "SHA-256 failed";
-      if (ok) ok = WriteFile(out_.data, out_.size, tmp_, dst_, error);
-    }
+    if (ok && !dst_.empty()) ok = HashAndWrite(out_.data, out_.size, tmp_, dst_, sha256_, error);
     if (!ok) SetError(error);
   }
 
@@ -589,11 +599,7 @@ class PatchWorker : public PromiseWorker {
     // this buffer is reused and nothing is allocated per image once warm
     static thread_local std::vector<unsigned char> coded;
     status_ = PatchJpeg(buf_, len_, rect_, splice_, coded, changed_, spliced_, error_);
-    if (status_ == kPatched && !Sha256Hex(coded.data(), coded.size(), sha256_)) {
-      status_ = kPatchError;
-      error_ = "SHA-256 failed";
-    }
-    if (status_ == kPatched && !dst_.empty() && !WriteFile(coded.data(), coded.size(), tmp_, dst_, error_)) status_ = kPatchError;
+    if (status_ == kPatched && !HashAndWrite(coded.data(), coded.size(), tmp_, dst_, sha256_, error_)) status_ = kPatchError;
     if (status_ == kPatched && keepBytes_) {
       if (out_.grow(coded.size())) {
         std::memcpy(out_.data, coded.data(), coded.size());
@@ -654,9 +660,7 @@ Napi::Value PatchJpegCall(const Napi::CallbackInfo& info) {
   }
   std::string tmp, dst;
   OutputPaths(info, 6, tmp, dst);
-  const bool splice = !(info.Length() > 8 && info[8].IsBoolean() && !info[8].As<Napi::Boolean>().Value());
-  const bool keepBytes = info.Length() > 9 && info[9].IsBoolean() && info[9].As<Napi::Boolean>().Value();
-  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst, splice, keepBytes))->Start();
+  return (new PatchWorker(env, info[0].As<Napi::Buffer<unsigned char>>(), rgb, rect, tmp, dst, BoolArg(info, 8, true), BoolArg(info, 9, false)))->Start();
 }
 
 // decode(bytes: Buffer, maxPixels: number) → Promise<{status, data?, width?, height?, channels?, error?}>
@@ -692,8 +696,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   }
   std::string tmp, dst;
   OutputPaths(info, 6, tmp, dst);
-  const bool keepBytes = info.Length() > 8 && info[8].IsBoolean() && info[8].As<Napi::Boolean>().Value();
-  return (new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst, keepBytes))->Start();
+  return (new EncodeWorker(env, px, w, h, ch, fmt == "png", level, tmp, dst, BoolArg(info, 8, false)))->Start();
 }
 
 // ---- probe: what each of many paths is, and its first bytes -------------------------------------

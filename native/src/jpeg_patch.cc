@@ -36,39 +36,26 @@ const DctBasis& Basis() {
   return b;
 }
 
-// samples[y][x] (level-shifted) from coefficients F[v][u]: s = Mᵀ F M
-void Idct8x8(const double* f, double* s) {
+// out = A · in · Aᵀ for row-major 8×8 blocks, with A the DCT basis M, or its transpose Mᵀ for
+// kInverse: coefficients F[v][u] from level-shifted samples s[y][x] are F = M s Mᵀ, and samples
+// from coefficients are s = Mᵀ F M. One pass over rows, then one over columns. (A template, so
+// that neither direction tests which it is in its inner loop.)
+template <bool kInverse>
+void Conjugate8x8(const double* in, double* out) {
   const auto& m = Basis().m;
+  const auto a = [&m](int r, int c) { return kInverse ? m[c][r] : m[r][c]; };
   double t[64];
-  for (int v = 0; v < 8; v++)
-    for (int x = 0; x < 8; x++) {
-      double a = 0;
-      for (int u = 0; u < 8; u++) a += f[v * 8 + u] * m[u][x];
-      t[v * 8 + x] = a;
+  for (int r = 0; r < 8; r++)
+    for (int c = 0; c < 8; c++) {
+      double acc = 0;
+      for (int k = 0; k < 8; k++) acc += in[r * 8 + k] * a(c, k);
+      t[r * 8 + c] = acc;
     }
-  for (int y = 0; y < 8; y++)
-    for (int x = 0; x < 8; x++) {
-      double a = 0;
-      for (int v = 0; v < 8; v++) a += m[v][y] * t[v * 8 + x];
-      s[y * 8 + x] = a;
-    }
-}
-
-// coefficients F[v][u] from samples s[y][x]: F = M s Mᵀ
-void Fdct8x8(const double* s, double* f) {
-  const auto& m = Basis().m;
-  double t[64];
-  for (int y = 0; y < 8; y++)
-    for (int u = 0; u < 8; u++) {
-      double a = 0;
-      for (int x = 0; x < 8; x++) a += s[y * 8 + x] * m[u][x];
-      t[y * 8 + u] = a;
-    }
-  for (int v = 0; v < 8; v++)
-    for (int u = 0; u < 8; u++) {
-      double a = 0;
-      for (int y = 0; y < 8; y++) a += m[v][y] * t[y * 8 + u];
-      f[v * 8 + u] = a;
+  for (int r = 0; r < 8; r++)
+    for (int c = 0; c < 8; c++) {
+      double acc = 0;
+      for (int k = 0; k < 8; k++) acc += a(r, k) * t[k * 8 + c];
+      out[r * 8 + c] = acc;
     }
 }
 
@@ -434,7 +421,7 @@ BlockSpan TouchedBlocks(const PatchRect& p, unsigned fx, unsigned fy) {
 bool PatchBlock(int16_t* block, const uint16_t* quant, unsigned fx, unsigned fy, unsigned bx, unsigned by, int ci, const PatchRect& p) {
   double f[64], s[64];
   for (int k = 0; k < 64; k++) f[k] = static_cast<double>(block[k]) * quant[k];
-  Idct8x8(f, s);
+  Conjugate8x8<true>(f, s);
   for (unsigned sy = 0; sy < 8; sy++)
     for (unsigned sx = 0; sx < 8; sx++) {
       const unsigned x0 = (bx * 8 + sx) * fx, y0 = (by * 8 + sy) * fy;
@@ -448,7 +435,7 @@ bool PatchBlock(int16_t* block, const uint16_t* quant, unsigned fx, unsigned fy,
           }
       if (inside) s[sy * 8 + sx] = (sum + s[sy * 8 + sx] * (fx * fy - inside)) / (fx * fy);
     }
-  Fdct8x8(s, f);
+  Conjugate8x8<false>(s, f);
   bool changed = false;
   for (int k = 0; k < 64; k++) {
     const long q = std::lround(f[k] / quant[k]);
