@@ -167,9 +167,7 @@ export class ImageStore {
       await op(img);
       const changed = original === null || img.width !== head.width || img.height !== head.height || !original.equals(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength));
       // encoded, hashed and written on a worker thread
-      const out = await encodeImageToFile(img, head.format, this.encode, this.out.fresh(posix.join(this.rootRel, name)), { keepBytes: capture }).catch((e: unknown) => {
-        throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
-      });
+      const out = await encodeImageToFile(img, head.format, this.encode, this.out.fresh(posix.join(this.rootRel, name)), { keepBytes: capture }).catch(writeFailed(rel, name));
       const r: TransformResult = { rel: name, sha256: out.sha256, changed };
       if (thumbnail && out.data) {
         r.before = before;
@@ -183,9 +181,7 @@ export class ImageStore {
 
   /** A patch written into a JPEG's coefficients; null when the file is not 3-component YCbCr. */
   private async patchJpeg(rel: string, name: string, bytes: Buffer, p: RgbPatch, capture: boolean): Promise<TransformResult | null> {
-    const out = await patchJpegToFile(bytes, p, this.out.fresh(posix.join(this.rootRel, name)), { keepBytes: capture }).catch((e: unknown) => {
-      throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
-    });
+    const out = await patchJpegToFile(bytes, p, this.out.fresh(posix.join(this.rootRel, name)), { keepBytes: capture }).catch(writeFailed(rel, name));
     if (!out) return null;
     const r: TransformResult = { rel: name, sha256: out.sha256, changed: out.changed };
     if (capture && out.data) {
@@ -195,6 +191,13 @@ export class ImageStore {
     }
     return r;
   }
+}
+
+/** A failed coding job (encode or patch) as a one-line error naming the image and the file being written. */
+function writeFailed(rel: string, name: string): (e: unknown) => never {
+  return (e) => {
+    throw e instanceof UserError ? e : new UserError(`image "${rel}": cannot write ${name}: ${oneLine((e as Error).message)}`);
+  };
 }
 
 /** The first line of a library message, without a trailing colon. */

@@ -17,8 +17,6 @@ const CONFIG = {
   view: { stroke: '#ddd' },
 };
 
-type CompileLogger = NonNullable<NonNullable<Parameters<typeof import('vega-lite').compile>[1]>['logger']>;
-
 /**
  * vega-lite's warning for every faceted chart whose independent scales union
  * one field across the facets' forks of the data: it assumes they are forks of
@@ -27,32 +25,17 @@ type CompileLogger = NonNullable<NonNullable<Parameters<typeof import('vega-lite
  */
 const EXPECTED_WARNING = /^Detected faceted independent scales that union domain of the same fields from different source\b/;
 
-/** vega-lite's messages about a spec, to stderr as its own logger writes them, without EXPECTED_WARNING. */
-const specLogger: CompileLogger = {
-  level() {
-    return specLogger;
-  },
-  error(...args: unknown[]) {
-    console.error('ERROR', ...args);
-    return specLogger;
-  },
-  warn(...args: unknown[]) {
-    if (!EXPECTED_WARNING.test(String(args[0]))) console.warn('WARN', ...args);
-    return specLogger;
-  },
-  info() {
-    return specLogger;
-  },
-  debug() {
-    return specLogger;
-  },
-};
+/** vega's own console output for a logger (level label, then the message), without EXPECTED_WARNING. */
+function logToConsole(method: 'log' | 'warn' | 'error', level: string, args: unknown[]): void {
+  if (level === 'WARN' && EXPECTED_WARNING.test(String(args[0]))) return;
+  console[method](level, ...args);
+}
 
 /** Renders a Vega-Lite spec to an SVG string. */
 async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const vl = await import('vega-lite');
   const vega = await import('vega');
-  const compiled = vl.compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec, { logger: specLogger }).spec;
+  const compiled = vl.compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec, { logger: vega.logger(vega.Warn, undefined, logToConsole) }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();
