@@ -524,8 +524,7 @@ int PatchJpegLibjpeg(const unsigned char* buf, size_t len, const PatchRect& p, B
   bool integral = src.num_components == 3;  // sampling factors that divide the largest: a sample is fx × fy pixels
   for (int ci = 0; integral && ci < 3; ci++)
     integral = src.max_h_samp_factor % src.comp_info[ci].h_samp_factor == 0 && src.max_v_samp_factor % src.comp_info[ci].v_samp_factor == 0;
-  if (!integral || src.jpeg_color_space != JCS_YCbCr || src.data_precision != 8 || p.w > src.image_width || p.x > src.image_width - p.w ||
-      p.h > src.image_height || p.y > src.image_height - p.h) {
+  if (!integral || src.jpeg_color_space != JCS_YCbCr || src.data_precision != 8 || !bdlab::FitsIn(p, src.image_width, src.image_height)) {
     jpeg_destroy_decompress(&src);
     return kPatchUnsupported;
   }

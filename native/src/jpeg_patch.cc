@@ -414,6 +414,10 @@ bool ReadHeader(const uint8_t* b, size_t len, Header& hd) {
 
 }  // namespace
 
+bool FitsIn(const PatchRect& p, unsigned width, unsigned height) {
+  return p.w > 0 && p.h > 0 && p.w <= width && p.x <= width - p.w && p.h <= height && p.y <= height - p.h;
+}
+
 BlockSpan TouchedBlocks(const PatchRect& p, unsigned fx, unsigned fy) {
   return {p.x / fx / 8, (p.x + p.w - 1) / fx / 8, p.y / fy / 8, (p.y + p.h - 1) / fy / 8};
 }
@@ -448,8 +452,7 @@ bool PatchBlock(int16_t* block, const uint16_t* quant, unsigned fx, unsigned fy,
 
 Splice SplicePatch(const unsigned char* buf, size_t len, const PatchRect& p, std::vector<unsigned char>& out, bool& changed) {
   Header hd;
-  if (!ReadHeader(buf, len, hd) || p.w == 0 || p.h == 0 || p.w > hd.width || p.x > hd.width - p.w || p.h > hd.height || p.y > hd.height - p.h)
-    return Splice::kNotApplicable;
+  if (!ReadHeader(buf, len, hd) || !FitsIn(p, hd.width, hd.height)) return Splice::kNotApplicable;
   int hmax = 1, vmax = 1;
   for (const auto& c : hd.comp) {
     hmax = c.h > hmax ? c.h : hmax;

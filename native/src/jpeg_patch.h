@@ -19,6 +19,9 @@ struct PatchRect {
 // order. Returns whether any coefficient changed.
 bool PatchBlock(int16_t* block, const uint16_t* quant, unsigned fx, unsigned fy, unsigned bx, unsigned by, int ci, const PatchRect& p);
 
+// Whether the rectangle is non-empty and lies within a width × height image (without unsigned wrap).
+bool FitsIn(const PatchRect& p, unsigned width, unsigned height);
+
 // The touched blocks of a component, inclusive, in block coordinates.
 struct BlockSpan {
   unsigned bx0, bx1, by0, by1;
