@@ -34,65 +34,32 @@ export interface CiderOptions {
  * corpus size — first-touch page faults were a large share of the time — and
  * adds every term in the same order as coco-caption (per image and order over
  * the references, then over the orders), so the results are the same bits.
+ *
+ * Each pass is its own small function, called once per order: V8 optimises
+ * a small function after its first call and runs the other orders in that
+ * code, where one function holding every loop ran much of its work
+ * unoptimised (each loop waited for its own on-stack replacement, and
+ * optimised code met loops it had no feedback for and deoptimised).
  */
 export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { score: number; perImage: Float64Array } {
   const sigma = opts.sigma ?? 6;
-  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
-  const sentences = c.tokStart.length - 1;
+  const n = c.n;
   const refLen = Math.log(c.images);
   const largest = Math.max(...c.ngramCounts);
   const idf = new Float64Array(largest); // document frequency first, then the IDF weight
   const lastImage = new Int32Array(largest); // the last image whose references counted an n-gram
   const refWeight = new Float64Array(largest); // one reference's weights by n-gram id, kept zero between uses
-  const norm = new Float64Array(sentences);
+  const norm = new Float64Array(c.tokStart.length - 1);
   const penalty = lengthPenalties(c, sigma);
   const acc = new Float64Array(c.images * n); // per image and order: the sum over references
   for (let k = 0; k < n; k++) {
     const count = c.ngramCounts[k]!;
-    // df(g): images whose reference set contains g; candidates do not count
     idf.fill(0, 0, count);
     lastImage.fill(-1, 0, count);
-    for (let i = 0; i < c.images; i++) {
-      for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
-        for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) {
-          const id = ids[j]!;
-          if (lastImage[id] !== i) {
-            lastImage[id] = i;
-            idf[id]!++;
-          }
-        }
-      }
-    }
-    // one logarithm per distinct n-gram rather than one per occurrence
-    for (let g = 0; g < count; g++) idf[g] = refLen - Math.log(Math.max(1, idf[g]!));
-    for (let s = 0; s < sentences; s++) {
-      let sq = 0;
-      for (let j = gs[s * n + k]!, e = gs[s * n + k + 1]!; j < e; j++) {
-        const v = cnt[j]! * idf[ids[j]!]!;
-        sq += v * v;
-      }
-      norm[s] = Math.sqrt(sq);
-    }
-    for (let i = 0; i < c.images; i++) {
-      const cs = c.candidate[i]!;
-      const cb = gs[cs * n + k]!;
-      const ce = gs[cs * n + k + 1]!;
-      const nc = norm[cs]!;
-      for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
-        const rb = gs[r * n + k]!;
-        const re = gs[r * n + k + 1]!;
-        for (let j = rb; j < re; j++) refWeight[ids[j]!] = cnt[j]! * idf[ids[j]!]!;
-        let val = 0;
-        for (let j = cb; j < ce; j++) {
-          const rv = refWeight[ids[j]!]!;
-          val += Math.min(cnt[j]! * idf[ids[j]!]!, rv) * rv;
-        }
-        for (let j = rb; j < re; j++) refWeight[ids[j]!] = 0;
-        const nr = norm[r]!;
-        if (nc !== 0 && nr !== 0) val /= nc * nr;
-        acc[i * n + k]! += val * penalty[r]!;
-      }
-    }
+    documentFrequencies(c, k, idf, lastImage);
+    idfWeights(idf, count, refLen);
+    sentenceNorms(c, k, idf, norm);
+    addSimilarities(c, k, idf, norm, penalty, refWeight, acc);
   }
   const perImage = new Float64Array(c.images);
   for (let i = 0; i < c.images; i++) {
@@ -104,6 +71,73 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
     perImage[i] = score;
   }
   return { score: npMean(perImage), perImage };
+}
+
+/** df(g) of order k into `df`: images whose reference set contains g; candidates do not count. */
+function documentFrequencies(c: EncodedCorpus, k: number, df: Float64Array, lastImage: Int32Array): void {
+  const { gramStart: gs, gramIds: ids, n } = c;
+  for (let i = 0; i < c.images; i++) {
+    for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
+      for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) {
+        const id = ids[j]!;
+        if (lastImage[id] !== i) {
+          lastImage[id] = i;
+          df[id]!++;
+        }
+      }
+    }
+  }
+}
+
+/** Turns document frequencies into IDF weights in place: one logarithm per distinct n-gram, not per occurrence. */
+function idfWeights(idf: Float64Array, count: number, refLen: number): void {
+  for (let g = 0; g < count; g++) idf[g] = refLen - Math.log(Math.max(1, idf[g]!));
+}
+
+/** ‖v_s‖ of every sentence's order-k TF-IDF vector. */
+function sentenceNorms(c: EncodedCorpus, k: number, idf: Float64Array, norm: Float64Array): void {
+  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
+  for (let s = 0; s < norm.length; s++) {
+    let sq = 0;
+    for (let j = gs[s * n + k]!, e = gs[s * n + k + 1]!; j < e; j++) {
+      const v = cnt[j]! * idf[ids[j]!]!;
+      sq += v * v;
+    }
+    norm[s] = Math.sqrt(sq);
+  }
+}
+
+/** Adds each image's order-k similarities to its references, length-penalised, into acc[i·n + k]. */
+function addSimilarities(
+  c: EncodedCorpus,
+  k: number,
+  idf: Float64Array,
+  norm: Float64Array,
+  penalty: Float64Array,
+  refWeight: Float64Array,
+  acc: Float64Array,
+): void {
+  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
+  for (let i = 0; i < c.images; i++) {
+    const cs = c.candidate[i]!;
+    const cb = gs[cs * n + k]!;
+    const ce = gs[cs * n + k + 1]!;
+    const nc = norm[cs]!;
+    for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
+      const rb = gs[r * n + k]!;
+      const re = gs[r * n + k + 1]!;
+      for (let j = rb; j < re; j++) refWeight[ids[j]!] = cnt[j]! * idf[ids[j]!]!;
+      let val = 0;
+      for (let j = cb; j < ce; j++) {
+        const rv = refWeight[ids[j]!]!;
+        val += Math.min(cnt[j]! * idf[ids[j]!]!, rv) * rv;
+      }
+      for (let j = rb; j < re; j++) refWeight[ids[j]!] = 0;
+      const nr = norm[r]!;
+      if (nc !== 0 && nr !== 0) val /= nc * nr;
+      acc[i * n + k]! += val * penalty[r]!;
+    }
+  }
 }
 
 /** The Gaussian length penalty of every reference sentence against its image's candidate (bigram counts, see above). */

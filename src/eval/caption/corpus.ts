@@ -56,7 +56,7 @@ class PairInterner {
   /** id + 1 per slot; 0 marks an empty slot, so a new table needs no fill */
   private slots: Int32Array;
   /** the pair of id i at 2i, 2i + 1 */
-  private readonly keys = new IntBuffer(2048);
+  private readonly keys: IntBuffer;
   size = 0;
 
   constructor(expected = 1024) {
@@ -64,6 +64,7 @@ class PairInterner {
     while (cap * 3 < expected * 4) cap *= 2;
     this.mask = cap - 1;
     this.slots = new Int32Array(cap);
+    this.keys = new IntBuffer(2 * Math.max(1024, Math.ceil(expected)));
   }
 
   private static hash(a: number, b: number): number {
@@ -180,11 +181,16 @@ class OrderInterner {
   private firstToken = new Int32Array(1 << 10); // prefix id → token + 1 of its first continuation
   private firstChild = new Int32Array(1 << 10); // prefix id → id of that continuation
   private readonly others: PairInterner;
-  private readonly othersIds = new IntBuffer(1024); // hash table entry → n-gram id
+  private readonly othersIds: IntBuffer; // hash table entry → n-gram id
   size = 0;
 
   constructor(expected: number) {
-    this.others = new PairInterner(expected / 4);
+    // sized for the whole run (a third of the n-grams are a frequent
+    // prefix's later continuations in caption corpora): growing by doubling
+    // copied and faulted in about twice the final size
+    const others = Math.max(1024, Math.ceil(expected / 3));
+    this.others = new PairInterner(others);
+    this.othersIds = new IntBuffer(others);
     this.reserve(expected);
   }
 
