@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { corpusRougeL, lcsLength, rougeL } from '../../src/eval/caption/rouge.js';
+import { corpusRougeL, lcsBits, lcsLength, rougeL } from '../../src/eval/caption/rouge.js';
+import { Rng } from '../../src/util/rng.js';
 
 const t = (s: string): string[] => (s === '' ? [] : s.split(' '));
 const rouge = (c: string, refs: string[]): number => rougeL(t(c), refs.map(t), '');
@@ -38,4 +39,34 @@ test('corpus ROUGE-L is the mean over images', () => {
   const r = corpusRougeL([t('a b c'), t('x')], [[t('a b c')], [t('y')]]);
   assert.equal(r.score, 0.5);
   assert.deepEqual([...r.perImage], [1, 0]);
+});
+
+test('the bit-parallel LCS equals the dynamic programme (2,000 seeded pairs, 1–32 symbols)', () => {
+  const rng = new Rng(7);
+  const masks = new Int32Array(8);
+  for (let trial = 0; trial < 2000; trial++) {
+    const alphabet = 1 + rng.int(6);
+    const a = Int32Array.from({ length: 1 + rng.int(32) }, () => rng.int(alphabet));
+    const b = Int32Array.from({ length: rng.int(41) }, () => rng.int(alphabet));
+    masks.fill(0);
+    a.forEach((x, q) => (masks[x]! |= 1 << q));
+    // b sits inside a longer array, as a sentence does in the corpus
+    const seq = Int32Array.from([5, ...b, 6]);
+    assert.equal(lcsBits(masks, a.length, seq, 1, b.length), lcsLength(a, b), `${a.join(',')} / ${b.join(',')}`);
+  }
+});
+
+test('corpus ROUGE-L (bit-parallel where it applies) gives the same bits as rougeL image by image', () => {
+  const rng = new Rng(11);
+  const words = ['a', 'b', 'c', 'd', 'e'];
+  const sentence = (): string[] => {
+    const kind = rng.int(10);
+    const len = kind === 0 ? 0 : kind === 1 ? 33 + rng.int(8) : 1 + rng.int(32);
+    return Array.from({ length: len }, () => words[rng.int(words.length)]!);
+  };
+  const candidates = Array.from({ length: 300 }, sentence);
+  const references = candidates.map(() => Array.from({ length: 1 + rng.int(5) }, sentence));
+  const r = corpusRougeL(candidates, references);
+  assert.ok(candidates.some((c) => c.length === 0) && candidates.some((c) => c.length > 32), 'the corpus has both fallbacks');
+  candidates.forEach((c, i) => assert.equal(r.perImage[i], rougeL(c, references[i]!, ''), `image ${i}`));
 });

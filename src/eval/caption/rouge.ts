@@ -57,20 +57,79 @@ export function rougeL<T>(candidate: ArrayLike<T>, references: readonly ArrayLik
     precMax = Math.max(precMax, lcs / c.length);
     recMax = Math.max(recMax, lcs / r.length);
   }
+  return fScore(precMax, recMax, beta);
+}
+
+/** F = (1 + β²) P R / (R + β² P), and 0 if P or R is 0. */
+function fScore(precMax: number, recMax: number, beta: number): number {
   if (precMax === 0 || recMax === 0) return 0;
   return ((1 + beta ** 2) * precMax * recMax) / (recMax + beta ** 2 * precMax);
 }
 
-/** Per-image ROUGE-L of an encoded corpus and their mean. */
+/**
+ * Per-image ROUGE-L of an encoded corpus and their mean. A candidate of 1–32
+ * tokens takes the bit-parallel LCS (lcsBits) against each of its non-empty
+ * references, with the candidate's match masks built once per image; other
+ * pairs take rougeL's dynamic programme. Both give the exact LCS length, so
+ * the scores are the same bits.
+ */
 export function rougeLEncoded(c: EncodedCorpus): { score: number; perImage: Float64Array } {
   const perImage = new Float64Array(c.images);
-  const sentence = (s: number): Int32Array => c.tokens.subarray(c.tokStart[s]!, c.tokStart[s + 1]!);
+  const masks = new Int32Array(c.ngramCounts[0]!); // token id → bits of the candidate's positions holding it
+  const { tokens, tokStart } = c;
   for (let i = 0; i < c.images; i++) {
-    const refs: Int32Array[] = [];
-    for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) refs.push(sentence(r));
-    perImage[i] = rougeL(sentence(c.candidate[i]!), refs, -1); // token ids are >= 0: -1 is the empty token
+    const cs = c.candidate[i]!;
+    const c0 = tokStart[cs]!;
+    const cl = tokStart[cs + 1]! - c0;
+    if (cl === 0 || cl > 32) {
+      perImage[i] = rougeLSlow(c, i);
+      continue;
+    }
+    for (let q = 0; q < cl; q++) masks[tokens[c0 + q]!]! |= 1 << q;
+    let precMax = 0;
+    let recMax = 0;
+    for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
+      const r0 = tokStart[r]!;
+      const rl = tokStart[r + 1]! - r0;
+      // an empty reference is Python's [""]: one token that matches nothing here
+      const lcs = rl === 0 ? 0 : lcsBits(masks, cl, tokens, r0, rl);
+      precMax = Math.max(precMax, lcs / cl);
+      recMax = Math.max(recMax, lcs / Math.max(rl, 1));
+    }
+    for (let q = 0; q < cl; q++) masks[tokens[c0 + q]!] = 0;
+    perImage[i] = fScore(precMax, recMax, ROUGE_BETA);
   }
   return { score: npMean(perImage), perImage };
+}
+
+/** Image i's ROUGE-L through rougeL (an empty candidate, or one longer than 32 tokens). */
+function rougeLSlow(c: EncodedCorpus, i: number): number {
+  const sentence = (s: number): Int32Array => c.tokens.subarray(c.tokStart[s]!, c.tokStart[s + 1]!);
+  const refs: Int32Array[] = [];
+  for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) refs.push(sentence(r));
+  return rougeL(sentence(c.candidate[i]!), refs, -1); // token ids are >= 0: -1 is the empty token
+}
+
+/**
+ * LCS length of a sequence A of m ≤ 32 symbols, given as match masks
+ * (`masks[x]` has bit q set where A[q] = x), and seq[start, start + len), in
+ * one pass of word operations per symbol of the second sequence (Hyyrö 2004,
+ * "Bit-parallel LCS-length computation revisited"): V starts as all ones and
+ * each symbol y does U = V & masks[y], V = (V + U) | (V − U); the LCS length
+ * is the number of zero bits among V's low m bits. Arithmetic is mod 2³²
+ * (int32 wrap-around), which is the word arithmetic the method assumes.
+ */
+export function lcsBits(masks: Int32Array, m: number, seq: Int32Array, start: number, len: number): number {
+  let v = -1;
+  for (let j = start; j < start + len; j++) {
+    const u = v & masks[seq[j]!]!;
+    v = (v + u) | (v - u);
+  }
+  let zeros = ~v & (m === 32 ? -1 : (1 << m) - 1);
+  // population count of the low m bits
+  zeros -= (zeros >>> 1) & 0x55555555;
+  zeros = (zeros & 0x33333333) + ((zeros >>> 2) & 0x33333333);
+  return (Math.imul((zeros + (zeros >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
 /** Corpus ROUGE-L of tokenised candidates against tokenised references. */
