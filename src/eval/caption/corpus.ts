@@ -265,7 +265,6 @@ export class CorpusEncoder {
   // scratch: per-position n-gram ids of the previous and current order
   private prev = new Int32Array(64);
   private cur = new Int32Array(64);
-  private repeated = new Uint8Array(64); // per position: 1 if its n-gram of the current order occurred earlier
   private at = new Map<number, number>();
 
   /** Sizes are hints: buffers start there and grow if needed. */
@@ -299,7 +298,6 @@ export class CorpusEncoder {
     if (this.prev.length < len) {
       this.prev = new Int32Array(len * 2);
       this.cur = new Int32Array(len * 2);
-      this.repeated = new Uint8Array(len * 2);
     }
     const tok = this.tokens.data;
     this.tokStart.push(this.tokens.length);
@@ -312,7 +310,7 @@ export class CorpusEncoder {
         const prev = this.prev;
         for (let i = 0; i < m; i++) cur[i] = order.childId(prev[i]!, tok[base + i + k]!);
       }
-      this.pushDistinct(m, k);
+      this.pushDistinct(m);
       this.gramStart.push(this.gramIds.length);
       this.cur = this.prev;
       this.prev = cur;
@@ -320,17 +318,9 @@ export class CorpusEncoder {
     return this.sentences++;
   }
 
-  /**
-   * Appends the distinct values of cur[0..m) — the order-k n-grams by
-   * position — in first-occurrence order, with counts, and marks in
-   * `repeated` the positions whose n-gram occurred earlier in the sentence.
-   * Above unigrams only a position whose prefix was repeated can repeat (an
-   * n-gram seen before has its prefix seen before), so most positions append
-   * without searching.
-   */
-  private pushDistinct(m: number, k: number): void {
+  /** Appends the distinct values of cur[0..m) in first-occurrence order, with counts. */
+  private pushDistinct(m: number): void {
     const a = this.cur;
-    const rep = this.repeated;
     const ids = this.gramIds.reserve(m);
     const cs = this.gramCounts.reserve(m);
     const d0 = this.gramIds.length;
@@ -338,36 +328,24 @@ export class CorpusEncoder {
     if (m <= 48) {
       for (let i = 0; i < m; i++) {
         const v = a[i]!;
-        if (k === 0 || rep[i] !== 0) {
-          let j = d0;
-          while (j < d && ids[j] !== v) j++;
-          if (j < d) {
-            cs[j]!++;
-            rep[i] = 1;
-            continue;
-          }
-        }
-        ids[d] = v;
-        cs[d++] = 1;
-        rep[i] = 0;
+        let j = d0;
+        while (j < d && ids[j] !== v) j++;
+        if (j === d) {
+          ids[d] = v;
+          cs[d++] = 1;
+        } else cs[j]!++;
       }
     } else {
       const at = this.at;
       at.clear();
       for (let i = 0; i < m; i++) {
         const v = a[i]!;
-        if (k === 0 || rep[i] !== 0) {
-          const j = at.get(v);
-          if (j !== undefined) {
-            cs[j]!++;
-            rep[i] = 1;
-            continue;
-          }
-        }
-        at.set(v, d);
-        ids[d] = v;
-        cs[d++] = 1;
-        rep[i] = 0;
+        const j = at.get(v);
+        if (j === undefined) {
+          at.set(v, d);
+          ids[d] = v;
+          cs[d++] = 1;
+        } else cs[j]!++;
       }
     }
     this.gramIds.length = d;
