@@ -47,19 +47,22 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
   const refLen = Math.log(c.images);
   const largest = Math.max(...c.ngramCounts);
   const idf = new Float64Array(largest); // document frequency first, then the IDF weight
-  const lastImage = new Int32Array(largest); // the last image whose references counted an n-gram
-  const refWeight = new Float64Array(largest); // one reference's weights by n-gram id, kept zero between uses
+  // by n-gram id: the last image whose references counted it (document
+  // frequencies), then where it sits in the reference being compared + 1
+  // (similarities; kept zero between references)
+  const scratch = new Int32Array(largest);
   const norm = new Float64Array(c.tokStart.length - 1);
   const penalty = lengthPenalties(c, sigma);
   const acc = new Float64Array(c.images * n); // per image and order: the sum over references
   for (let k = 0; k < n; k++) {
     const count = c.ngramCounts[k]!;
     idf.fill(0, 0, count);
-    lastImage.fill(-1, 0, count);
-    documentFrequencies(c, k, idf, lastImage);
+    scratch.fill(-1, 0, count);
+    documentFrequencies(c, k, idf, scratch);
     idfWeights(idf, count, refLen);
     sentenceNorms(c, k, idf, norm);
-    addSimilarities(c, k, idf, norm, penalty, refWeight, acc);
+    scratch.fill(0, 0, count);
+    addSimilarities(c, k, idf, norm, penalty, scratch, acc);
   }
   const perImage = new Float64Array(c.images);
   for (let i = 0; i < c.images; i++) {
@@ -107,14 +110,21 @@ function sentenceNorms(c: EncodedCorpus, k: number, idf: Float64Array, norm: Flo
   }
 }
 
-/** Adds each image's order-k similarities to its references, length-penalised, into acc[i·n + k]. */
+/**
+ * Adds each image's order-k similarities to its references, length-penalised,
+ * into acc[i·n + k]. `at` is zero on entry and on return; while a reference
+ * is compared it maps each of its n-grams to its position + 1, so a
+ * reference weight is computed where the candidate needs it (the same
+ * product as a stored weight, so the same bits) and no array of weights by
+ * id is needed.
+ */
 function addSimilarities(
   c: EncodedCorpus,
   k: number,
   idf: Float64Array,
   norm: Float64Array,
   penalty: Float64Array,
-  refWeight: Float64Array,
+  at: Int32Array,
   acc: Float64Array,
 ): void {
   const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
@@ -126,13 +136,17 @@ function addSimilarities(
     for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
       const rb = gs[r * n + k]!;
       const re = gs[r * n + k + 1]!;
-      for (let j = rb; j < re; j++) refWeight[ids[j]!] = cnt[j]! * idf[ids[j]!]!;
+      for (let j = rb; j < re; j++) at[ids[j]!] = j + 1;
       let val = 0;
       for (let j = cb; j < ce; j++) {
-        const rv = refWeight[ids[j]!]!;
-        val += Math.min(cnt[j]! * idf[ids[j]!]!, rv) * rv;
+        const id = ids[j]!;
+        const p = at[id]!;
+        // an n-gram the reference lacks adds min(w, 0) · 0 = 0
+        if (p === 0) continue;
+        const rv = cnt[p - 1]! * idf[id]!;
+        val += Math.min(cnt[j]! * idf[id]!, rv) * rv;
       }
-      for (let j = rb; j < re; j++) refWeight[ids[j]!] = 0;
+      for (let j = rb; j < re; j++) at[ids[j]!] = 0;
       const nr = norm[r]!;
       if (nc !== 0 && nr !== 0) val /= nc * nr;
       acc[i * n + k]! += val * penalty[r]!;
