@@ -70,3 +70,11 @@ test('no 4-grams at all: the epsilons give BLEU-4 = (1e-6)^(1/4), not 0', () => 
   assert.ok(Math.abs(b1 - 1) < 1e-9 && Math.abs(b2 - 1) < 1e-9 && Math.abs(b3 - 1) < 1e-9);
   assert.ok(Math.abs(b4 - 1e-6 ** 0.25) < 1e-9, String(b4));
 });
+
+test('counts past 255 are clipped exactly: 300 × "a" against a reference with 280', () => {
+  const cand = Array.from({ length: 300 }, () => 'a');
+  const ref = [...Array.from({ length: 280 }, () => 'a'), 'b'];
+  const [b1] = bleu([cand], [[ref]]) as [number];
+  // 280 clipped matches of 300; the candidate is longer, so no brevity penalty
+  assert.equal(b1, (280 + 1e-15) / (300 + 1e-9));
+});

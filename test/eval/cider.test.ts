@@ -162,3 +162,15 @@ test('random corpora: the encoded computation gives the same bits as the scorer 
     for (let i = 0; i < images; i++) assert.equal(ours.perImage[i], expected[i], `round ${round}, image ${i}`);
   }
 });
+
+test('counts past 255 (a word said 300 times) give the same bits as the scorer transcribed with maps', () => {
+  const rng = new Rng(7, 'cider-long');
+  const vocab = 'a the dog cat'.split(' ');
+  const long = (): string[] => Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? vocab[rng.int(vocab.length)]! : 'a'));
+  const cands = [long(), 'a dog'.split(' '), long()];
+  // "a" is missing from the last image's references, so it weighs more than 0
+  const refs = [[long(), 'the cat'.split(' ')], [long()], ['the dog'.split(' ')]];
+  const ours = ciderD(cands, refs);
+  const expected = ciderByDefinition(cands, refs);
+  for (let i = 0; i < cands.length; i++) assert.equal(ours.perImage[i], expected[i], `image ${i}`);
+});

@@ -45,6 +45,38 @@ class IntBuffer {
 }
 
 /**
+ * Growable n-gram counts: one byte each until a count would pass 255 (a
+ * sentence repeating one n-gram that often), then four bytes each from then
+ * on. Counts are a quarter of the corpus's memory as Int32, and first-touch
+ * page faults on that memory are much of the encoding time.
+ */
+class CountBuffer {
+  data: Uint8Array | Int32Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.data = new Uint8Array(capacity);
+  }
+  /** Makes room for `extra` more counts (see IntBuffer.reserve). */
+  reserve(extra: number): Uint8Array | Int32Array {
+    if (this.length + extra > this.data.length) {
+      const d = this.data instanceof Uint8Array ? new Uint8Array(Math.max(this.data.length * 2, this.length + extra)) : new Int32Array(Math.max(this.data.length * 2, this.length + extra));
+      d.set(this.data.subarray(0, this.length));
+      this.data = d;
+    }
+    return this.data;
+  }
+  /** Switches to four bytes per count, keeping every count written so far. */
+  widen(): Int32Array {
+    const d = Int32Array.from(this.data);
+    this.data = d;
+    return d;
+  }
+  done(): Uint8Array | Int32Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/**
  * Open-addressing hash (linear probing) from an (int, int) pair to a dense id.
  * A slot holds only the id; the pairs sit in id order in a separate array.
  * Slots are a third of the size of slots that carry their keys, and the
@@ -248,7 +280,8 @@ export interface EncodedCorpus {
   tokens: Int32Array;
   gramStart: Int32Array;
   gramIds: Int32Array;
-  gramCounts: Int32Array;
+  /** One byte per count unless some count passed 255. */
+  gramCounts: Uint8Array | Int32Array;
 }
 
 /** Interns tokens and n-grams of many sentences into one flat corpus. */
@@ -260,7 +293,7 @@ export class CorpusEncoder {
   private readonly tokStart: IntBuffer;
   private readonly gramStart: IntBuffer;
   private readonly gramIds: IntBuffer;
-  private readonly gramCounts: IntBuffer;
+  private readonly gramCounts: CountBuffer;
   private sentences = 0;
   // scratch: per-position n-gram ids of the previous and current order
   private prev = new Int32Array(64);
@@ -278,7 +311,7 @@ export class CorpusEncoder {
     this.tokStart = new IntBuffer(sentences + 1);
     this.gramStart = new IntBuffer(sentences * n + 1);
     this.gramIds = new IntBuffer(tokens * n);
-    this.gramCounts = new IntBuffer(tokens * n);
+    this.gramCounts = new CountBuffer(tokens * n);
     // a third to a half of all n-gram occurrences are distinct in caption
     // corpora; starting near the final size saves most rehashing
     for (let k = 1; k < n; k++) this.orders.push(new OrderInterner(tokens));
@@ -322,7 +355,8 @@ export class CorpusEncoder {
   private pushDistinct(m: number): void {
     const a = this.cur;
     const ids = this.gramIds.reserve(m);
-    const cs = this.gramCounts.reserve(m);
+    let cs = this.gramCounts.reserve(m);
+    // counts reach m at most: bytes hold them unless m > 255 (the Map branch)
     const d0 = this.gramIds.length;
     let d = d0;
     if (m <= 48) {
@@ -345,7 +379,11 @@ export class CorpusEncoder {
           at.set(v, d);
           ids[d] = v;
           cs[d++] = 1;
-        } else cs[j]!++;
+        } else {
+          // (only a sentence this long can repeat an n-gram 256 times)
+          if (cs[j] === 255 && cs instanceof Uint8Array) cs = this.gramCounts.widen();
+          cs[j]!++;
+        }
       }
     }
     this.gramIds.length = d;
