@@ -1,4 +1,4 @@
-import { Command, CommanderError, Help, type Option } from 'commander';
+import { Command, CommanderError, Help, type Option } from './commander.js';
 import { commands, registerNeeded } from './registry.js';
 import { reasonOf } from './output.js';
 

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { parseCount } from '../flags.js';
 import { join, resolve } from 'node:path';
 import { emit } from '../output.js';

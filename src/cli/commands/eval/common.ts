@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../../commander.js';
 import { UserError } from '../../../util/errors.js';
 import type { Subject } from '../../../eval/results.js';
 
