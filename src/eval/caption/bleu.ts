@@ -55,7 +55,7 @@ export function closestRefLength(testlen: number, refLens: ArrayLike<number>): n
  * V8 optimises within the first images.
  */
 export function bleuStatsAll(c: EncodedCorpus): BleuStats[] {
-  const maxCount = new Int32Array(Math.max(...c.ngramCounts));
+  const maxCount = new Int32Array(Math.max(...c.orders.map((o) => o.size)));
   let refLens = new Int32Array(16);
   const out: BleuStats[] = [];
   for (let i = 0; i < c.images; i++) {
@@ -82,16 +82,16 @@ export function bleuStatsAll(c: EncodedCorpus): BleuStats[] {
  * and on return.
  */
 function clippedMatches(c: EncodedCorpus, cand: number, r0: number, r1: number, k: number, maxCount: Int32Array): number {
-  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
+  const { start, ids, counts: cnt } = c.orders[k]!;
   // the most times each n-gram occurs in any one reference
   for (let r = r0; r < r1; r++) {
-    for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) {
+    for (let j = start[r]!, e = start[r + 1]!; j < e; j++) {
       if (cnt[j]! > maxCount[ids[j]!]!) maxCount[ids[j]!] = cnt[j]!;
     }
   }
   let hits = 0;
-  for (let j = gs[cand * n + k]!, e = gs[cand * n + k + 1]!; j < e; j++) hits += Math.min(maxCount[ids[j]!]!, cnt[j]!);
-  for (let r = r0; r < r1; r++) for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) maxCount[ids[j]!] = 0;
+  for (let j = start[cand]!, e = start[cand + 1]!; j < e; j++) hits += Math.min(maxCount[ids[j]!]!, cnt[j]!);
+  for (let r = r0; r < r1; r++) for (let j = start[r]!, e = start[r + 1]!; j < e; j++) maxCount[ids[j]!] = 0;
   return hits;
 }
 

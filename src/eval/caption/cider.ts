@@ -45,7 +45,7 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
   const sigma = opts.sigma ?? 6;
   const n = c.n;
   const refLen = Math.log(c.images);
-  const largest = Math.max(...c.ngramCounts);
+  const largest = Math.max(...c.orders.map((o) => o.size));
   const idf = new Float64Array(largest); // document frequency first, then the IDF weight
   // by n-gram id: the last image whose references counted it (document
   // frequencies), then where it sits in the reference being compared + 1
@@ -55,7 +55,7 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
   const penalty = lengthPenalties(c, sigma);
   const acc = new Float64Array(c.images * n); // per image and order: the sum over references
   for (let k = 0; k < n; k++) {
-    const count = c.ngramCounts[k]!;
+    const count = c.orders[k]!.size;
     idf.fill(0, 0, count);
     scratch.fill(-1, 0, count);
     documentFrequencies(c, k, idf, scratch);
@@ -78,10 +78,10 @@ export function ciderDEncoded(c: EncodedCorpus, opts: CiderOptions = {}): { scor
 
 /** df(g) of order k into `df`: images whose reference set contains g; candidates do not count. */
 function documentFrequencies(c: EncodedCorpus, k: number, df: Float64Array, lastImage: Int32Array): void {
-  const { gramStart: gs, gramIds: ids, n } = c;
+  const { start, ids } = c.orders[k]!;
   for (let i = 0; i < c.images; i++) {
     for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
-      for (let j = gs[r * n + k]!, e = gs[r * n + k + 1]!; j < e; j++) {
+      for (let j = start[r]!, e = start[r + 1]!; j < e; j++) {
         const id = ids[j]!;
         if (lastImage[id] !== i) {
           lastImage[id] = i;
@@ -99,10 +99,10 @@ function idfWeights(idf: Float64Array, count: number, refLen: number): void {
 
 /** ‖v_s‖ of every sentence's order-k TF-IDF vector. */
 function sentenceNorms(c: EncodedCorpus, k: number, idf: Float64Array, norm: Float64Array): void {
-  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
+  const { start, ids, counts: cnt } = c.orders[k]!;
   for (let s = 0; s < norm.length; s++) {
     let sq = 0;
-    for (let j = gs[s * n + k]!, e = gs[s * n + k + 1]!; j < e; j++) {
+    for (let j = start[s]!, e = start[s + 1]!; j < e; j++) {
       const v = cnt[j]! * idf[ids[j]!]!;
       sq += v * v;
     }
@@ -127,15 +127,16 @@ function addSimilarities(
   at: Int32Array,
   acc: Float64Array,
 ): void {
-  const { gramStart: gs, gramIds: ids, gramCounts: cnt, n } = c;
+  const { start, ids, counts: cnt } = c.orders[k]!;
+  const n = c.n;
   for (let i = 0; i < c.images; i++) {
     const cs = c.candidate[i]!;
-    const cb = gs[cs * n + k]!;
-    const ce = gs[cs * n + k + 1]!;
+    const cb = start[cs]!;
+    const ce = start[cs + 1]!;
     const nc = norm[cs]!;
     for (let r = c.refStart[i]!; r < c.refEnd[i]!; r++) {
-      const rb = gs[r * n + k]!;
-      const re = gs[r * n + k + 1]!;
+      const rb = start[r]!;
+      const re = start[r + 1]!;
       for (let j = rb; j < re; j++) at[ids[j]!] = j + 1;
       let val = 0;
       for (let j = cb; j < ce; j++) {

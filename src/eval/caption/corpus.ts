@@ -99,6 +99,13 @@ class PairInterner {
     this.keys = new IntBuffer(2 * Math.max(1024, Math.ceil(expected)));
   }
 
+  /** Empties the table, keeping its memory (already paged in) for the next order. */
+  clear(): void {
+    this.slots.fill(0);
+    this.keys.length = 0;
+    this.size = 0;
+  }
+
   private static hash(a: number, b: number): number {
     let h = Math.imul(a ^ 0x27d4eb2d, 0x85ebca6b) ^ Math.imul(b + 0x165667b1, 0xc2b2ae35);
     h ^= h >>> 15;
@@ -226,6 +233,19 @@ class OrderInterner {
     this.reserve(expected);
   }
 
+  /**
+   * Starts the next order's ids, keeping the tables: their memory is already
+   * paged in, and first-touch page faults on fresh tables were a large part
+   * of the time. The next order's prefixes are the ids 0..prefixes−1, so
+   * only those entries of the prefix tables need clearing.
+   */
+  clear(prefixes: number): void {
+    this.firstToken.fill(0, 0, Math.min(prefixes, this.firstToken.length));
+    this.others.clear();
+    this.othersIds.length = 0;
+    this.size = 0;
+  }
+
   /** Id of the n-gram made of the (k−1)-gram `prefix` followed by token `tok`. */
   childId(prefix: number, tok: number): number {
     if (prefix >= this.firstToken.length) this.reserve(prefix + 1);
@@ -257,47 +277,64 @@ class OrderInterner {
 }
 
 /**
+ * Turns pos[t] from the id of the (k)-gram at token t into the id of the
+ * (k+1)-gram there, for every t where one fits in its sentence (one long
+ * loop over the corpus, so V8 optimises it once, on the stack).
+ */
+function internOrder(order: OrderInterner, pos: Int32Array, tokens: Int32Array, tokStart: Int32Array, k: number): void {
+  for (let s = 0; s + 1 < tokStart.length; s++) {
+    const end = tokStart[s + 1]! - k;
+    for (let t = tokStart[s]!; t < end; t++) pos[t] = order.childId(pos[t]!, tokens[t + k]!);
+  }
+}
+
+/**
+ * The distinct n-grams of one order, sentence by sentence: sentence s has
+ * `ids[j]` with counts `counts[j]` for j in `start[s] .. start[s+1]`, in
+ * first-occurrence order. Ids are 0..size−1; unigram ids are token ids.
+ */
+export interface NgramOrder {
+  size: number;
+  start: Int32Array;
+  ids: Int32Array;
+  /** One byte per count unless some count passed 255. */
+  counts: Uint8Array | Int32Array;
+}
+
+/**
  * The corpus, flat. Sentence s has tokens `tokens[tokStart[s] .. tokStart[s+1])`
- * and, for order k (0-based: k = 0 are unigrams), distinct n-grams
- * `gramIds[j]` with counts `gramCounts[j]` for j in
- * `gramStart[s*n + k] .. gramStart[s*n + k + 1]`.
- * Image i has candidate sentence `candidate[i]` and reference sentences
+ * and its n-grams of order k + 1 in `orders[k]` (k = 0 are unigrams). Image i
+ * has candidate sentence `candidate[i]` and reference sentences
  * `refStart[i] .. refEnd[i]` (end exclusive).
  */
 export interface EncodedCorpus {
   /** Highest n-gram order (4 for coco-caption). */
   n: number;
   images: number;
-  /**
-   * Distinct n-grams per order: ids of order k (0-based) are
-   * 0..ngramCounts[k]−1; unigram ids are token ids.
-   */
-  ngramCounts: number[];
+  orders: NgramOrder[];
   candidate: Int32Array;
   refStart: Int32Array;
   refEnd: Int32Array;
   tokStart: Int32Array;
   tokens: Int32Array;
-  gramStart: Int32Array;
-  gramIds: Int32Array;
-  /** One byte per count unless some count passed 255. */
-  gramCounts: Uint8Array | Int32Array;
 }
 
-/** Interns tokens and n-grams of many sentences into one flat corpus. */
+/**
+ * Interns tokens and n-grams of many sentences into one flat corpus: tokens
+ * as each sentence is added, n-grams in finish(), one order at a time over
+ * the whole corpus. One order at a time keeps only that order's interning
+ * tables in cache, and each pass is one long loop that V8 optimises once;
+ * per sentence and order in turn, the three orders' tables competed for the
+ * cache and the code warmed up more slowly. An order's ids come out the same
+ * either way: they are given in order of first appearance.
+ */
 export class CorpusEncoder {
   /** Token ids by text (addImage and addCaptions intern through it). */
   private readonly tokenTable = new TokenTable();
-  private readonly orders: OrderInterner[] = [];
   private readonly tokens: IntBuffer;
   private readonly tokStart: IntBuffer;
-  private readonly gramStart: IntBuffer;
-  private readonly gramIds: IntBuffer;
-  private readonly gramCounts: CountBuffer;
   private sentences = 0;
-  // scratch: per-position n-gram ids of the previous and current order
-  private prev = new Int32Array(64);
-  private cur = new Int32Array(64);
+  private readonly tokensHint: number;
   private at = new Map<number, number>();
 
   /** Sizes are hints: buffers start there and grow if needed. */
@@ -306,17 +343,10 @@ export class CorpusEncoder {
     hint: { sentences?: number; tokens?: number } = {},
   ) {
     const sentences = Math.max(16, hint.sentences ?? 1024);
-    const tokens = Math.max(64, hint.tokens ?? 8192);
-    this.tokens = new IntBuffer(tokens);
+    this.tokensHint = Math.max(64, hint.tokens ?? 8192);
+    this.tokens = new IntBuffer(this.tokensHint);
     this.tokStart = new IntBuffer(sentences + 1);
-    this.gramStart = new IntBuffer(sentences * n + 1);
-    this.gramIds = new IntBuffer(tokens * n);
-    this.gramCounts = new CountBuffer(tokens * n);
-    // a third to a half of all n-gram occurrences are distinct in caption
-    // corpora; starting near the final size saves most rehashing
-    for (let k = 1; k < n; k++) this.orders.push(new OrderInterner(tokens));
     this.tokStart.push(0);
-    this.gramStart.push(0);
   }
 
   /** Appends the token text[start, end) to the sentence being built (see addCaptions). */
@@ -324,43 +354,62 @@ export class CorpusEncoder {
     this.tokens.reserve(1)[this.tokens.length++] = this.tokenTable.id(text, start, end);
   };
 
-  /** Closes the sentence made of the tokens added since the previous one: its n-grams; returns its index. */
+  /** Closes the sentence made of the tokens added since the previous one; returns its index. */
   private endSentence(): number {
-    const base = this.tokStart.data[this.tokStart.length - 1]!;
-    const len = this.tokens.length - base;
-    if (this.prev.length < len) {
-      this.prev = new Int32Array(len * 2);
-      this.cur = new Int32Array(len * 2);
-    }
-    const tok = this.tokens.data;
     this.tokStart.push(this.tokens.length);
-    for (let k = 0; k < this.n; k++) {
-      const m = Math.max(0, len - k);
-      const cur = this.cur;
-      if (k === 0) for (let i = 0; i < m; i++) cur[i] = tok[base + i]!;
-      else {
-        const order = this.orders[k - 1]!;
-        const prev = this.prev;
-        for (let i = 0; i < m; i++) cur[i] = order.childId(prev[i]!, tok[base + i + k]!);
-      }
-      this.pushDistinct(m);
-      this.gramStart.push(this.gramIds.length);
-      this.cur = this.prev;
-      this.prev = cur;
-    }
     return this.sentences++;
   }
 
-  /** Appends the distinct values of cur[0..m) in first-occurrence order, with counts. */
-  private pushDistinct(m: number): void {
-    const a = this.cur;
-    const ids = this.gramIds.reserve(m);
-    let cs = this.gramCounts.reserve(m);
+  /**
+   * The n-grams of every order. `pos[t]` holds the id of the n-gram of the
+   * current order starting at token t; the next order's id at t is interned
+   * from it and token t + k, in place.
+   */
+  private encodeOrders(): NgramOrder[] {
+    const tokens = this.tokens.done();
+    const tokStart = this.tokStart.done();
+    const pos = tokens.slice();
+    // (ids and counts of all orders in one buffer each, cut into views at the end)
+    const ids = new IntBuffer(this.tokensHint * this.n);
+    const counts = new CountBuffer(this.tokensHint * this.n);
+    const ends: { start: Int32Array; end: number; size: number }[] = [];
+    // one interner for every order in turn (see OrderInterner.clear)
+    const order = new OrderInterner(this.tokensHint);
+    let size = this.tokenTable.size;
+    for (let k = 0; k < this.n; k++) {
+      const start = new Int32Array(this.sentences + 1);
+      if (k > 0) {
+        // the prefixes of this order are the previous order's n-grams
+        if (k > 1) order.clear(size);
+        internOrder(order, pos, tokens, tokStart, k);
+        size = order.size;
+      }
+      for (let s = 0; s < this.sentences; s++) {
+        start[s] = ids.length;
+        this.pushDistinct(pos, tokStart[s]!, Math.max(0, tokStart[s + 1]! - tokStart[s]! - k), ids, counts);
+      }
+      start[this.sentences] = ids.length;
+      ends.push({ start, end: ids.length, size });
+    }
+    const allIds = ids.done();
+    const allCounts = counts.done();
+    return ends.map(({ start, end, size }) => {
+      const from = start[0]!;
+      // each order's starts index into its own views
+      for (let s = 0; s < start.length; s++) start[s]! -= from;
+      return { size, start, ids: allIds.subarray(from, end), counts: allCounts.subarray(from, end) };
+    });
+  }
+
+  /** Appends the distinct values of a[b .. b+m) in first-occurrence order, with counts. */
+  private pushDistinct(a: Int32Array, b: number, m: number, idBuffer: IntBuffer, countBuffer: CountBuffer): void {
+    const ids = idBuffer.reserve(m);
+    let cs = countBuffer.reserve(m);
     // counts reach m at most: bytes hold them unless m > 255 (the Map branch)
-    const d0 = this.gramIds.length;
+    const d0 = idBuffer.length;
     let d = d0;
     if (m <= 48) {
-      for (let i = 0; i < m; i++) {
+      for (let i = b; i < b + m; i++) {
         const v = a[i]!;
         let j = d0;
         while (j < d && ids[j] !== v) j++;
@@ -372,7 +421,7 @@ export class CorpusEncoder {
     } else {
       const at = this.at;
       at.clear();
-      for (let i = 0; i < m; i++) {
+      for (let i = b; i < b + m; i++) {
         const v = a[i]!;
         const j = at.get(v);
         if (j === undefined) {
@@ -381,13 +430,13 @@ export class CorpusEncoder {
           cs[d++] = 1;
         } else {
           // (only a sentence this long can repeat an n-gram 256 times)
-          if (cs[j] === 255 && cs instanceof Uint8Array) cs = this.gramCounts.widen();
+          if (cs[j] === 255 && cs instanceof Uint8Array) cs = countBuffer.widen();
           cs[j]!++;
         }
       }
     }
-    this.gramIds.length = d;
-    this.gramCounts.length = d;
+    idBuffer.length = d;
+    countBuffer.length = d;
   }
 
   /** Adds one image: its candidate and its references (at least one), as token strings. */
@@ -429,17 +478,15 @@ export class CorpusEncoder {
     return {
       n: this.n,
       images: this.candidates.length,
-      ngramCounts: [this.tokenTable.size, ...this.orders.map((o) => o.size)],
+      orders: this.encodeOrders(),
       candidate: this.candidates.done(),
       refStart: this.refStarts.done(),
       refEnd: this.refEnds.done(),
       tokStart: this.tokStart.done(),
       tokens: this.tokens.done(),
-      gramStart: this.gramStart.done(),
-      gramIds: this.gramIds.done(),
-      gramCounts: this.gramCounts.done(),
     };
   }
+
 }
 
 /**

@@ -75,7 +75,7 @@ function fScore(precMax: number, recMax: number, beta: number): number {
  */
 export function rougeLEncoded(c: EncodedCorpus): { score: number; perImage: Float64Array } {
   const perImage = new Float64Array(c.images);
-  const masks = new Int32Array(c.ngramCounts[0]!); // token id → bits of the candidate's positions holding it
+  const masks = new Int32Array(c.orders[0]!.size); // token id → bits of the candidate's positions holding it
   const { tokens, tokStart } = c;
   for (let i = 0; i < c.images; i++) {
     const cs = c.candidate[i]!;
