@@ -351,13 +351,13 @@ export class CorpusEncoder {
 
   /** Appends the token text[start, end) to the sentence being built (see addCaptions). */
   private readonly pushToken = (text: string, start: number, end: number): void => {
-    this.tokens.reserve(1)[this.tokens.length++] = this.tokenTable.id(text, start, end);
+    this.tokens.push(this.tokenTable.id(text, start, end));
   };
 
-  /** Closes the sentence made of the tokens added since the previous one; returns its index. */
-  private endSentence(): number {
+  /** Closes the sentence made of the tokens added since the previous one. */
+  private endSentence(): void {
     this.tokStart.push(this.tokens.length);
-    return this.sentences++;
+    this.sentences++;
   }
 
   /**
@@ -441,11 +441,12 @@ export class CorpusEncoder {
 
   /** Adds one image: its candidate and its references (at least one), as token strings. */
   addImage(candidate: readonly string[], references: readonly (readonly string[])[]): void {
-    const sentence = (words: readonly string[]): number => {
-      for (const w of words) this.pushToken(w, 0, w.length);
-      return this.endSentence();
-    };
-    this.addSentences(() => sentence(candidate), references.length, (r) => sentence(references[r]!));
+    this.beginImage(references.length);
+    for (const words of [candidate, ...references]) {
+      for (const w of words) this.tokens.push(this.tokenTable.id(w, 0, w.length));
+      this.endSentence();
+    }
+    this.endImage();
   }
 
   /**
@@ -454,19 +455,24 @@ export class CorpusEncoder {
    * with no array per sentence and no string per token.
    */
   addCaptions(candidate: string, references: readonly string[], tokenize: (caption: string, emit: TokenSink) => void): void {
-    const sentence = (caption: string): number => {
-      tokenize(caption, this.pushToken);
-      return this.endSentence();
-    };
-    this.addSentences(() => sentence(candidate), references.length, (r) => sentence(references[r]!));
+    this.beginImage(references.length);
+    tokenize(candidate, this.pushToken);
+    this.endSentence();
+    for (let r = 0; r < references.length; r++) {
+      tokenize(references[r]!, this.pushToken);
+      this.endSentence();
+    }
+    this.endImage();
   }
 
-  private addSentences(candidate: () => number, references: number, reference: (r: number) => number): void {
+  /** Opens an image whose candidate is the next sentence and whose references follow it. */
+  private beginImage(references: number): void {
     if (references === 0) throw new RangeError(`image ${this.candidates.length} has no references`);
-    const c = candidate();
-    this.candidates.push(c);
-    this.refStarts.push(c + 1);
-    for (let r = 0; r < references; r++) reference(r);
+    this.candidates.push(this.sentences);
+    this.refStarts.push(this.sentences + 1);
+  }
+
+  private endImage(): void {
     this.refEnds.push(this.sentences);
   }
 
