@@ -77,18 +77,19 @@ class CountBuffer {
 }
 
 /**
- * Open-addressing hash (linear probing) from an (int, int) pair to a dense id.
- * A slot holds only the id; the pairs sit in id order in a separate array.
- * Slots are a third of the size of slots that carry their keys, and the
- * memory a large table touches is what the time goes into: at a million
- * n-grams, first-touch page faults and cache misses.
+ * Open-addressing hash map (linear probing) from an (int, int) pair to an
+ * int. Entries sit in insertion order as [a, b, value] triples and a slot
+ * holds only an entry's index + 1, so the table proper stays a third of the
+ * size of one that carries its keys: at a million n-grams the time goes into
+ * first-touch page faults and cache misses on this memory, and a lookup that
+ * hits reads one slot and one entry (key and value on the same cache line).
  */
-class PairInterner {
+class PairMap {
   private mask: number;
-  /** id + 1 per slot; 0 marks an empty slot, so a new table needs no fill */
+  /** entry + 1 per slot; 0 marks an empty slot */
   private slots: Int32Array;
-  /** the pair of id i at 2i, 2i + 1 */
-  private readonly keys: IntBuffer;
+  /** entry e is [a, b, value] at 3e .. 3e + 2 */
+  private readonly entries: IntBuffer;
   size = 0;
 
   constructor(expected = 1024) {
@@ -96,13 +97,13 @@ class PairInterner {
     while (cap * 3 < expected * 4) cap *= 2;
     this.mask = cap - 1;
     this.slots = new Int32Array(cap);
-    this.keys = new IntBuffer(2 * Math.max(1024, Math.ceil(expected)));
+    this.entries = new IntBuffer(3 * Math.max(1024, Math.ceil(expected)));
   }
 
-  /** Empties the table, keeping its memory (already paged in) for the next order. */
+  /** Empties the map, keeping its memory (already paged in) for the next order. */
   clear(): void {
     this.slots.fill(0);
-    this.keys.length = 0;
+    this.entries.length = 0;
     this.size = 0;
   }
 
@@ -113,22 +114,24 @@ class PairInterner {
     return (h ^ (h >>> 13)) >>> 0;
   }
 
-  /** The id of (a, b), assigning the next one if new. */
-  id(a: number, b: number): number {
+  /** The value of (a, b); where there is none, `value` becomes it and is returned. */
+  getOrSet(a: number, b: number, value: number): number {
     const slots = this.slots;
-    const keys = this.keys.data;
-    let i = PairInterner.hash(a, b) & this.mask;
+    const entries = this.entries.data;
+    let i = PairMap.hash(a, b) & this.mask;
     for (;;) {
       const v = slots[i]!;
       if (v === 0) {
-        const id = this.size++;
-        slots[i] = id + 1;
-        this.keys.push(a);
-        this.keys.push(b);
+        slots[i] = ++this.size;
+        const e = this.entries.reserve(3);
+        e[this.entries.length++] = a;
+        e[this.entries.length++] = b;
+        e[this.entries.length++] = value;
         if (this.size * 4 > (this.mask + 1) * 3) this.grow();
-        return id;
+        return value;
       }
-      if (keys[2 * v - 2] === a && keys[2 * v - 1] === b) return v - 1;
+      const e = 3 * (v - 1);
+      if (entries[e] === a && entries[e + 1] === b) return entries[e + 2]!;
       i = (i + 1) & this.mask;
     }
   }
@@ -137,11 +140,11 @@ class PairInterner {
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
     const slots = (this.slots = new Int32Array(cap));
-    const keys = this.keys.data;
-    for (let id = 0; id < this.size; id++) {
-      let i = PairInterner.hash(keys[2 * id]!, keys[2 * id + 1]!) & this.mask;
+    const entries = this.entries.data;
+    for (let e = 0; e < this.size; e++) {
+      let i = PairMap.hash(entries[3 * e]!, entries[3 * e + 1]!) & this.mask;
       while (slots[i] !== 0) i = (i + 1) & this.mask;
-      slots[i] = id + 1;
+      slots[i] = e + 1;
     }
   }
 }
@@ -217,19 +220,17 @@ class TokenTable {
  * grows.
  */
 class OrderInterner {
-  private firstToken = new Int32Array(1 << 10); // prefix id → token + 1 of its first continuation
-  private firstChild = new Int32Array(1 << 10); // prefix id → id of that continuation
-  private readonly others: PairInterner;
-  private readonly othersIds: IntBuffer; // hash table entry → n-gram id
+  /** prefix id p → [token + 1 of its first continuation, that continuation's id] at 2p, 2p + 1 */
+  private first = new Int32Array(2 << 10);
+  /** (prefix, token) → id, for the continuations after a prefix's first */
+  private readonly others: PairMap;
   size = 0;
 
   constructor(expected: number) {
     // sized for the whole run (a third of the n-grams are a frequent
     // prefix's later continuations in caption corpora): growing by doubling
     // copied and faulted in about twice the final size
-    const others = Math.max(1024, Math.ceil(expected / 3));
-    this.others = new PairInterner(others);
-    this.othersIds = new IntBuffer(others);
+    this.others = new PairMap(Math.max(1024, Math.ceil(expected / 3)));
     this.reserve(expected);
   }
 
@@ -237,42 +238,38 @@ class OrderInterner {
    * Starts the next order's ids, keeping the tables: their memory is already
    * paged in, and first-touch page faults on fresh tables were a large part
    * of the time. The next order's prefixes are the ids 0..prefixes−1, so
-   * only those entries of the prefix tables need clearing.
+   * only those entries of the prefix table need clearing.
    */
   clear(prefixes: number): void {
-    this.firstToken.fill(0, 0, Math.min(prefixes, this.firstToken.length));
+    this.first.fill(0, 0, Math.min(2 * prefixes, this.first.length));
     this.others.clear();
-    this.othersIds.length = 0;
     this.size = 0;
   }
 
   /** Id of the n-gram made of the (k−1)-gram `prefix` followed by token `tok`. */
   childId(prefix: number, tok: number): number {
-    if (prefix >= this.firstToken.length) this.reserve(prefix + 1);
-    const ft = this.firstToken[prefix]!;
-    if (ft === tok + 1) return this.firstChild[prefix]!;
+    if (2 * prefix >= this.first.length) this.reserve(prefix + 1);
+    const first = this.first;
+    const ft = first[2 * prefix]!;
+    if (ft === tok + 1) return first[2 * prefix + 1]!;
     if (ft === 0) {
-      const id = this.size++;
-      this.firstToken[prefix] = tok + 1;
-      this.firstChild[prefix] = id;
-      return id;
+      first[2 * prefix] = tok + 1;
+      first[2 * prefix + 1] = this.size;
+      return this.size++;
     }
-    const before = this.others.size;
-    const local = this.others.id(prefix, tok);
-    if (local === before) this.othersIds.push(this.size++);
-    return this.othersIds.data[local]!;
+    const id = this.others.getOrSet(prefix, tok, this.size);
+    if (id === this.size) this.size++;
+    return id;
   }
 
+  /** Room for prefixes 0..n−1. */
   private reserve(n: number): void {
-    let cap = this.firstToken.length;
-    while (cap < n) cap *= 2;
-    if (cap === this.firstToken.length) return;
-    const ft = new Int32Array(cap);
-    ft.set(this.firstToken);
-    const fc = new Int32Array(cap);
-    fc.set(this.firstChild);
-    this.firstToken = ft;
-    this.firstChild = fc;
+    let cap = this.first.length;
+    while (cap < 2 * n) cap *= 2;
+    if (cap === this.first.length) return;
+    const first = new Int32Array(cap);
+    first.set(this.first);
+    this.first = first;
   }
 }
 
