@@ -37,7 +37,6 @@ export interface BleuStats {
 export function closestRefLength(testlen: number, refLens: ArrayLike<number>): number {
   if (refLens.length === 0) throw new RangeError('BLEU needs at least one reference');
   let reflen = refLens[0]!;
-  // an indexed loop: for-of over a typed array stays slow in V8's first tiers
   for (let q = 0; q < refLens.length; q++) {
     const l = refLens[q]!;
     const d = Math.abs(l - testlen);

@@ -6,8 +6,9 @@
  * look-ups for document frequencies and clipped counts.
  *
  * An n-gram's id is interned from (id of its first n−1 tokens, last token), so
- * equal n-grams get equal ids in every sentence; each order has its own ids. Within a sentence, the distinct n-grams of each
- * order are kept in first-occurrence order, which is the iteration order of
+ * equal n-grams get equal ids in every sentence; each order has its own ids.
+ * Within a sentence, the distinct n-grams of each order are kept in
+ * first-occurrence order, which is the iteration order of
  * pycocoevalcap's Python dicts; sums over them therefore add in the same
  * order as the reference and give the same floating-point results.
  */
@@ -214,7 +215,7 @@ class TokenTable {
  * cache, while the many rare long ones get ids in order of appearance, close
  * to the other n-grams of the same image. Most prefixes of length 2 and more
  * occur with one continuation only, so each prefix's first continuation
- * lives in arrays indexed by the prefix id; only the other continuations (of
+ * lives in a table indexed by the prefix id; only the other continuations (of
  * frequent prefixes such as "a" or "on the") go to the hash table, which
  * stays small. Together this keeps the time per n-gram flat as the corpus
  * grows.
@@ -274,7 +275,7 @@ class OrderInterner {
 }
 
 /**
- * Turns pos[t] from the id of the (k)-gram at token t into the id of the
+ * Turns pos[t] from the id of the k-gram at token t into the id of the
  * (k+1)-gram there, for every t where one fits in its sentence (one long
  * loop over the corpus, so V8 optimises it once, on the stack).
  */
@@ -369,7 +370,7 @@ export class CorpusEncoder {
     // (ids and counts of all orders in one buffer each, cut into views at the end)
     const ids = new IntBuffer(this.tokensHint * this.n);
     const counts = new CountBuffer(this.tokensHint * this.n);
-    const ends: { start: Int32Array; end: number; size: number }[] = [];
+    const parts: { start: Int32Array; end: number; size: number }[] = [];
     // one interner for every order in turn (see OrderInterner.clear)
     const order = new OrderInterner(this.tokensHint);
     let size = this.tokenTable.size;
@@ -386,11 +387,11 @@ export class CorpusEncoder {
         this.pushDistinct(pos, tokStart[s]!, Math.max(0, tokStart[s + 1]! - tokStart[s]! - k), ids, counts);
       }
       start[this.sentences] = ids.length;
-      ends.push({ start, end: ids.length, size });
+      parts.push({ start, end: ids.length, size });
     }
     const allIds = ids.done();
     const allCounts = counts.done();
-    return ends.map(({ start, end, size }) => {
+    return parts.map(({ start, end, size }) => {
       const from = start[0]!;
       // each order's starts index into its own views
       for (let s = 0; s < start.length; s++) start[s]! -= from;
