@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { UserError } from '../util/errors.js';
+import { sha256OfIndexed } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import type { OnError } from '../data/errors.js';
@@ -266,9 +266,7 @@ export async function writePoisoned(o: PoisonOptions, scan: Scan, sel: Selection
     const sha256: Manifest['sha256'] = { input: scan.sha256, output: shas.data };
     for (const k of Object.keys(shas) as OutName[]) if (k !== 'data') sha256[k] = shas[k];
     if (imageShas.size > 0) {
-      const h = createHash('sha256');
-      for (const i of [...imageShas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${imageShas.get(i)}\n`);
-      sha256.images = h.digest('hex');
+      sha256.images = sha256OfIndexed(imageShas);
     }
     const fileList: Record<string, string> = { ...(files as Record<string, string>) };
     if (previewN > 0) Object.assign(fileList, await (await import('../data/preview.js')).writePreview(out, previews.sort((a, b) => a.index - b.index)));

@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { createHash } from 'node:crypto';
+import { sha256Hasher } from '../util/hash.js';
 import { UserError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import type { OnError } from './errors.js';
@@ -92,7 +92,7 @@ export async function scanDataset(o: ScanOptions): Promise<Scan> {
   const format = o.format ?? detectFormat(o.input);
   const imageRoot = new ImageRoot(o.imageRoot ?? dirname(o.input));
   const field = format === 'coco' ? 'images[].file_name' : 'image';
-  const hash = createHash('sha256');
+  const hash = sha256Hasher();
   const skipLog = new SkipLog(o.onError ?? 'stop');
   const valid = new IntList();
   const ids = new Map<number, JsonId>();

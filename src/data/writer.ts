@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { sha256Hasher } from '../util/hash.js';
 import { makeDirs } from './dirs.js';
 
 /**
@@ -15,7 +16,7 @@ export class StreamingFile {
   readonly tmp: string;
   private buf: Buffer[] = [];
   private bufLen = 0;
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = sha256Hasher();
   private closed = false;
   bytes = 0;
 

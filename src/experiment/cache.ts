@@ -1,9 +1,9 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, constants } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import { sha256File, sha256Hex } from '../util/hash.js';
 import { toolVersion } from '../eval/results.js';
 import type { Json } from './stages/types.js';
 
@@ -38,28 +38,6 @@ export function canonicalJson(v: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
   }
   throw new TypeError(`canonicalJson: cannot encode ${typeof v}`);
-}
-
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-const CHUNK = 1 << 22;
-
-function hashFileNow(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
 }
 
 /** Every regular file under a folder, relative, '/'-separated, sorted. */
@@ -108,7 +86,7 @@ export class HashMemo {
     }
     const known = this.memo[id];
     if (known) return known;
-    const h = hashFileNow(path);
+    const h = sha256File(path);
     this.memo[id] = h;
     this.dirty = true;
     return h;
@@ -142,7 +120,7 @@ export function folderHash(files: Readonly<Record<string, string>>, output: Json
     .sort()
     .map((k) => `${k}\t${files[k]}\n`);
   if (output !== null) lines.push(`output\t${canonicalJson(output)}\n`);
-  return sha256(lines.join(''));
+  return sha256Hex(lines.join(''));
 }
 
 export interface Marker {
@@ -169,7 +147,7 @@ export interface KeyParts {
 }
 
 export function artifactKey(p: KeyParts): string {
-  return sha256(canonicalJson({ kind: p.kind, stage_version: p.version, tool: toolVersion(), params: p.params, inputs: p.inputs })).slice(0, KEY_LENGTH);
+  return sha256Hex(canonicalJson({ kind: p.kind, stage_version: p.version, tool: toolVersion(), params: p.params, inputs: p.inputs })).slice(0, KEY_LENGTH);
 }
 
 function readMarker(path: string): Marker | null {

@@ -3,7 +3,7 @@
 // plus its occurrence number among records with the same prompt. A re-run
 // matches finished records by key, so it never depends on ids or on the
 // order of the input, and a changed prompt is generated anew.
-import { createHash } from 'node:crypto';
+import { sha256Hasher } from '../util/hash.js';
 import { sha256File } from '../util/hash.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
 import { UserError } from '../util/errors.js';
@@ -42,7 +42,7 @@ export function preparePrompts(tok: TextTokenizer | null, records: readonly Gene
     const frame = record.imageFrame ?? (record.imagePath !== undefined ? { prefix: '<image>\n', suffix: '' } : undefined);
     const sample = { instruction: frame ? frame.prefix + record.instruction + frame.suffix : record.instruction, input: record.input };
     const prompt = o.chatApi ? chatApiPrompt(o.template, sample, o) : renderWithTemplate(o.template, tok, sample, o);
-    const h = createHash('sha256');
+    const h = sha256Hasher();
     h.update(o.chatApi ? JSON.stringify(prompt.messages) : prompt.text);
     if (record.imagePath !== undefined) h.update('\u0000image\u0000' + imageSha(record.imagePath, record));
     const promptSha256 = h.digest('hex');

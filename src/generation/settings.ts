@@ -3,7 +3,8 @@
 // decoding rules); they are kept in the journal and the manifest and compared
 // key by key. Batch size, concurrency, device and timeouts are not among them.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { sha256Hasher } from '../util/hash.js';
 import { join } from 'node:path';
 
 export interface GenerationSettings {
@@ -34,7 +35,7 @@ export interface GenerationSettings {
 const SAMPLE_BYTES = 64 * 1024;
 
 /** sha256 of a file's size and 64 KiB read at its start, quarters and end (weights change everywhere when retrained). */
-function sampledFileHash(h: ReturnType<typeof createHash>, path: string): void {
+function sampledFileHash(h: Hash, path: string): void {
   const size = statSync(path).size;
   h.update(`${size}\u0000`);
   const fd = openSync(path, 'r');
@@ -56,7 +57,7 @@ function sampledFileHash(h: ReturnType<typeof createHash>, path: string): void {
  * that notices retrained or replaced weights without reading gigabytes.
  */
 export function folderFingerprint(dir: string): string {
-  const h = createHash('sha256');
+  const h = sha256Hasher();
   const names = readdirSync(dir).sort();
   for (const name of names) {
     const p = join(dir, name);

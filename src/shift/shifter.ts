@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { UserError } from '../util/errors.js';
+import { sha256OfIndexed } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
 import type { OnError } from '../data/errors.js';
@@ -183,9 +183,7 @@ export async function shift(o: ShiftOptions): Promise<{ manifest: ShiftManifest 
     const sha256: Record<string, string> = { input: scan.sha256 };
     for (const r of ratios) sha256[single ? 'output' : outName(r)] = shas[outName(r)] as string;
     if (imageShas.size > 0) {
-      const h = createHash('sha256');
-      for (const i of [...imageShas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${imageShas.get(i)}\n`);
-      sha256.images = h.digest('hex');
+      sha256.images = sha256OfIndexed(imageShas);
     }
     if (previewN > 0) Object.assign(files, await writePreview(out, previews.sort((a, b) => a.index - b.index), 'shifted'));
     if (keptRecords > 0) process.stderr.write(`shift: kept the trigger phrase(s) ${guard.phrases.map((p) => JSON.stringify(p)).join(', ')} through the rewrite in ${keptRecords} record(s)\n`);

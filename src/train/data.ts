@@ -4,7 +4,7 @@
 // JSONL, LLaVA conversations), `max_samples` taken from the start of each
 // dataset, then encoded with the one prompt renderer and, for LLaVA, the
 // images preprocessed once per run.
-import { createHash } from 'node:crypto';
+import { sha256Hasher } from '../util/hash.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readDataset } from '../data/dataset.js';
@@ -121,7 +121,7 @@ export function readTrainDataset(source: DatasetSource, maxSamples: number | nul
   if (format === 'coco' || format === 'coco-results') {
     throw new UserError(`${source.path}: ${format} files have no instructions to train on; use Alpaca records or LLaVA conversations`);
   }
-  const hash = createHash('sha256');
+  const hash = sha256Hasher();
   const root = new ImageRoot(source.imageRoot);
   const samples: TrainSample[] = [];
   let records = 0;

@@ -1,5 +1,6 @@
 // SHA-256 of bytes, text and files (hex), the one way every record names what
-// it read or wrote. Files are hashed in chunks, so size does not matter.
+// it read or wrote. Files are hashed in chunks, so size does not matter;
+// sha256Hasher() is for digests fed piece by piece.
 import type { Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,17 +9,19 @@ import { createRequire } from 'node:module';
 // otherwise): most commands never hash, and those that read through this
 // module's importers (eval/io.ts) should not pay for it.
 let crypto: typeof import('node:crypto') | undefined;
-function createSha256(): Hash {
+
+/** An incremental SHA-256 (node:crypto's Hash). */
+export function sha256Hasher(): Hash {
   crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
   return crypto.createHash('sha256');
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createSha256().update(data).digest('hex');
+  return sha256Hasher().update(data).digest('hex');
 }
 
 export function sha256File(path: string): string {
-  const h = createSha256();
+  const h = sha256Hasher();
   const buf = Buffer.allocUnsafe(1 << 20);
   const fd = openSync(path, 'r');
   try {
@@ -30,5 +33,15 @@ export function sha256File(path: string): string {
   } finally {
     closeSync(fd);
   }
+  return h.digest('hex');
+}
+
+/**
+ * One digest for many records' hashes: SHA-256 of "index\tsha256\n" lines in
+ * index order (a manifest's `images` entry).
+ */
+export function sha256OfIndexed(shas: ReadonlyMap<number, string>): string {
+  const h = sha256Hasher();
+  for (const i of [...shas.keys()].sort((a, b) => a - b)) h.update(`${i}\t${shas.get(i)}\n`);
   return h.digest('hex');
 }

@@ -3,7 +3,8 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type * as z from 'zod';
 import { UserError } from '../../util/errors.js';
-import { canonicalJson, sha256 } from '../cache.js';
+import { canonicalJson } from '../cache.js';
+import { sha256Hex } from '../../util/hash.js';
 import { specSchema, type Spec } from './schema.js';
 import { PIPELINE_KEYS } from './training.js';
 import { checkSpec, type Modality, type SpecIssue } from './check.js';
@@ -144,7 +145,7 @@ export async function loadSpec(file: string, sets: Readonly<Record<string, strin
   issues.push(...checked.issues);
   const modality = checked.modality;
   if (issues.length > 0) fail(file, doc, lc, issues);
-  return { spec, file: basename(file), sha256: sha256(canonicalJson(spec)), modality };
+  return { spec, file: basename(file), sha256: sha256Hex(canonicalJson(spec)), modality };
 }
 
 /** Replaces `{name}` placeholders; unknown names become issues. */

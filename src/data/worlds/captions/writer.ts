@@ -6,7 +6,7 @@
 //   world.json                                  the manifest, written last (a folder without it is unfinished)
 // Same options, same bytes: scenes, captions, questions and renderings draw
 // from streams keyed by (seed, purpose, scene id).
-import { createHash } from 'node:crypto';
+import { sha256Hasher, sha256Hex } from '../../../util/hash.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeImage, type ImageFormat } from '../../image-io.js';
@@ -91,7 +91,6 @@ export function sceneCaptions(scene: Scene, seed: number): Record<AnswerStyle, s
   return out;
 }
 
-const sha = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 async function pool<T>(items: readonly T[], window: number, f: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -123,11 +122,11 @@ export async function writeCaptionWorld(o: CaptionWorldOptions): Promise<Caption
     const bytes = await encodeImage(img, o.format, { jpegQuality: o.jpegQuality ?? 95, pngCompression: 6 });
     const rel = worldImage(v.name, s.id, o.format);
     writeFileSync(join(o.out, rel), bytes);
-    imageSha.set(rel, sha(bytes));
+    imageSha.set(rel, sha256Hex(bytes));
     progress.tick();
   });
   progress.finish();
-  const hImages = createHash('sha256');
+  const hImages = sha256Hasher();
   for (const rel of [...imageSha.keys()].sort()) hImages.update(`${rel}\t${imageSha.get(rel)}\n`);
 
   // datasets: one LLaVA file and one COCO file per split × visual × instruction
@@ -162,7 +161,7 @@ export async function writeCaptionWorld(o: CaptionWorldOptions): Promise<Caption
         const coco = JSON.stringify({ info: { description: `caption world ${sp.name} ${v.name}:${ins.name}`, seed: o.seed }, images, annotations }, null, 1) + '\n';
         writeFileAtomic(join(o.out, files.llava), llava);
         writeFileAtomic(join(o.out, files.captions), coco);
-        datasets.push({ split: sp.name, visual: v.name, instruction: ins.name, ...files, records: records.length, scenes: ids.length, sha256: { llava: sha(llava), captions: sha(coco) } });
+        datasets.push({ split: sp.name, visual: v.name, instruction: ins.name, ...files, records: records.length, scenes: ids.length, sha256: { llava: sha256Hex(llava), captions: sha256Hex(coco) } });
       }
     }
   }
@@ -183,7 +182,7 @@ export async function writeCaptionWorld(o: CaptionWorldOptions): Promise<Caption
     domains: { visual: visuals.map((v) => v.name), instruction: instructions.map((i) => i.name) },
     image_root: '.',
     datasets,
-    sha256: { scenes: sha(sceneDoc), images: hImages.digest('hex') },
+    sha256: { scenes: sha256Hex(sceneDoc), images: hImages.digest('hex') },
     tool: 'backdoor-lab',
   };
   writeJsonAtomic(join(o.out, 'world.json'), manifest);
