@@ -60,7 +60,8 @@ class CountBuffer {
   /** Makes room for `extra` more counts (see IntBuffer.reserve). */
   reserve(extra: number): Uint8Array | Int32Array {
     if (this.length + extra > this.data.length) {
-      const d = this.data instanceof Uint8Array ? new Uint8Array(Math.max(this.data.length * 2, this.length + extra)) : new Int32Array(Math.max(this.data.length * 2, this.length + extra));
+      const capacity = Math.max(this.data.length * 2, this.length + extra);
+      const d = this.data instanceof Uint8Array ? new Uint8Array(capacity) : new Int32Array(capacity);
       d.set(this.data.subarray(0, this.length));
       this.data = d;
     }
@@ -367,36 +368,29 @@ export class CorpusEncoder {
     const tokens = this.tokens.done();
     const tokStart = this.tokStart.done();
     const pos = tokens.slice();
-    // (ids and counts of all orders in one buffer each, cut into views at the end)
-    const ids = new IntBuffer(this.tokensHint * this.n);
-    const counts = new CountBuffer(this.tokensHint * this.n);
-    const parts: { start: Int32Array; end: number; size: number }[] = [];
+    const orders: NgramOrder[] = [];
     // one interner for every order in turn (see OrderInterner.clear)
     const order = new OrderInterner(this.tokensHint);
     let size = this.tokenTable.size;
     for (let k = 0; k < this.n; k++) {
-      const start = new Int32Array(this.sentences + 1);
       if (k > 0) {
         // the prefixes of this order are the previous order's n-grams
         if (k > 1) order.clear(size);
         internOrder(order, pos, tokens, tokStart, k);
         size = order.size;
       }
+      // an order has at most one n-gram per token
+      const ids = new IntBuffer(this.tokensHint);
+      const counts = new CountBuffer(this.tokensHint);
+      const start = new Int32Array(this.sentences + 1);
       for (let s = 0; s < this.sentences; s++) {
         start[s] = ids.length;
         this.pushDistinct(pos, tokStart[s]!, Math.max(0, tokStart[s + 1]! - tokStart[s]! - k), ids, counts);
       }
       start[this.sentences] = ids.length;
-      parts.push({ start, end: ids.length, size });
+      orders.push({ size, start, ids: ids.done(), counts: counts.done() });
     }
-    const allIds = ids.done();
-    const allCounts = counts.done();
-    return parts.map(({ start, end, size }) => {
-      const from = start[0]!;
-      // each order's starts index into its own views
-      for (let s = 0; s < start.length; s++) start[s]! -= from;
-      return { size, start, ids: allIds.subarray(from, end), counts: allCounts.subarray(from, end) };
-    });
+    return orders;
   }
 
   /** Appends the distinct values of a[b .. b+m) in first-occurrence order, with counts. */
@@ -490,7 +484,6 @@ export class CorpusEncoder {
       tokens: this.tokens.done(),
     };
   }
-
 }
 
 /**
